@@ -1,0 +1,140 @@
+# ngx_http_otp_module
+#
+#   make                       module for the installed Debian nginx
+#   NGINX_SRC=/path make       module (and nginx) from an nginx source tree
+#   make test [SANITIZE=1]     the whole suite (prove), real nginx and redis
+#   make demo                  nginx + redis on 127.0.0.1:8080, conf/demo.conf
+#   make bench                 wrk benchmarks, printing ratios
+#   make deps                  installs the Debian packages all of this needs
+#   make upstream-src          fetches nginx 1.26 (Debian trixie) source
+
+SHELL      := /bin/bash
+TOP        := $(CURDIR)
+SANITIZE   ?= 0
+NGINX_SRC  ?=
+DISTRO_SRC := /usr/share/nginx/src
+
+# every build flavour has its own directory; the source tree stays clean
+ifeq ($(NGINX_SRC),)
+FLAVOUR    := distro
+else
+FLAVOUR    := upstream
+endif
+ifeq ($(SANITIZE),1)
+FLAVOUR    := $(FLAVOUR)-asan
+endif
+
+BUILD      ?= $(TOP)/build
+OUT        := $(BUILD)/$(FLAVOUR)
+NGX_TREE   := $(OUT)/nginx
+MODULE_SO  := $(OUT)/ngx_http_otp_module.so
+UNIT_DIR   := $(OUT)/unit
+
+ifeq ($(NGINX_SRC),)
+NGINX_BIN  := /usr/sbin/nginx
+else
+NGINX_BIN  := $(NGX_TREE)/objs/nginx
+endif
+
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+ifeq ($(SANITIZE),1)
+NGX_CC_OPT := -O1 -g $(SAN_FLAGS)
+NGX_LD_OPT := $(SAN_FLAGS)
+else
+NGX_CC_OPT := -O2 -g
+NGX_LD_OPT :=
+endif
+
+MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
+               $(wildcard html/*.html)
+
+# the parts of the core that do not need nginx, unit-tested on their own
+PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
+              src/ngx_http_otp_uri.c src/ngx_http_otp_crypto.c \
+              src/ngx_http_otp_qr.c
+UNIT_SRCS  := $(wildcard t/unit/test_*.c)
+UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
+UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
+               -Isrc -It/unit
+ifeq ($(SANITIZE),1)
+UNIT_CFLAGS += $(SAN_FLAGS)
+endif
+UNIT_LIBS  := -lcrypto -lqrencode
+
+TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
+              OTP_UNIT_DIR=$(UNIT_DIR) OTP_SANITIZE=$(SANITIZE) \
+              OTP_TOP=$(TOP)
+PROVE      ?= prove
+TESTS      ?= t/
+
+.PHONY: all module unit test demo bench deps upstream-src clean FORCE
+
+all: module
+
+module: $(MODULE_SO)
+ifeq ($(FLAVOUR),distro)
+	@cp -p $(MODULE_SO) $(BUILD)/ngx_http_otp_module.so
+endif
+
+# configure once per flavour and set of source files; objs/Makefile then
+# rebuilds incrementally
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h))
+
+$(OUT)/srcs.stamp: FORCE
+	@mkdir -p $(OUT)
+	@echo "$(SRC_LIST)" | cmp -s - $@ || echo "$(SRC_LIST)" > $@
+
+FORCE:
+
+$(NGX_TREE)/objs/Makefile: config $(OUT)/srcs.stamp
+	rm -rf $(NGX_TREE)
+	mkdir -p $(OUT)
+ifeq ($(NGINX_SRC),)
+	@test -x $(DISTRO_SRC)/configure \
+	    || { echo "nginx-dev is missing: run 'make deps'"; exit 1; }
+	cp -a $(DISTRO_SRC) $(NGX_TREE)
+	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module=$(TOP)
+else
+	cp -a $(NGINX_SRC) $(NGX_TREE)
+	cd $(NGX_TREE) && ./configure --prefix=$(OUT)/prefix \
+	    --with-compat --with-debug --with-threads \
+	    --with-http_ssl_module --with-http_auth_request_module \
+	    --with-http_realip_module --with-http_v2_module \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module=$(TOP)
+endif
+
+$(MODULE_SO): $(NGX_TREE)/objs/Makefile $(MODULE_SRCS)
+ifeq ($(NGINX_SRC),)
+	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
+else
+	$(MAKE) -C $(NGX_TREE) -f objs/Makefile
+endif
+	cp $(NGX_TREE)/objs/ngx_http_otp_module.so $@
+
+unit: $(UNIT_BINS)
+
+$(UNIT_DIR)/%: t/unit/%.c t/unit/tap.h $(PURE_SRCS) $(PURE_SRCS:.c=.h)
+	@mkdir -p $(UNIT_DIR)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
+
+test: deps module unit
+	$(TEST_ENV) $(PROVE) -I t/lib $(TESTS)
+
+demo: deps module
+	$(TEST_ENV) perl -I t/lib t/demo.pl
+
+bench: deps module
+	$(TEST_ENV) perl -I t/lib t/bench.pl
+
+deps:
+	@.ci/deps
+
+upstream-src:
+	@.ci/upstream-src $(BUILD)/src
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,437 @@
+
+/*
+ * Handlers of the directives that need more than a stock slot:
+ * "otp_redis" and "otp_secret_file".  Both read whatever they need from
+ * disk at configuration time, in the master, so that workers never touch
+ * the files and "nginx -t" reports every problem.
+ */
+
+
+#include "ngx_http_otp_conf.h"
+
+#include <openssl/crypto.h>
+
+
+#define NGX_HTTP_OTP_SECRET_FILE_MAX   4096
+#define NGX_HTTP_OTP_PREFIX_MAX        64
+
+
+static char *ngx_http_otp_redis_address(ngx_conf_t *cf,
+    ngx_http_otp_redis_conf_t *rc, ngx_str_t *addr);
+static char *ngx_http_otp_redis_option(ngx_conf_t *cf,
+    ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt, ngx_uint_t *have_password);
+static char *ngx_http_otp_read_private_file(ngx_conf_t *cf,
+    const char *directive, ngx_str_t *name, size_t max, ngx_str_t *content);
+
+
+void
+ngx_http_otp_redis_conf_default(ngx_http_otp_redis_conf_t *rc)
+{
+    ngx_str_set(&rc->host, "127.0.0.1");
+    rc->port = NGX_HTTP_OTP_REDIS_DEFAULT_PORT;
+    ngx_str_null(&rc->unix_path);
+    rc->db = 0;
+    ngx_str_null(&rc->password);
+    ngx_str_set(&rc->prefix, "otp:");
+    rc->connect_timeout = 500;
+    rc->timeout = 500;
+}
+
+
+char *
+ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    char        *rv;
+    ngx_str_t   *value;
+    ngx_uint_t   i, have_password;
+
+    if (omcf->redis_set) {
+        return "is duplicate";
+    }
+
+    omcf->redis_set = 1;
+    ngx_http_otp_redis_conf_default(&omcf->redis);
+
+    value = cf->args->elts;
+
+    rv = ngx_http_otp_redis_address(cf, &omcf->redis, &value[1]);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    have_password = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_otp_redis_option(cf, &omcf->redis, &value[i],
+                                       &have_password);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otp_redis_address(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
+    ngx_str_t *addr)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_url_t   u;
+
+    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
+
+        rc->unix_path.len = addr->len - 5;
+        rc->unix_path.data = addr->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &rc->unix_path, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* hiredis wants a NUL-terminated path */
+        p = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p, rc->unix_path.data, rc->unix_path.len);
+        p[rc->unix_path.len] = '\0';
+        rc->unix_path.data = p;
+
+        ngx_str_null(&rc->host);
+        rc->port = 0;
+
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * The name is resolved here, once: a worker must not block in
+     * getaddrinfo() each time it reconnects.
+     */
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *addr;
+    u.default_port = NGX_HTTP_OTP_REDIS_DEFAULT_PORT;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"otp_redis\" address \"%V\"%s%s",
+                           addr, u.err ? ": " : "", u.err ? u.err : "");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0 || u.addrs == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_redis\": host not found in \"%V\"",
+                           addr);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    rc->host.data = p;
+    rc->host.len = len;
+    rc->port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
+    ngx_str_t *opt, ngx_uint_t *have_password)
+{
+    u_char     *p;
+    ngx_int_t   n;
+    ngx_str_t   s, file;
+    ngx_uint_t  i;
+
+    if (ngx_strncmp(opt->data, "db=", 3) == 0) {
+        n = ngx_atoi(opt->data + 3, opt->len - 3);
+        if (n == NGX_ERROR || n > NGX_HTTP_OTP_REDIS_MAX_DB) {
+            goto invalid;
+        }
+
+        rc->db = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(opt->data, "password=", 9) == 0
+        || ngx_strncmp(opt->data, "password_file=", 14) == 0)
+    {
+        if (*have_password) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_redis\" takes only one of "
+                               "\"password=\" and \"password_file=\"");
+            return NGX_CONF_ERROR;
+        }
+
+        *have_password = 1;
+
+        if (opt->data[8] == '=') {
+            s.data = opt->data + 9;
+            s.len = opt->len - 9;
+
+        } else {
+            file.data = opt->data + 14;
+            file.len = opt->len - 14;
+
+            if (file.len == 0) {
+                goto invalid;
+            }
+
+            if (ngx_http_otp_read_private_file(cf, "otp_redis", &file,
+                                               NGX_HTTP_OTP_REDIS_MAX_PASSWORD,
+                                               &s)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            /* a file written by "echo" ends with a newline */
+            while (s.len && (s.data[s.len - 1] == '\n'
+                             || s.data[s.len - 1] == '\r'))
+            {
+                s.len--;
+            }
+        }
+
+        if (s.len == 0 || s.len > NGX_HTTP_OTP_REDIS_MAX_PASSWORD) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_redis\" password must be 1 to %d "
+                               "bytes",
+                               NGX_HTTP_OTP_REDIS_MAX_PASSWORD);
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 0; i < s.len; i++) {
+            if (s.data[i] < 0x20 || s.data[i] == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"otp_redis\" password contains "
+                                   "a control character");
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        rc->password = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(opt->data, "prefix=", 7) == 0) {
+        s.data = opt->data + 7;
+        s.len = opt->len - 7;
+
+        if (s.len > NGX_HTTP_OTP_PREFIX_MAX) {
+            goto invalid;
+        }
+
+        for (p = s.data; p < s.data + s.len; p++) {
+            if (*p <= 0x20 || *p >= 0x7f) {
+                goto invalid;
+            }
+        }
+
+        rc->prefix = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(opt->data, "connect_timeout=", 16) == 0) {
+        s.data = opt->data + 16;
+        s.len = opt->len - 16;
+
+        n = ngx_parse_time(&s, 0);
+        if (n == NGX_ERROR || n == 0) {
+            goto invalid;
+        }
+
+        rc->connect_timeout = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(opt->data, "timeout=", 8) == 0) {
+        s.data = opt->data + 8;
+        s.len = opt->len - 8;
+
+        n = ngx_parse_time(&s, 0);
+        if (n == NGX_ERROR || n == 0) {
+            goto invalid;
+        }
+
+        rc->timeout = n;
+        return NGX_CONF_OK;
+    }
+
+invalid:
+
+    /* the value of a password must not reach the log */
+
+    if (ngx_strncmp(opt->data, "password=", 9) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"otp_redis\" parameter \"password=\"");
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"otp_redis\" parameter \"%V\"", opt);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    int         rc;
+    ngx_str_t  *value, ikm;
+
+    if (omcf->keys_loaded) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_otp_read_private_file(cf, "otp_secret_file", &value[1],
+                                       NGX_HTTP_OTP_SECRET_FILE_MAX, &ikm)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ikm.len < NGX_HTTP_OTP_MIN_IKM_LEN) {
+        OPENSSL_cleanse(ikm.data, ikm.len);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_secret_file\" \"%V\" holds %uz bytes, "
+                           "at least %d random bytes are needed "
+                           "(for example: openssl rand 32 > file)",
+                           &value[1], ikm.len, NGX_HTTP_OTP_MIN_IKM_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_otp_keys_derive(ikm.data, ikm.len, &omcf->keys);
+
+    OPENSSL_cleanse(ikm.data, ikm.len);
+
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "key derivation failed");
+        return NGX_CONF_ERROR;
+    }
+
+    omcf->secret_file = value[1];
+    omcf->keys_loaded = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Reads a file that holds a secret: a regular file that neither group
+ * nor others may read or write.  Relative names are relative to the
+ * configuration prefix, as for "ssl_certificate".
+ */
+
+static char *
+ngx_http_otp_read_private_file(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *name, size_t max, ngx_str_t *content)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        path;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\": " ngx_open_file_n " \"%V\" failed",
+                           directive, &path);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.fd = fd;
+    file.name = path;
+    file.log = cf->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\": " ngx_fd_info_n " \"%V\" failed",
+                           directive, &path);
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": \"%V\" is not a regular file",
+                           directive, &path);
+        goto failed;
+    }
+
+    if (ngx_file_access(&fi) & (S_IRWXG | S_IRWXO)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": \"%V\" is accessible by group or "
+                           "others (mode %04o): make it private with "
+                           "chmod 600", directive, &path,
+                           (int) ngx_file_access(&fi));
+        goto failed;
+    }
+
+    if ((size_t) ngx_file_size(&fi) > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": \"%V\" is larger than %uz bytes",
+                           directive, &path, max);
+        goto failed;
+    }
+
+    content->len = (size_t) ngx_file_size(&fi);
+    content->data = ngx_pnalloc(cf->pool, content->len + 1);
+    if (content->data == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, content->data, content->len, 0);
+    if (n == NGX_ERROR || (size_t) n != content->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": could not read \"%V\"",
+                           directive, &path);
+        goto failed;
+    }
+
+    content->data[content->len] = '\0';
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &path);
+    }
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &path);
+    }
+
+    return NGX_CONF_ERROR;
+}

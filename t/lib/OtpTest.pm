@@ -1,0 +1,419 @@
+package OtpTest;
+
+# Test harness: a real redis-server and the real nginx binary with the
+# built module, each in a private temporary directory on loopback ports,
+# stopped even when a test dies.  In the style of nginx-tests: a test
+# writes its own nginx.conf, starts things and talks HTTP to them.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Exporter qw(import);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use HTTP::Tiny;
+use Test::More;
+
+our @EXPORT_OK = qw(free_port);
+
+my @instances;
+
+sub new {
+    my ($class, %opts) = @_;
+
+    my $dir = tempdir('otp-test-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{OTP_KEEP});
+    chmod 0755, $dir;
+
+    my $top = $ENV{OTP_TOP} || do {
+        require Cwd;
+        Cwd::getcwd();
+    };
+
+    my $self = bless {
+        dir        => $dir,
+        top        => $top,
+        nginx      => $ENV{OTP_NGINX} || '/usr/sbin/nginx',
+        module     => $ENV{OTP_MODULE} || "$top/build/ngx_http_otp_module.so",
+        port       => free_port(),
+        pids       => {},
+        %opts,
+    }, $class;
+
+    diag("test directory kept: $dir") if $ENV{OTP_KEEP};
+    push @instances, $self;
+    return $self;
+}
+
+sub dir  { $_[0]{dir} }
+sub port { $_[0]{port} }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1',
+        LocalPort => 0,
+        Proto     => 'tcp',
+        ReuseAddr => 1,
+        Listen    => 1,
+    ) or croak "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub write_file {
+    my ($self, $name, $content, $mode) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '>', $path or croak "$path: $!";
+    binmode $fh;
+    print $fh $content;
+    close $fh;
+    chmod $mode, $path if defined $mode;
+    return $path;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '<', $path or return '';
+    binmode $fh;
+    local $/;
+    my $content = <$fh>;
+    close $fh;
+    return $content;
+}
+
+# A key file of random bytes, private to its owner.
+sub secret_file {
+    my ($self, %opts) = @_;
+    my $name = $opts{name} || 'otp.key';
+    my $len = $opts{len} || 32;
+    my $bytes = '';
+    open my $r, '<', '/dev/urandom' or croak "urandom: $!";
+    read $r, $bytes, $len;
+    close $r;
+    return $self->write_file($name, $bytes, $opts{mode} // 0600);
+}
+
+# ---------------------------------------------------------------- redis
+
+sub run_redis {
+    my ($self, %opts) = @_;
+
+    $self->{redis_port} = free_port();
+    my @args = (
+        '--port', $self->{redis_port},
+        '--bind', '127.0.0.1',
+        '--save', '',
+        '--appendonly', 'no',
+        '--dir', $self->{dir},
+        '--logfile', "$self->{dir}/redis.log",
+        '--enable-debug-command', 'local',
+    );
+    push @args, '--requirepass', $opts{password} if defined $opts{password};
+    if ($opts{unix}) {
+        $self->{redis_unix} = "$self->{dir}/redis.sock";
+        push @args, '--unixsocket', $self->{redis_unix},
+                    '--unixsocketperm', '777';
+    }
+    $self->{redis_password} = $opts{password};
+
+    $self->{pids}{redis} = $self->spawn('redis-server', @args);
+    $self->wait_port($self->{redis_port})
+        or croak "redis-server did not start: " . $self->read_file('redis.log');
+    return $self;
+}
+
+sub redis_port { $_[0]{redis_port} }
+
+sub redis_addr { "127.0.0.1:$_[0]{redis_port}" }
+
+# One command over a fresh connection, RESP encoded; returns the reply
+# (arrays as array refs, errors as "ERR ..." strings prefixed with "-").
+sub redis {
+    my ($self, @cmd) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1',
+        PeerPort => $self->{redis_port},
+        Timeout  => 5,
+    ) or croak "redis connect: $!";
+    binmode $s;
+    if (defined $self->{redis_password}) {
+        print $s _resp('AUTH', $self->{redis_password});
+        _resp_read($s);
+    }
+    print $s _resp(@cmd);
+    my $reply = _resp_read($s);
+    close $s;
+    return $reply;
+}
+
+sub _resp {
+    my @a = @_;
+    my $out = '*' . scalar(@a) . "\r\n";
+    $out .= '$' . length($_) . "\r\n$_\r\n" for @a;
+    return $out;
+}
+
+sub _resp_read {
+    my ($s) = @_;
+    my $line = <$s>;
+    croak 'redis: connection closed' unless defined $line;
+    $line =~ s/\r\n$//;
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+' || $type eq ':';
+    return "-$rest" if $type eq '-';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $buf = '';
+        while (length($buf) < $rest + 2) {
+            my $n = read($s, $buf, $rest + 2 - length($buf), length($buf));
+            croak 'redis: short read' unless $n;
+        }
+        return substr($buf, 0, $rest);
+    }
+    if ($type eq '*') {
+        return undef if $rest < 0;
+        return [ map { _resp_read($s) } 1 .. $rest ];
+    }
+    croak "redis: bad reply '$line'";
+}
+
+sub stop_redis {
+    my ($self, $signal) = @_;
+    $self->stop_process('redis', $signal || 'TERM');
+}
+
+sub signal_redis {
+    my ($self, $signal) = @_;
+    kill $signal, $self->{pids}{redis};
+}
+
+# ---------------------------------------------------------------- nginx
+
+sub globals {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    return <<"EOF";
+load_module $self->{module};
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+EOF
+}
+
+sub globals_http {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    return <<"EOF";
+access_log off;
+client_body_temp_path $d/client_body_temp;
+proxy_temp_path $d/proxy_temp;
+fastcgi_temp_path $d/fastcgi_temp;
+uwsgi_temp_path $d/uwsgi_temp;
+scgi_temp_path $d/scgi_temp;
+EOF
+}
+
+# Placeholders: %%TEST_GLOBALS%%, %%TEST_GLOBALS_HTTP%%, %%PORT%%,
+# %%REDIS%% (host:port), %%REDIS_PORT%%, %%DIR%%, %%TOP%%.
+sub write_conf {
+    my ($self, $conf, $name) = @_;
+    $name ||= 'nginx.conf';
+    my %v = (
+        TEST_GLOBALS      => $self->globals,
+        TEST_GLOBALS_HTTP => $self->globals_http,
+        PORT              => $self->{port},
+        REDIS             => $self->{redis_port}
+                             ? $self->redis_addr : '127.0.0.1:1',
+        REDIS_PORT        => $self->{redis_port} || 1,
+        DIR               => $self->{dir},
+        TOP               => $self->{top},
+    );
+    $conf =~ s/%%([A-Z_]+)%%/exists $v{$1} ? $v{$1} : croak "no %%$1%%"/ge;
+    $self->write_file($name, $conf);
+    return "$self->{dir}/$name";
+}
+
+sub _nginx_env {
+    my ($self) = @_;
+    my %env;
+    if ($ENV{OTP_SANITIZE} && $self->{nginx} eq '/usr/sbin/nginx') {
+        # an instrumented module in the stock binary needs the runtimes
+        # loaded first
+        my @libs = map {
+            my $p = `gcc -print-file-name=$_`;
+            chomp $p;
+            $p;
+        } qw(libasan.so libubsan.so);
+        $env{LD_PRELOAD} = join ':', @libs;
+    }
+    if ($ENV{OTP_SANITIZE}) {
+        $env{ASAN_OPTIONS} = 'detect_leaks=0:abort_on_error=0';
+        $env{UBSAN_OPTIONS} = 'print_stacktrace=1';
+    }
+    return %env;
+}
+
+# nginx -t on a config file; returns (exit status, output).
+sub nginx_test {
+    my ($self, $conf) = @_;
+    $conf ||= "$self->{dir}/nginx.conf";
+    my %env = $self->_nginx_env;
+    local @ENV{keys %env} = values %env;
+    my $out = `$self->{nginx} -t -p $self->{dir}/ -c $conf -e $self->{dir}/error.log 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub run_nginx {
+    my ($self, %opts) = @_;
+    my $conf = $opts{conf} || "$self->{dir}/nginx.conf";
+    my %env = $self->_nginx_env;
+    local @ENV{keys %env} = values %env;
+
+    $self->{pids}{nginx} = $self->spawn(
+        $self->{nginx}, '-p', "$self->{dir}/", '-c', $conf,
+        '-e', "$self->{dir}/error.log",
+    );
+    unless ($self->wait_port($self->{port})) {
+        croak "nginx did not start:\n" . $self->read_file('error.log')
+            . $self->read_file('stderr.log');
+    }
+    return $self;
+}
+
+sub reload_nginx {
+    my ($self) = @_;
+    kill 'HUP', $self->{pids}{nginx};
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    $self->stop_process('nginx', 'QUIT');
+}
+
+sub error_log { $_[0]->read_file('error.log') }
+
+# ---------------------------------------------------------------- http
+
+sub http {
+    my ($self) = @_;
+    $self->{http} ||= HTTP::Tiny->new(
+        max_redirect => 0,
+        timeout      => 10,
+        keep_alive   => 0,
+    );
+    return $self->{http};
+}
+
+sub url {
+    my ($self, $path) = @_;
+    return "http://127.0.0.1:$self->{port}$path";
+}
+
+sub get {
+    my ($self, $path, %headers) = @_;
+    return $self->http->get($self->url($path), { headers => \%headers });
+}
+
+sub post_form {
+    my ($self, $path, $form, %headers) = @_;
+    return $self->http->post_form($self->url($path), $form,
+                                  { headers => \%headers });
+}
+
+# A raw request over a new connection, for what HTTP::Tiny would refuse
+# to send; returns the whole response as a string.
+sub raw {
+    my ($self, $request, %opts) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port},
+        Timeout  => $opts{timeout} || 10,
+    ) or croak "connect: $!";
+    binmode $s;
+    print $s $request;
+    local $/;
+    my $reply = <$s>;
+    close $s;
+    return $reply // '';
+}
+
+# ---------------------------------------------------------------- processes
+
+sub spawn {
+    my ($self, @cmd) = @_;
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$self->{dir}/stderr.log";
+        open STDERR, '>>', "$self->{dir}/stderr.log";
+        exec @cmd or POSIX::_exit(127);
+    }
+    return $pid;
+}
+
+sub wait_port {
+    my ($self, $port, $seconds) = @_;
+    my $deadline = time + ($seconds || 10);
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(
+            PeerAddr => '127.0.0.1',
+            PeerPort => $port,
+            Timeout  => 1,
+        );
+        if ($s) {
+            close $s;
+            return 1;
+        }
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub stop_process {
+    my ($self, $name, $signal) = @_;
+    my $pid = delete $self->{pids}{$name} or return;
+    kill 'CONT', $pid;
+    kill $signal, $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        return 1 if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return 0;
+}
+
+# Stops everything and checks the logs for what must never be there:
+# alerts, crashes and sanitizer reports.
+sub stop {
+    my ($self) = @_;
+    my $stopped = $self->stop_nginx // 1;
+    $self->stop_redis;
+
+    my $log = $self->error_log . $self->read_file('stderr.log');
+    unlike($log, qr/\[(alert|emerg)\]/, 'no alert in error log');
+    unlike($log, qr/AddressSanitizer|LeakSanitizer|runtime error:/,
+           'no sanitizer report');
+    unlike($log, qr/exited on signal/, 'no worker crashed');
+    ok($stopped, 'nginx stopped gracefully');
+}
+
+END {
+    for my $t (@instances) {
+        for my $name (keys %{ $t->{pids} }) {
+            my $pid = $t->{pids}{$name};
+            kill 'CONT', $pid;
+            kill 'KILL', $pid;
+            waitpid($pid, 0);
+        }
+    }
+}
+
+1;
