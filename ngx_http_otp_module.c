@@ -29,6 +29,10 @@ static char *ngx_http_otp_check_digits(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_otp_check_period(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_otp_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_otp_set_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_post_handler_pt  ngx_http_otp_digits_post =
@@ -37,12 +41,14 @@ static ngx_conf_post_handler_pt  ngx_http_otp_digits_post =
 static ngx_conf_post_handler_pt  ngx_http_otp_period_post =
     ngx_http_otp_check_period;
 
+/* the stock bounds check logs without the directive's name */
+
 static ngx_conf_num_bounds_t  ngx_http_otp_skew_bounds = {
-    ngx_conf_check_num_bounds, 0, NGX_HTTP_OTP_MAX_SKEW
+    ngx_http_otp_check_bounds, 0, NGX_HTTP_OTP_MAX_SKEW
 };
 
 static ngx_conf_num_bounds_t  ngx_http_otp_hotp_window_bounds = {
-    ngx_conf_check_num_bounds, 0, NGX_HTTP_OTP_MAX_HOTP_WINDOW
+    ngx_http_otp_check_bounds, 0, NGX_HTTP_OTP_MAX_HOTP_WINDOW
 };
 
 
@@ -100,7 +106,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
 
     { ngx_string("otp_totp_algorithm"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_otp_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, totp_algorithm),
       &ngx_http_otp_algorithms },
@@ -313,4 +319,86 @@ ngx_http_otp_check_period(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otp_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    u_char  *msg, *last;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    msg = ngx_pnalloc(cf->pool,
+                      sizeof("must be from  to ") + 2 * NGX_INT_T_LEN);
+    if (msg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = ngx_sprintf(msg, "must be from %i to %i", bounds->low,
+                       bounds->high);
+    *last = '\0';
+
+    return (char *) msg;
+}
+
+
+/*
+ * ngx_conf_set_enum_slot() with a message that names the directive and
+ * the accepted values.
+ */
+
+static char *
+ngx_http_otp_set_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *msg, *last;
+    size_t            len;
+    ngx_str_t        *value;
+    ngx_uint_t       *np, i;
+    ngx_conf_enum_t  *e;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    len = sizeof("must be one of:");
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcasecmp(e[i].name.data, value[1].data) == 0)
+        {
+            *np = e[i].value;
+            return NGX_CONF_OK;
+        }
+
+        len += 1 + e[i].name.len;
+    }
+
+    msg = ngx_pnalloc(cf->pool, len);
+    if (msg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = ngx_cpymem(msg, "must be one of:", sizeof("must be one of:") - 1);
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        *last++ = ' ';
+        last = ngx_cpymem(last, e[i].name.data, e[i].name.len);
+    }
+
+    *last = '\0';
+
+    return (char *) msg;
 }

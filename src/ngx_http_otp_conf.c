@@ -390,9 +390,11 @@ ngx_http_otp_read_private_file(ngx_conf_t *cf, const char *directive,
     if (ngx_file_access(&fi) & (S_IRWXG | S_IRWXO)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\": \"%V\" is accessible by group or "
-                           "others (mode %04o): make it private with "
-                           "chmod 600", directive, &path,
-                           (int) ngx_file_access(&fi));
+                           "others (mode 0%ui%ui%ui): make it private "
+                           "with chmod 600", directive, &path,
+                           (ngx_uint_t) (ngx_file_access(&fi) >> 6) & 7,
+                           (ngx_uint_t) (ngx_file_access(&fi) >> 3) & 7,
+                           (ngx_uint_t) ngx_file_access(&fi) & 7);
         goto failed;
     }
 
