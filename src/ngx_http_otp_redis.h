@@ -1,0 +1,67 @@
+
+/*
+ * One asynchronous Redis connection per worker (hiredis on nginx's event
+ * loop), shared by every request of that worker and pipelined.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_REDIS_H_INCLUDED_
+#define _NGX_HTTP_OTP_REDIS_H_INCLUDED_
+
+
+/* nginx's headers come first: they choose the feature macros */
+#include "ngx_http_otp.h"
+
+#include <hiredis/hiredis.h>
+
+
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS   16
+
+
+typedef struct ngx_http_otp_redis_call_s  ngx_http_otp_redis_call_t;
+
+/*
+ * Called exactly once per call that was not detached: with the reply, or
+ * with NULL on a timeout, a disconnect or any other failure.  A reply may
+ * itself be a Redis error (REDIS_REPLY_ERROR).  The reply is freed when
+ * the handler returns.
+ */
+typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
+
+
+typedef struct {
+    ngx_str_t                      name;      /* for logs */
+    ngx_str_t                      source;    /* Lua */
+    u_char                         sha1[40];  /* hex, set at init */
+} ngx_http_otp_redis_script_t;
+
+
+ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_otp_redis_conf_t *conf, ngx_http_otp_redis_script_t *scripts,
+    ngx_uint_t nscripts);
+void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle);
+
+/* ready for commands: connected, authenticated, scripts loaded */
+ngx_uint_t ngx_http_otp_redis_ready(void);
+
+/*
+ * Sends one command; NULL when Redis is not ready (callers fail fast,
+ * nothing is queued) or on an internal error.  The arguments are copied.
+ */
+ngx_http_otp_redis_call_t *ngx_http_otp_redis_command(ngx_log_t *log,
+    ngx_http_otp_redis_handler_pt handler, void *data, ngx_uint_t argc,
+    ngx_str_t *argv);
+
+/*
+ * Runs one of the scripts given to init_process (EVALSHA, and EVAL once
+ * when Redis answers NOSCRIPT); argv holds the keys, then the arguments.
+ */
+ngx_http_otp_redis_call_t *ngx_http_otp_redis_script(ngx_log_t *log,
+    ngx_uint_t script, ngx_http_otp_redis_handler_pt handler, void *data,
+    ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv);
+
+/* the handler will not be called: its request has gone away */
+void ngx_http_otp_redis_detach(ngx_http_otp_redis_call_t *call);
+
+
+#endif /* _NGX_HTTP_OTP_REDIS_H_INCLUDED_ */

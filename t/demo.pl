@@ -1,0 +1,47 @@
+#!/usr/bin/perl
+
+# make demo: nginx with the module and a redis-server on 127.0.0.1:8080,
+# using conf/demo.conf, until interrupted.
+
+use strict;
+use warnings;
+
+use OtpTest;
+
+my $port = $ENV{DEMO_PORT} || 8080;
+my $t = OtpTest->new(port => $port);
+
+$t->secret_file;
+$t->write_file('htpasswd', "alice:{PLAIN}alice\n", 0644);
+mkdir $t->dir . '/www';
+chmod 0755, $t->dir . '/www';
+$t->write_file('www/index.html',
+               "<!doctype html><title>demo</title>"
+               . "<h1>The protected page</h1>\n", 0644);
+
+open my $fh, '<', "$t->{top}/conf/demo.conf" or die "conf/demo.conf: $!";
+my $conf = do { local $/; <$fh> };
+close $fh;
+
+$t->run_redis;
+$t->write_conf($conf);
+$t->run_nginx;
+
+print <<"MSG";
+
+  ngx_http_otp_module demo
+
+  open    http://127.0.0.1:$port/private/   (user alice, password alice)
+  logs    @{[ $t->dir ]}/error.log
+
+  Ctrl-C stops nginx and redis.
+
+MSG
+
+$SIG{INT} = $SIG{TERM} = sub {
+    $t->stop_nginx;
+    $t->stop_redis;
+    exit 0;
+};
+
+sleep 1 while 1;
