@@ -1,0 +1,88 @@
+-- enroll_confirm.lua: the first code of a pending enrollment.  The C side
+-- has checked the code against the pending secret it read; this script
+-- makes that secret the user's, unless the enrollment changed meanwhile.
+-- Wrong codes count toward the lockout exactly as in attempt.lua, and the
+-- TOTP step follows the same rule: it must be newer than the last one
+-- accepted for the user, or the code counts as wrong.
+--
+-- KEYS[1]  P e:<user>   pending enrollment (hash: secret alg digits period)
+-- KEYS[2]  P u:<user>   user record (hash)
+-- KEYS[3]  P f:<user>   consecutive failures of the user
+-- KEYS[4]  P l:<user>   lock marker
+-- KEYS[5]  P t:<user>   last accepted TOTP step
+-- ARGV[1]  user (unused here; kept so every call names the user first)
+-- ARGV[2]  the sealed secret the code was checked against (binary)
+-- ARGV[3]  "ok" (the code was right) or "wrong"
+-- ARGV[4]  the TOTP step the code matched, or "" if there is none
+-- ARGV[5]  failures that lock the user (otp_lockout n)
+-- ARGV[6]  lock time, seconds (otp_lockout time)
+-- ARGV[7]  life of the last-step record, seconds
+--
+-- Reply: {"ok"}                the user is enrolled
+--        {"wrong"}             the enrollment is still pending
+--        {"locked", seconds}   the user is locked (perhaps by this attempt)
+--        {"no_enrollment"}     nothing pending, or another secret pending
+
+local function count(s)
+    local n = tonumber(s)
+    if n and n >= 1 and n % 1 == 0 then
+        return n
+    end
+end
+
+local function left(ms)
+    if ms == -2 then
+        return 0
+    end
+    return math.max(1, math.floor((ms + 999) / 1000))
+end
+
+local sealed, result, step = ARGV[2], ARGV[3], ARGV[4]
+local lock_after, lock_secs = count(ARGV[5]), count(ARGV[6])
+local step_ttl = count(ARGV[7])
+local n = tonumber(step)
+
+if not (lock_after and lock_secs and step_ttl)
+   or (result ~= 'ok' and result ~= 'wrong')
+   or (step ~= '' and not (n and n >= 0 and n % 1 == 0))
+then
+    return redis.error_reply('ERR enroll_confirm: bad arguments')
+end
+
+local locked = left(redis.call('PTTL', KEYS[4]))
+if locked > 0 then
+    return {'locked', locked}
+end
+
+local e = redis.call('HMGET', KEYS[1], 'secret', 'alg', 'digits', 'period')
+if e[1] ~= sealed then
+    return {'no_enrollment'}
+end
+
+if result == 'ok' then
+    local last = tonumber(redis.call('GET', KEYS[5]))
+
+    if step == '' or not last or n > last then
+        redis.call('HSET', KEYS[2], 'totp', e[1], 'alg', e[2],
+                   'digits', e[3], 'period', e[4])
+        redis.call('HDEL', KEYS[2], 'must_enroll')
+        if step ~= '' then
+            redis.call('SET', KEYS[5], step, 'EX', step_ttl)
+        end
+        redis.call('DEL', KEYS[1], KEYS[3])
+        return {'ok'}
+    end
+end
+
+local f = redis.call('INCR', KEYS[3])
+if f == 1 then
+    redis.call('EXPIRE', KEYS[3], lock_secs)
+end
+
+if f >= lock_after then
+    redis.call('SET', KEYS[4], 1, 'EX', lock_secs)
+    redis.call('DEL', KEYS[3])
+    return {'locked', lock_secs}
+end
+
+return {'wrong'}

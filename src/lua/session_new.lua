@@ -1,0 +1,48 @@
+-- session_new.lua: a session after a second factor.
+--
+-- KEYS[1]  P s:<sid hash>   session (hash: u c a m g l)
+-- KEYS[2]  P su:<user>      set of the user's session keys
+-- KEYS[3]  P u:<user>       user record (hash), for the generation
+-- ARGV[1]  user
+-- ARGV[2]  now, unix seconds
+-- ARGV[3]  idle timeout, seconds (otp_session_idle)
+-- ARGV[4]  absolute lifetime, seconds (otp_session_ttl)
+-- ARGV[5]  method (totp, sms, recovery, ...)
+-- ARGV[6]  time the code was entered, unix seconds
+--
+-- Reply: {"ok"}
+--
+-- Sessions that ended by themselves stay in the set until it expires;
+-- they are dropped here, so that a user who signs in every day does not
+-- grow the set forever.
+
+local function count(s)
+    local n = tonumber(s)
+    if n and n >= 1 and n % 1 == 0 then
+        return n
+    end
+end
+
+local now, idle, ttl = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
+
+if not (now and idle and ttl and count(ARGV[6])) or ARGV[1] == '' then
+    return redis.error_reply('ERR session_new: bad arguments')
+end
+
+local gen = tonumber(redis.call('HGET', KEYS[3], 'gen')) or 0
+
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if redis.call('EXISTS', s) == 0 then
+        redis.call('SREM', KEYS[2], s)
+    end
+end
+
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', now, 'a', ARGV[6],
+           'm', ARGV[5], 'g', gen, 'l', now)
+redis.call('EXPIRE', KEYS[1], math.min(idle, ttl))
+
+redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('EXPIRE', KEYS[2], ttl)
+
+return {'ok'}

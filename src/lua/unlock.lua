@@ -1,0 +1,10 @@
+-- unlock.lua: lift a lockout and forget the failures that led to it.
+--
+-- KEYS[1]  P f:<user>   consecutive failures of the user
+-- KEYS[2]  P l:<user>   lock marker
+--
+-- Reply: {"ok"}
+
+redis.call('DEL', KEYS[1], KEYS[2])
+
+return {'ok'}

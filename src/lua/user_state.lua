@@ -1,0 +1,40 @@
+-- user_state.lua: what the gate needs to know about a user, in one trip.
+-- Read-only.
+--
+-- KEYS[1]  P u:<user>   user record (hash)
+-- KEYS[2]  P l:<user>   lock marker
+-- KEYS[3]  P e:<user>   pending enrollment (hash)
+--
+-- Reply: {"ok", totp, alg, digits, period, must_enroll, lock_ttl, gen,
+--         pending}
+--   totp, alg    the sealed secret and its algorithm, nil if not enrolled
+--   digits       integer, 0 if not enrolled
+--   period       integer seconds, 0 if not enrolled
+--   must_enroll  1 if an admin asked for a new enrollment, else 0
+--   lock_ttl     seconds the user stays locked, 0 if not locked
+--   gen          session generation, 0 if never revoked
+--   pending      1 if an enrollment is waiting for its first code, else 0
+
+local function left(ms)
+    -- rounded up, so a lock with 300 ms to go still reads as locked;
+    -- a lock without an expiry (-1) counts as locked too
+    if ms == -2 then
+        return 0
+    end
+    return math.max(1, math.floor((ms + 999) / 1000))
+end
+
+local u = redis.call('HMGET', KEYS[1],
+                     'totp', 'alg', 'digits', 'period', 'must_enroll', 'gen')
+
+return {
+    'ok',
+    u[1],
+    u[2],
+    tonumber(u[3]) or 0,
+    tonumber(u[4]) or 0,
+    u[5] == '1' and 1 or 0,
+    left(redis.call('PTTL', KEYS[2])),
+    tonumber(u[6]) or 0,
+    redis.call('EXISTS', KEYS[3])
+}
