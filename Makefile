@@ -3,6 +3,7 @@
 #   make                       module for the installed Debian nginx
 #   NGINX_SRC=/path make       module (and nginx) from an nginx source tree
 #   make test [SANITIZE=1]     the whole suite (prove), real nginx and redis
+#   make fuzz [FUZZ_SECONDS=N] libFuzzer on the parsers, N seconds each
 #   make demo                  nginx + redis on 127.0.0.1:8080, conf/demo.conf
 #   make bench                 wrk benchmarks, printing ratios
 #   make deps                  installs the Debian packages all of this needs
@@ -52,7 +53,8 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
               src/ngx_http_otp_uri.c src/ngx_http_otp_crypto.c \
-              src/ngx_http_otp_qr.c
+              src/ngx_http_otp_qr.c src/ngx_http_otp_form.c \
+              src/ngx_http_otp_return.c src/ngx_http_otp_token.c
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
@@ -62,13 +64,24 @@ UNIT_CFLAGS += $(SAN_FLAGS)
 endif
 UNIT_LIBS  := -lcrypto -lqrencode
 
+# libFuzzer targets: clang only; the corpus grows under $(BUILD), the
+# seeds in t/fuzz/corpus/<name>/ stay as they are
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_DIR   := $(BUILD)/fuzz
+FUZZ_SRCS  := $(wildcard t/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst t/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRCS))
+FUZZ_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
+               -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -Isrc -It/fuzz
+
 TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
               OTP_UNIT_DIR=$(UNIT_DIR) OTP_SANITIZE=$(SANITIZE) \
               OTP_TOP=$(TOP)
 PROVE      ?= prove
 TESTS      ?= t/
 
-.PHONY: all module unit test demo bench deps upstream-src clean FORCE
+.PHONY: all module unit fuzz test demo bench deps upstream-src clean FORCE
 
 all: module
 
@@ -120,6 +133,20 @@ unit: $(UNIT_BINS)
 $(UNIT_DIR)/%: t/unit/%.c t/unit/tap.h $(PURE_SRCS) $(PURE_SRCS:.c=.h)
 	@mkdir -p $(UNIT_DIR)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for bin in $(FUZZ_BINS); do \
+	    name=$${bin##*/fuzz_}; \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$name; \
+	    echo "fuzz_$$name: $(FUZZ_SECONDS)s"; \
+	    $$bin -max_len=4096 -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$name- \
+	        $(FUZZ_DIR)/corpus/$$name t/fuzz/corpus/$$name; \
+	done
+
+$(FUZZ_DIR)/%: t/fuzz/%.c t/fuzz/fuzz.h $(PURE_SRCS) $(PURE_SRCS:.c=.h)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
 
 test: deps module unit
 	$(TEST_ENV) $(PROVE) -I t/lib $(TESTS)
