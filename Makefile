@@ -48,7 +48,10 @@ NGX_LD_OPT :=
 endif
 
 MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
-               $(wildcard html/*.html)
+               $(NGX_TREE)/objs/ngx_http_otp_lua.h \
+               $(NGX_TREE)/objs/ngx_http_otp_html.h
+LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
+HTML_SRCS   := $(sort $(wildcard html/*.html))
 
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
@@ -119,6 +122,15 @@ else
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(TOP)
 endif
+
+# compiled-in files, regenerated when they change
+$(NGX_TREE)/objs/ngx_http_otp_lua.h: $(LUA_SRCS) src/embed.sh \
+        $(NGX_TREE)/objs/Makefile
+	sh src/embed.sh ngx_http_otp_lua $@ $(LUA_SRCS)
+
+$(NGX_TREE)/objs/ngx_http_otp_html.h: $(HTML_SRCS) src/embed.sh \
+        $(NGX_TREE)/objs/Makefile
+	sh src/embed.sh ngx_http_otp_html $@ $(HTML_SRCS)
 
 $(MODULE_SO): $(NGX_TREE)/objs/Makefile $(MODULE_SRCS)
 ifeq ($(NGINX_SRC),)

@@ -11,23 +11,33 @@
 #include "ngx_http_otp.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_variables.h"
 
 
 #define NGX_HTTP_OTP_MAX_SKEW          10
 #define NGX_HTTP_OTP_MAX_HOTP_WINDOW   100
 #define NGX_HTTP_OTP_MAX_PERIOD        3600
+#define NGX_HTTP_OTP_MAX_ATTEMPTS      100
 
 
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_otp_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_otp_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_otp_check_digits(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_otp_check_period(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_otp_check_positive(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_otp_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
@@ -41,6 +51,9 @@ static ngx_conf_post_handler_pt  ngx_http_otp_digits_post =
 static ngx_conf_post_handler_pt  ngx_http_otp_period_post =
     ngx_http_otp_check_period;
 
+static ngx_conf_post_handler_pt  ngx_http_otp_positive_post =
+    ngx_http_otp_check_positive;
+
 /* the stock bounds check logs without the directive's name */
 
 static ngx_conf_num_bounds_t  ngx_http_otp_skew_bounds = {
@@ -49,6 +62,28 @@ static ngx_conf_num_bounds_t  ngx_http_otp_skew_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_otp_hotp_window_bounds = {
     ngx_http_otp_check_bounds, 0, NGX_HTTP_OTP_MAX_HOTP_WINDOW
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otp_attempts_bounds = {
+    ngx_http_otp_check_bounds, 1, NGX_HTTP_OTP_MAX_ATTEMPTS
+};
+
+
+static ngx_conf_enum_t  ngx_http_otp_enroll_modes[] = {
+    { ngx_string("required"), NGX_HTTP_OTP_ENROLL_REQUIRED },
+    { ngx_string("optional"), NGX_HTTP_OTP_ENROLL_OPTIONAL },
+    { ngx_string("off"), NGX_HTTP_OTP_ENROLL_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otp_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
 };
 
 
@@ -125,18 +160,95 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, hotp_window),
       &ngx_http_otp_hotp_window_bounds },
 
+    { ngx_string("otp_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_enroll"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_set_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, enroll),
+      &ngx_http_otp_enroll_modes },
+
+    { ngx_string("otp_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, issuer),
+      NULL },
+
+    { ngx_string("otp_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_cookie,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, session_ttl),
+      &ngx_http_otp_positive_post },
+
+    { ngx_string("otp_session_idle"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, session_idle),
+      &ngx_http_otp_positive_post },
+
+    { ngx_string("otp_session_recheck"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, session_recheck),
+      NULL },
+
+    { ngx_string("otp_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, max_attempts),
+      &ngx_http_otp_attempts_bounds },
+
+    { ngx_string("otp_lockout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_otp_lockout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_templates"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_templates,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_set_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, log_level),
+      &ngx_http_otp_log_levels },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_otp_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_otp_preconfiguration,         /* preconfiguration */
     ngx_http_otp_postconfiguration,        /* postconfiguration */
 
     ngx_http_otp_create_main_conf,         /* create main configuration */
     ngx_http_otp_init_main_conf,           /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_otp_create_srv_conf,          /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_otp_create_loc_conf,          /* create location configuration */
@@ -151,10 +263,10 @@ ngx_module_t  ngx_http_otp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_otp_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_otp_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -217,6 +329,26 @@ ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static void *
+ngx_http_otp_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_otp_srv_conf_t  *oscf;
+
+    oscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_srv_conf_t));
+    if (oscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     oscf->endpoint = { 0, NULL };
+     */
+
+    return oscf;
+}
+
+
+static void *
 ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_otp_loc_conf_t  *olcf;
@@ -230,6 +362,9 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     olcf->user = NULL;
+     *     olcf->cookie = { 0 };
+     *     olcf->issuer = NULL;
+     *     olcf->templates_dir = { 0, NULL };
      */
 
     olcf->enable = NGX_CONF_UNSET;
@@ -238,6 +373,15 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->totp_algorithm = NGX_CONF_UNSET_UINT;
     olcf->totp_skew = NGX_CONF_UNSET_UINT;
     olcf->hotp_window = NGX_CONF_UNSET_UINT;
+    olcf->session_ttl = NGX_CONF_UNSET;
+    olcf->session_idle = NGX_CONF_UNSET;
+    olcf->session_recheck = NGX_CONF_UNSET_MSEC;
+    olcf->max_attempts = NGX_CONF_UNSET_UINT;
+    olcf->lockout_failures = NGX_CONF_UNSET_UINT;
+    olcf->lockout_time = NGX_CONF_UNSET;
+    olcf->enroll = NGX_CONF_UNSET_UINT;
+    olcf->log_level = NGX_CONF_UNSET_UINT;
+    olcf->templates = NGX_CONF_UNSET_PTR;
 
     return olcf;
 }
@@ -266,11 +410,61 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->totp_skew, prev->totp_skew, 1);
     ngx_conf_merge_uint_value(conf->hotp_window, prev->hotp_window, 10);
 
+    if (conf->cookie.name.len == 0) {
+        if (prev->cookie.name.len == 0) {
+            ngx_http_otp_cookie_conf_default(&prev->cookie);
+        }
+
+        conf->cookie = prev->cookie;
+    }
+
+    ngx_conf_merge_sec_value(conf->session_ttl, prev->session_ttl,
+                             12 * 60 * 60);
+    ngx_conf_merge_sec_value(conf->session_idle, prev->session_idle,
+                             30 * 60);
+    ngx_conf_merge_msec_value(conf->session_recheck, prev->session_recheck,
+                              5000);
+    ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 5);
+
+    if (conf->lockout_failures == NGX_CONF_UNSET_UINT) {
+        if (prev->lockout_failures == NGX_CONF_UNSET_UINT) {
+            prev->lockout_failures = 10;
+            prev->lockout_time = 15 * 60;
+        }
+
+        conf->lockout_failures = prev->lockout_failures;
+        conf->lockout_time = prev->lockout_time;
+    }
+
+    ngx_conf_merge_uint_value(conf->enroll, prev->enroll,
+                              NGX_HTTP_OTP_ENROLL_REQUIRED);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_INFO);
+    ngx_conf_merge_ptr_value(conf->templates, prev->templates, NULL);
+
+    if (conf->issuer == NULL) {
+        conf->issuer = prev->issuer;
+    }
+
+    if (conf->session_idle > conf->session_ttl) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"otp_session_idle\" is longer than "
+                           "\"otp_session_ttl\": sessions end at "
+                           "otp_session_ttl");
+    }
+
     if (conf->enable) {
         omcf->gate_used = 1;
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_otp_add_variables(cf);
 }
 
 
@@ -281,18 +475,60 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
 
-    if (!omcf->gate_used) {
+    if (!omcf->gate_used && !omcf->endpoint_used) {
         return NGX_OK;
     }
 
     if (!omcf->keys_loaded) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"otp on\" requires \"otp_secret_file\" "
-                           "in the http block");
+                           "\"%s\" requires \"otp_secret_file\" "
+                           "in the http block",
+                           omcf->gate_used ? "otp on" : "otp_endpoint");
         return NGX_ERROR;
     }
 
+    if (!omcf->gate_used) {
+        return NGX_OK;
+    }
+
     return ngx_http_otp_gate_init(cf);
+}
+
+
+/* every worker of a configuration that uses the module talks to Redis */
+
+static ngx_int_t
+ngx_http_otp_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
+
+    if (omcf == NULL || (!omcf->gate_used && !omcf->endpoint_used)) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_otp_session_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_otp_store_init_process(cycle, omcf);
+}
+
+
+static void
+ngx_http_otp_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
+
+    if (omcf == NULL || (!omcf->gate_used && !omcf->endpoint_used)) {
+        return;
+    }
+
+    ngx_http_otp_store_exit_process(cycle);
+    ngx_http_otp_session_exit_process(cycle);
 }
 
 
@@ -316,6 +552,19 @@ ngx_http_otp_check_period(ngx_conf_t *cf, void *post, void *data)
 
     if (*period < 1 || *period > NGX_HTTP_OTP_MAX_PERIOD) {
         return "must be from 1s to 1h";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otp_check_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *t = data;
+
+    if (*t < 1) {
+        return "must be at least 1s";
     }
 
     return NGX_CONF_OK;

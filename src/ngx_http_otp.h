@@ -33,6 +33,24 @@ typedef struct {
 } ngx_http_otp_redis_conf_t;
 
 
+#define NGX_HTTP_OTP_SECURE_OFF             0
+#define NGX_HTTP_OTP_SECURE_ON              1
+#define NGX_HTTP_OTP_SECURE_AUTO            2
+
+#define NGX_HTTP_OTP_ENROLL_REQUIRED        0
+#define NGX_HTTP_OTP_ENROLL_OPTIONAL        1
+#define NGX_HTTP_OTP_ENROLL_OFF             2
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  secure;
+    ngx_str_t                   samesite;     /* "Strict" or "Lax" */
+    ngx_str_t                   domain;
+    ngx_str_t                   path;
+} ngx_http_otp_cookie_t;
+
+
 typedef struct {
     ngx_http_otp_redis_conf_t   redis;
     ngx_flag_t                  redis_set;
@@ -43,7 +61,13 @@ typedef struct {
 
     ngx_http_complex_value_t   *default_user; /* $remote_user */
     ngx_flag_t                  gate_used;    /* some "otp on" exists */
+    ngx_flag_t                  endpoint_used;
 } ngx_http_otp_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   endpoint;     /* "/_otp/", or empty */
+} ngx_http_otp_srv_conf_t;
 
 
 typedef struct {
@@ -55,7 +79,65 @@ typedef struct {
     ngx_uint_t                  totp_algorithm;
     ngx_uint_t                  totp_skew;
     ngx_uint_t                  hotp_window;
+
+    ngx_http_otp_cookie_t       cookie;
+    time_t                      session_ttl;
+    time_t                      session_idle;
+    ngx_msec_t                  session_recheck;
+
+    ngx_uint_t                  max_attempts;
+    ngx_uint_t                  lockout_failures;
+    time_t                      lockout_time;
+
+    ngx_uint_t                  enroll;
+    ngx_http_complex_value_t   *issuer;       /* NULL: the server name */
+    ngx_uint_t                  log_level;
+
+    ngx_array_t                *templates;    /* of ngx_str_t, or NULL */
+    ngx_str_t                   templates_dir;
 } ngx_http_otp_loc_conf_t;
+
+
+typedef struct ngx_http_otp_redis_call_s  ngx_http_otp_redis_call_t;
+typedef struct ngx_http_otp_ctx_s         ngx_http_otp_ctx_t;
+typedef struct ngx_http_otp_store_reply_s  ngx_http_otp_store_reply_t;
+
+/* reply is NULL when Redis failed: timeout, disconnect, error reply */
+typedef void (*ngx_http_otp_store_handler_pt)(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+
+/* $otp_status */
+typedef enum {
+    NGX_HTTP_OTP_STATUS_NONE = 0,
+    NGX_HTTP_OTP_STATUS_PASSED,
+    NGX_HTTP_OTP_STATUS_CHALLENGED,
+    NGX_HTTP_OTP_STATUS_BYPASSED,
+    NGX_HTTP_OTP_STATUS_DENIED,
+    NGX_HTTP_OTP_STATUS_LOCKED,
+    NGX_HTTP_OTP_STATUS_ERROR
+} ngx_http_otp_status_e;
+
+
+/* what a request has to do with this module, in both phases */
+struct ngx_http_otp_ctx_s {
+    ngx_http_request_t         *request;
+
+    /* the one Redis script in flight, and who gets its reply */
+    ngx_http_otp_redis_call_t  *call;
+    ngx_http_otp_store_handler_pt   handler;
+
+    ngx_str_t                   user;
+    ngx_http_otp_status_e       status;
+    ngx_str_t                   method;
+    time_t                      auth_time;
+
+    ngx_int_t                   gate_rc;
+    void                       *endpoint;     /* the endpoint's state */
+
+    unsigned                    gate_waiting:1;
+    unsigned                    gate_done:1;
+};
 
 
 extern ngx_module_t  ngx_http_otp_module;

@@ -8,12 +8,15 @@
 
 
 #include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_page.h"
 
 #include <openssl/crypto.h>
 
 
 #define NGX_HTTP_OTP_SECRET_FILE_MAX   4096
 #define NGX_HTTP_OTP_PREFIX_MAX        64
+#define NGX_HTTP_OTP_TEMPLATE_MAX      65536
 
 
 static char *ngx_http_otp_redis_address(ngx_conf_t *cf,
@@ -436,4 +439,312 @@ failed:
     }
 
     return NGX_CONF_ERROR;
+}
+
+
+void
+ngx_http_otp_cookie_conf_default(ngx_http_otp_cookie_t *ck)
+{
+    ngx_str_set(&ck->name, "otp_session");
+    ck->secure = NGX_HTTP_OTP_SECURE_AUTO;
+    ngx_str_set(&ck->samesite, "Lax");
+    ngx_str_null(&ck->domain);
+    ngx_str_set(&ck->path, "/");
+}
+
+
+static ngx_uint_t
+ngx_http_otp_conf_chars(ngx_str_t *s, const char *allowed_punct)
+{
+    u_char  *p;
+
+    for (p = s->data; p < s->data + s->len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9')
+            || ngx_strchr(allowed_punct, *p) != NULL)
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return s->len != 0;
+}
+
+
+char *
+ngx_http_otp_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    ngx_str_t              *value, s;
+    ngx_uint_t              i;
+    ngx_http_otp_cookie_t  *ck;
+
+    ck = &olcf->cookie;
+
+    if (ck->name.len) {
+        return "is duplicate";
+    }
+
+    ngx_http_otp_cookie_conf_default(ck);
+
+    value = cf->args->elts;
+
+    if (!ngx_http_otp_conf_chars(&value[1], "_-.")) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"otp_cookie\" name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ck->name = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "secure") == 0
+            || ngx_strcmp(value[i].data, "secure=on") == 0)
+        {
+            ck->secure = NGX_HTTP_OTP_SECURE_ON;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "secure=auto") == 0) {
+            ck->secure = NGX_HTTP_OTP_SECURE_AUTO;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "secure=off") == 0) {
+            ck->secure = NGX_HTTP_OTP_SECURE_OFF;
+            continue;
+        }
+
+        if (ngx_strcasecmp(value[i].data, (u_char *) "samesite=strict") == 0)
+        {
+            ngx_str_set(&ck->samesite, "Strict");
+            continue;
+        }
+
+        if (ngx_strcasecmp(value[i].data, (u_char *) "samesite=lax") == 0) {
+            ngx_str_set(&ck->samesite, "Lax");
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            if (!ngx_http_otp_conf_chars(&s, ".-")) {
+                goto invalid;
+            }
+
+            ck->domain = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "path=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len == 0 || s.data[0] != '/'
+                || !ngx_http_otp_conf_chars(&s, "/_-.~%"))
+            {
+                goto invalid;
+            }
+
+            ck->path = s;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"otp_cookie\" parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_otp_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    time_t      t;
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (olcf->lockout_failures != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n < 1 || n > 1000) {
+        return "needs a number of failures from 1 to 1000";
+    }
+
+    t = ngx_parse_time(&value[2], 1);
+    if (t == (time_t) NGX_ERROR || t < 1) {
+        return "needs a lock time of at least 1s";
+    }
+
+    olcf->lockout_failures = n;
+    olcf->lockout_time = t;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_otp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_srv_conf_t   *oscf;
+    ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (clcf->named || clcf->exact_match
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "must be in a prefix location that ends with \"/\", "
+               "such as \"location /_otp/\"";
+    }
+
+    if (oscf->endpoint.len) {
+        return "is duplicate in this server";
+    }
+
+    oscf->endpoint = clcf->name;
+    omcf->endpoint_used = 1;
+
+    clcf->handler = ngx_http_otp_endpoint_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_otp_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    u_char                         *p;
+    ssize_t                         n;
+    ngx_fd_t                        fd;
+    ngx_str_t                      *value, dir, path, *tpl;
+    ngx_uint_t                      i;
+    ngx_file_t                      file;
+    ngx_file_info_t                 fi;
+    ngx_http_otp_template_error_t   err;
+
+    if (olcf->templates != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    dir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &dir, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"otp_templates\": \"%V\" is not a directory",
+                           &dir);
+        return NGX_CONF_ERROR;
+    }
+
+    olcf->templates = ngx_array_create(cf->pool, NGX_HTTP_OTP_NPAGES,
+                                       sizeof(ngx_str_t));
+    if (olcf->templates == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a page without a file of its own keeps the built-in one */
+
+    for (i = 0; i < NGX_HTTP_OTP_NPAGES; i++) {
+        tpl = ngx_array_push(olcf->templates);
+        if (tpl == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *tpl = *ngx_http_otp_page_builtin(i);
+
+        path.len = dir.len + 1 + ngx_http_otp_page_names[i].len;
+        path.data = ngx_pnalloc(cf->pool, path.len + 1);
+        if (path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_cpymem(path.data, dir.data, dir.len);
+        *p++ = '/';
+        p = ngx_cpymem(p, ngx_http_otp_page_names[i].data,
+                       ngx_http_otp_page_names[i].len);
+        *p = '\0';
+
+        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            continue;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.fd = fd;
+        file.name = path;
+        file.log = cf->log;
+
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+            || ngx_file_size(&fi) > NGX_HTTP_OTP_TEMPLATE_MAX)
+        {
+            ngx_close_file(fd);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_templates\": \"%V\" is unreadable or "
+                               "larger than %d bytes", &path,
+                               NGX_HTTP_OTP_TEMPLATE_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        tpl->len = ngx_file_size(&fi);
+        tpl->data = ngx_pnalloc(cf->pool, tpl->len + 1);
+        if (tpl->data == NULL) {
+            ngx_close_file(fd);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_read_file(&file, tpl->data, tpl->len, 0);
+        ngx_close_file(fd);
+
+        if (n == NGX_ERROR || (size_t) n != tpl->len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_templates\": could not read \"%V\"",
+                               &path);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_otp_template_check((char *) tpl->data, tpl->len, &err)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_templates\": \"%V\" at byte %uz: %s",
+                               &path, err.offset, err.reason);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    olcf->templates_dir = dir;
+
+    return NGX_CONF_OK;
 }

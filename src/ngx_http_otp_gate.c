@@ -2,26 +2,41 @@
 /*
  * The gate: the access-phase handler of every location with "otp on".
  *
- * It fails closed: a request passes only with a verified second factor.
- * Until a session store is configured nothing can be verified, so every
- * gated request is refused: 401 when the first factor named no user,
- * 401 with the "otp_required" challenge otherwise.
+ * A request passes with a session that Redis confirms for the same user,
+ * or that this worker saw confirmed less than otp_session_recheck ago.
+ * Anything else fails closed: no user is 401, a user without a session
+ * is sent to the challenge (browsers) or gets 401 (APIs), a locked user
+ * 429, and Redis trouble 503.  While Redis is asked, the request waits
+ * (NGX_AGAIN) and the reply runs the phases again.
  */
 
 
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_return.h"
+
+
+typedef struct {
+    ngx_http_otp_sid_t          sid;
+} ngx_http_otp_gate_ctx_t;
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_gate_deny(ngx_http_request_t *r,
-    ngx_str_t *body);
-
-
-static ngx_str_t  ngx_http_otp_no_user =
-    ngx_string("{\"error\":\"unauthenticated\"}\n");
-
-static ngx_str_t  ngx_http_otp_required =
-    ngx_string("{\"error\":\"otp_required\"}\n");
+static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_gate_user_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_gate_resume(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_otp_gate_challenge(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, const char *page);
+static ngx_uint_t ngx_http_otp_is_browser(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_gate_sent(ngx_http_request_t *r,
+    ngx_int_t rc);
 
 
 ngx_int_t
@@ -46,8 +61,10 @@ ngx_http_otp_gate_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_otp_gate_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                 user;
+    ngx_str_t                 keys[6], args[4];
+    ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_gate_ctx_t  *gctx;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
@@ -55,58 +72,348 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_complex_value(r, olcf->user, &user) != NGX_OK) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx && ctx->gate_done) {
+        return ctx->gate_rc;
+    }
+
+    if (ctx && ctx->gate_waiting) {
+        return NGX_AGAIN;
+    }
+
+    ctx = ngx_http_otp_get_ctx(r);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (user.len == 0) {
-        return ngx_http_otp_gate_deny(r, &ngx_http_otp_no_user);
+    if (ngx_http_complex_value(r, olcf->user, &ctx->user) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_gate_deny(r, &ngx_http_otp_required);
+    if (ctx->user.len == 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_no_user(r));
+    }
+
+    gctx = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_gate_ctx_t));
+    if (gctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->endpoint = gctx;
+
+    if (ngx_http_otp_session_from_cookie(r, &gctx->sid) != NGX_OK) {
+        return ngx_http_otp_gate_no_session(r, ctx);
+    }
+
+    if (ngx_http_otp_session_cached(r, &gctx->sid, &ctx->user,
+                                    olcf->session_recheck, &ctx->auth_time,
+                                    &ctx->method)
+        == NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+        return NGX_OK;
+    }
+
+    ngx_str_set(&keys[0], "s");
+    keys[1].data = gctx->sid.hash;
+    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "su");
+    keys[5] = ctx->user;
+
+    args[0] = ctx->user;
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args,
+                               4, ngx_http_otp_gate_session_done)
+        != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_unavailable(r));
+    }
+
+    ctx->gate_waiting = 1;
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_otp_gate_session_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 auth_time;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_gate_ctx_t  *gctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    gctx = ctx->endpoint;
+
+    if (reply == NULL) {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_sent(r,
+                                     ngx_http_otp_send_unavailable(r)));
+        return;
+    }
+
+    if (reply->status.len == 2
+        && ngx_strncmp(reply->status.data, "ok", 2) == 0
+        && reply->nvalues >= 3)
+    {
+        auth_time = ngx_http_otp_store_int(reply, 1);
+
+        ctx->auth_time = (auth_time == NGX_ERROR) ? 0 : auth_time;
+        ctx->method = reply->values[2];
+        ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+        ngx_http_otp_session_remember(&gctx->sid, &ctx->user,
+                                      ctx->auth_time, &ctx->method);
+
+        ngx_http_otp_gate_resume(r, NGX_OK);
+        return;
+    }
+
+    /* none, other_user, revoked, expired: as if there were no cookie */
+
+    ngx_http_otp_session_forget(&gctx->sid);
+
+    ngx_http_otp_gate_resume(r, ngx_http_otp_gate_no_session(r, ctx));
 }
 
 
 static ngx_int_t
-ngx_http_otp_gate_deny(ngx_http_request_t *r, ngx_str_t *body)
+ngx_http_otp_gate_no_session(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
-    ngx_int_t    rc;
-    ngx_buf_t   *b;
-    ngx_chain_t  out;
+    ngx_str_t  keys[6];
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ctx->user;
+    ngx_str_set(&keys[2], "l");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "e");
+    keys[5] = ctx->user;
+
+    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3, NULL, 0,
+                               ngx_http_otp_gate_user_done)
+        != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_unavailable(r));
+    }
+
+    ctx->gate_waiting = 1;
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_otp_gate_user_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 rc, lock_ttl, must_enroll;
+    ngx_uint_t                enrolled;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (reply == NULL || reply->nvalues < 8) {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_sent(r,
+                                     ngx_http_otp_send_unavailable(r)));
+        return;
+    }
+
+    lock_ttl = ngx_http_otp_store_int(reply, 5);
+    must_enroll = ngx_http_otp_store_int(reply, 4);
+    enrolled = (reply->values[0].data != NULL && must_enroll != 1);
+
+    if (lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        rc = ngx_http_otp_gate_sent(r, ngx_http_otp_send_locked(r, lock_ttl));
+
+    } else if (enrolled) {
+        ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+        rc = ngx_http_otp_gate_challenge(r, ctx, "challenge");
+
+    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED) {
+        ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+        rc = ngx_http_otp_gate_challenge(r, ctx, "enroll");
+
+    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
+               && must_enroll != 1)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
+        ngx_str_null(&ctx->method);
+        rc = NGX_OK;
+
+    } else {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        rc = ngx_http_otp_gate_sent(r,
+                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "No second factor",
+                                         "Your account has no second "
+                                         "factor yet. Ask an administrator "
+                                         "to set one up for you."));
+    }
+
+    ngx_http_otp_gate_resume(r, rc);
+}
+
+
+/*
+ * Runs the phases again with the verdict; a response already sent
+ * (NGX_DONE) finishes there.
+ */
+
+static void
+ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (rc == NGX_AGAIN) {
+        /* another round trip is under way */
+        return;
+    }
+
+    ctx->gate_waiting = 0;
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ctx->gate_done = 1;
+    ctx->gate_rc = rc;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_otp_gate_challenge(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    const char *page)
+{
+    u_char                   *p;
+    size_t                    len, plen;
+    ngx_str_t                 url, *uri;
+    ngx_table_elt_t          *location;
+    ngx_http_otp_srv_conf_t  *oscf;
+
+    oscf = ngx_http_get_module_srv_conf(r, ngx_http_otp_module);
+
+    if (oscf->endpoint.len == 0) {
+        /* no pages in this server: the API answer only */
+        return ngx_http_otp_gate_sent(r,
+                                  ngx_http_otp_send_otp_required(r, NULL));
+    }
+
+    /* the address the client asked for, before any internal redirect */
+
+    uri = &r->main->unparsed_uri;
+    plen = ngx_strlen(page);
+
+    len = oscf->endpoint.len + plen + sizeof("?r=") - 1
+          + ngx_http_otp_return_encoded_len(uri->len);
+
+    url.data = ngx_pnalloc(r->pool, len);
+    if (url.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(url.data, oscf->endpoint.data, oscf->endpoint.len);
+    p = ngx_cpymem(p, page, plen);
+    p = ngx_cpymem(p, "?r=", sizeof("?r=") - 1);
+    p += ngx_http_otp_return_encode((char *) uri->data, uri->len,
+                                    (char *) p);
+    url.len = p - url.data;
+
+    if (!ngx_http_otp_is_browser(r)) {
+        return ngx_http_otp_gate_sent(r,
+                                  ngx_http_otp_send_otp_required(r, &url));
+    }
 
     ngx_http_discard_request_body(r);
 
-    r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
-    r->headers_out.content_length_n = body->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_http_clear_location(r);
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_DONE;
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    location->hash = 1;
+#if (nginx_version >= 1023000)
+    location->next = NULL;
+#endif
+    ngx_str_set(&location->key, "Location");
+    location->value = url;
 
-    out.buf = b;
-    out.next = NULL;
+    r->headers_out.location = location;
 
-    /*
-     * The response is finished here and NGX_DONE stops the phases: no
-     * return value of this handler may ever read as "access granted".
-     */
-
-    rc = ngx_http_send_header(r);
-
-    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
-        rc = ngx_http_output_filter(r, &out);
+    if (ngx_http_otp_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/*
+ * A browser navigating: GET or HEAD, no XHR marker, and an Accept that
+ * takes HTML (or none at all).
+ */
+
+static ngx_uint_t
+ngx_http_otp_is_browser(ngx_http_request_t *r)
+{
+    ngx_str_t  accept, xhr;
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        return 0;
+    }
+
+    if (ngx_http_otp_request_header(r, "x-requested-with", &xhr) == NGX_OK) {
+        return 0;
+    }
+
+    if (ngx_http_otp_request_header(r, "accept", &accept) != NGX_OK) {
+        return 1;
+    }
+
+    return ngx_strlcasestrn(accept.data, accept.data + accept.len,
+                            (u_char *) "text/html", 9 - 1)
+           != NULL;
+}
+
+
+/*
+ * The response is complete: finalize it here, and NGX_DONE stops the
+ * phases, so that no return value can ever read as "access granted".
+ */
+
+static ngx_int_t
+ngx_http_otp_gate_sent(ngx_http_request_t *r, ngx_int_t rc)
+{
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;

@@ -18,8 +18,6 @@
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS   16
 
 
-typedef struct ngx_http_otp_redis_call_s  ngx_http_otp_redis_call_t;
-
 /*
  * Called exactly once per call that was not detached: with the reply, or
  * with NULL on a timeout, a disconnect or any other failure.  A reply may

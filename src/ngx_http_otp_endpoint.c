@@ -1,0 +1,1862 @@
+
+/*
+ * The otp_endpoint location: GET challenge, POST verify, GET and POST
+ * enroll, GET and POST logout (paths relative to the location).
+ *
+ * Each step that needs Redis runs one store script and continues in the
+ * script's reply handler.  A step returns NGX_DONE while a script is in
+ * flight, or the final status of the request.  GET handlers take a
+ * reference on the request for the wait; POST handlers already hold the
+ * one ngx_http_read_client_request_body() took.
+ */
+
+
+#include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_base32.h"
+#include "ngx_http_otp_form.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_qr.h"
+#include "ngx_http_otp_return.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_uri.h"
+
+
+#define NGX_HTTP_OTP_BODY_MAX            8192
+#define NGX_HTTP_OTP_CHALLENGE_TTL       600
+#define NGX_HTTP_OTP_ENROLL_TTL          900
+#define NGX_HTTP_OTP_LOGOUT_CSRF_AGE     3600
+#define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
+#define NGX_HTTP_OTP_CHALLENGE_B64_LEN   22
+#define NGX_HTTP_OTP_MAX_SECRET          64
+
+
+typedef enum {
+    NGX_HTTP_OTP_CHALLENGE = 0,
+    NGX_HTTP_OTP_VERIFY,
+    NGX_HTTP_OTP_ENROLL_FORM,
+    NGX_HTTP_OTP_ENROLL_POST,
+    NGX_HTTP_OTP_LOGOUT_FORM,
+    NGX_HTTP_OTP_LOGOUT_POST
+} ngx_http_otp_action_e;
+
+
+typedef struct {
+    ngx_http_otp_action_e       action;
+    ngx_str_t                   ret;          /* where to go afterwards */
+
+    ngx_str_t                   code;
+    ngx_str_t                   csrf;
+    ngx_str_t                   method;
+    ngx_str_t                   challenge;    /* base64url id */
+    const char                 *error;        /* shown on the page */
+
+    ngx_str_t                   sealed;       /* the secret checked */
+    ngx_uint_t                  code_ok;
+    uint64_t                    step;
+
+    ngx_http_otp_sid_t          sid;
+    ngx_http_otp_sid_t          old_sid;
+    ngx_uint_t                  has_cookie;
+
+    unsigned                    referenced:1;
+} ngx_http_otp_ep_t;
+
+
+static ngx_int_t ngx_http_otp_ep_run(ngx_http_request_t *r,
+    ngx_http_otp_script_e script, ngx_str_t *keys, ngx_uint_t nkeys,
+    ngx_str_t *args, ngx_uint_t nargs, ngx_http_otp_store_handler_pt done);
+static void ngx_http_otp_ep_finish(ngx_http_request_t *r, ngx_int_t rc);
+static ngx_int_t ngx_http_otp_ep_user_state(ngx_http_request_t *r,
+    ngx_http_otp_store_handler_pt done);
+static void ngx_http_otp_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_post(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_cross_site(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_otp_challenge(ngx_http_request_t *r);
+static void ngx_http_otp_challenge_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_challenge_new(ngx_http_request_t *r);
+static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_challenge_page(ngx_http_request_t *r,
+    ngx_uint_t status);
+
+static ngx_int_t ngx_http_otp_verify(ngx_http_request_t *r);
+static void ngx_http_otp_verify_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_verify_attempt(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_session_start(ngx_http_request_t *r,
+    const char *method);
+static void ngx_http_otp_verify_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+static ngx_int_t ngx_http_otp_enroll(ngx_http_request_t *r);
+static void ngx_http_otp_enroll_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_enroll_begin(ngx_http_request_t *r);
+static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_enroll_page(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *secret, ngx_http_otp_alg_e alg,
+    ngx_uint_t digits, ngx_uint_t period);
+
+static ngx_int_t ngx_http_otp_logout_form(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_logout(ngx_http_request_t *r);
+static void ngx_http_otp_logout_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+static ngx_int_t ngx_http_otp_csrf_make(ngx_http_request_t *r,
+    ngx_str_t *binding, ngx_str_t *token);
+static ngx_int_t ngx_http_otp_csrf_valid(ngx_http_request_t *r,
+    ngx_str_t *binding, time_t max_age);
+static ngx_int_t ngx_http_otp_open_secret(ngx_http_request_t *r,
+    ngx_str_t *sealed, ngx_str_t *secret);
+static ngx_int_t ngx_http_otp_check_totp(ngx_http_request_t *r,
+    ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
+    ngx_uint_t period);
+static ngx_int_t ngx_http_otp_attempt_args(ngx_http_request_t *r,
+    ngx_str_t *args);
+static ngx_int_t ngx_http_otp_redirect(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *location);
+static ngx_int_t ngx_http_otp_redirect_page(ngx_http_request_t *r,
+    const char *page);
+static ngx_uint_t ngx_http_otp_is(ngx_str_t *s, const char *word);
+static ngx_int_t ngx_http_otp_alg_from(ngx_str_t *s);
+static void ngx_http_otp_log_failure(ngx_http_request_t *r,
+    const char *what);
+static ngx_int_t ngx_http_otp_return_from(ngx_http_request_t *r,
+    ngx_str_t *in, ngx_uint_t encoded, ngx_str_t *out);
+
+
+ngx_int_t
+ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                  action, arg;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (r->uri.len < clcf->name.len) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    action.data = r->uri.data + clcf->name.len;
+    action.len = r->uri.len - clcf->name.len;
+
+    ctx = ngx_http_otp_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ep = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_ep_t));
+    if (ep == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->endpoint = ep;
+    ngx_str_set(&ep->ret, "/");
+
+    if (ngx_http_otp_is(&action, "challenge")) {
+        ep->action = NGX_HTTP_OTP_CHALLENGE;
+
+    } else if (ngx_http_otp_is(&action, "verify")) {
+        ep->action = NGX_HTTP_OTP_VERIFY;
+
+    } else if (ngx_http_otp_is(&action, "enroll")) {
+        ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_ENROLL_POST
+                                                  : NGX_HTTP_OTP_ENROLL_FORM;
+
+    } else if (ngx_http_otp_is(&action, "logout")) {
+        ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_LOGOUT_POST
+                                                  : NGX_HTTP_OTP_LOGOUT_FORM;
+
+    } else {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (ep->action == NGX_HTTP_OTP_VERIFY
+        || ep->action == NGX_HTTP_OTP_ENROLL_POST
+        || ep->action == NGX_HTTP_OTP_LOGOUT_POST)
+    {
+        if (r->method != NGX_HTTP_POST) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+    } else if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (ngx_http_complex_value(r, olcf->user, &ctx->user) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->user.len == 0 || ctx->user.len > NGX_HTTP_OTP_TOKEN_MAX_USER) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "Sign in first",
+                                       "This page needs your user name and "
+                                       "password first.");
+    }
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_otp_post(r);
+    }
+
+    /* GET: the return address comes in the query string */
+
+    if (ngx_http_arg(r, (u_char *) "r", 1, &arg) == NGX_OK) {
+        if (ngx_http_otp_return_from(r, &arg, 1, &ep->ret) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "method", 6, &arg) == NGX_OK) {
+        ep->method = arg;
+    }
+
+    switch (ep->action) {
+
+    case NGX_HTTP_OTP_CHALLENGE:
+        return ngx_http_otp_challenge(r);
+
+    case NGX_HTTP_OTP_ENROLL_FORM:
+        return ngx_http_otp_enroll(r);
+
+    default: /* NGX_HTTP_OTP_LOGOUT_FORM */
+        return ngx_http_otp_logout_form(r);
+    }
+}
+
+
+/*
+ * The sanitized return address from a query argument (still encoded) or
+ * a form field (decoded by the form parser).
+ */
+
+static ngx_int_t
+ngx_http_otp_return_from(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_uint_t encoded, ngx_str_t *out)
+{
+    char    *buf;
+    size_t   len;
+
+    buf = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RETURN_MAX_LEN + 1);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (encoded) {
+        if (in->len > NGX_HTTP_OTP_RETURN_MAX_LEN
+            || ngx_http_otp_form_decode(in->data, in->len, buf,
+                                        NGX_HTTP_OTP_RETURN_MAX_LEN + 1,
+                                        &len, 0)
+               != NGX_HTTP_OTP_FORM_OK)
+        {
+            ngx_str_set(out, "/");
+            return NGX_OK;
+        }
+
+        in = ngx_palloc(r->pool, sizeof(ngx_str_t));
+        if (in == NULL) {
+            return NGX_ERROR;
+        }
+
+        in->data = ngx_pnalloc(r->pool, len);
+        if (in->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(in->data, buf, len);
+        in->len = len;
+    }
+
+    if (ngx_http_otp_return_sanitize((char *) in->data, in->len, buf, &len)
+        != 0)
+    {
+        ngx_str_set(out, "/");
+        return NGX_OK;
+    }
+
+    out->data = (u_char *) buf;
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
+/* ------------------------------------------------------------ plumbing */
+
+
+static ngx_int_t
+ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
+    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_handler_pt done)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_store_run(r, script, keys, nkeys, args, nargs, done)
+        != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        return ngx_http_otp_send_unavailable(r);
+    }
+
+    if (!ep->referenced) {
+        /* held until ngx_http_otp_ep_finish() */
+        r->main->count++;
+        ep->referenced = 1;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_otp_ep_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_otp_ep_user_state(ngx_http_request_t *r,
+    ngx_http_otp_store_handler_pt done)
+{
+    ngx_str_t            keys[6];
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ctx->user;
+    ngx_str_set(&keys[2], "l");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "e");
+    keys[5] = ctx->user;
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3, NULL, 0,
+                               done);
+}
+
+
+static ngx_int_t
+ngx_http_otp_post(ngx_http_request_t *r)
+{
+    ngx_int_t   rc;
+    ngx_str_t   type;
+
+    if (ngx_http_otp_cross_site(r) != NGX_OK) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form was sent from another "
+                                       "site.");
+    }
+
+    type = r->headers_in.content_type ? r->headers_in.content_type->value
+                                      : (ngx_str_t) ngx_null_string;
+
+    if (type.len < sizeof("application/x-www-form-urlencoded") - 1
+        || ngx_strncasecmp(type.data,
+                           (u_char *) "application/x-www-form-urlencoded",
+                           sizeof("application/x-www-form-urlencoded") - 1)
+           != 0)
+    {
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_OTP_BODY_MAX) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_otp_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_otp_body_handler(ngx_http_request_t *r)
+{
+    size_t                      len;
+    u_char                     *body, *p;
+    ngx_int_t                   rc;
+    ngx_chain_t                *cl;
+    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_form_field_t   fields[6];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    /* the reference read_client_request_body() took ends with us */
+    ep->referenced = 1;
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    if (len > NGX_HTTP_OTP_BODY_MAX) {
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    ngx_memzero(fields, sizeof(fields));
+
+    fields[0].name = "code";
+    fields[0].size = NGX_HTTP_OTP_CODE_MAX_LEN + 1;
+    fields[1].name = "csrf";
+    fields[1].size = 256;
+    fields[2].name = "method";
+    fields[2].size = 16;
+    fields[3].name = "return";
+    fields[3].size = NGX_HTTP_OTP_RETURN_MAX_LEN + 1;
+    fields[4].name = "remember";
+    fields[4].size = 4;
+    fields[5].name = "phone";
+    fields[5].size = 32;
+
+    for (rc = 0; rc < 6; rc++) {
+        fields[rc].value = ngx_pnalloc(r->pool, fields[rc].size);
+        if (fields[rc].value == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields, 6)
+        != NGX_HTTP_OTP_FORM_OK)
+    {
+        ngx_http_finalize_request(r,
+                                  ngx_http_otp_send_error(r,
+                                      NGX_HTTP_BAD_REQUEST, "Bad request",
+                                      "The form could not be read."));
+        return;
+    }
+
+    ep->code.data = (u_char *) fields[0].value;
+    ep->code.len = fields[0].len;
+    ep->csrf.data = (u_char *) fields[1].value;
+    ep->csrf.len = fields[1].len;
+    ep->method.data = (u_char *) fields[2].value;
+    ep->method.len = fields[2].len;
+
+    if (fields[3].found) {
+        ep->ret.data = (u_char *) fields[3].value;
+        ep->ret.len = fields[3].len;
+
+        if (ngx_http_otp_return_from(r, &ep->ret, 0, &ep->ret) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    switch (ep->action) {
+
+    case NGX_HTTP_OTP_VERIFY:
+        rc = ngx_http_otp_verify(r);
+        break;
+
+    case NGX_HTTP_OTP_ENROLL_POST:
+        rc = ngx_http_otp_enroll(r);
+        break;
+
+    default: /* NGX_HTTP_OTP_LOGOUT_POST */
+        rc = ngx_http_otp_logout(r);
+        break;
+    }
+
+    ngx_http_otp_ep_finish(r, rc);
+}
+
+
+/*
+ * Forms are only taken from our own pages: a browser that says the form
+ * came from another site, or from another origin, is refused.
+ */
+
+static ngx_int_t
+ngx_http_otp_cross_site(ngx_http_request_t *r)
+{
+    u_char     *p;
+    ngx_str_t   site, origin, host;
+
+    if (ngx_http_otp_request_header(r, "sec-fetch-site", &site) == NGX_OK
+        && site.len == sizeof("cross-site") - 1
+        && ngx_strncasecmp(site.data, (u_char *) "cross-site", site.len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_request_header(r, "origin", &origin) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    host = r->headers_in.host ? r->headers_in.host->value
+                              : (ngx_str_t) ngx_null_string;
+
+    p = ngx_strlcasestrn(origin.data, origin.data + origin.len,
+                         (u_char *) "://", 3 - 1);
+
+    if (p == NULL || host.len == 0) {
+        /* "null" and anything unreadable */
+        return NGX_DECLINED;
+    }
+
+    p += 3;
+
+    if ((size_t) (origin.data + origin.len - p) != host.len
+        || ngx_strncasecmp(p, host.data, host.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* ----------------------------------------------------------- challenge */
+
+
+static ngx_int_t
+ngx_http_otp_challenge(ngx_http_request_t *r)
+{
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_challenge_user);
+}
+
+
+static void
+ngx_http_otp_challenge_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 rc, must_enroll, lock_ttl;
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || reply->nvalues < 8) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    lock_ttl = ngx_http_otp_store_int(reply, 5);
+    must_enroll = ngx_http_otp_store_int(reply, 4);
+
+    if (lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        return;
+    }
+
+    if (reply->values[0].data == NULL || must_enroll == 1) {
+
+        if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
+            rc = ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "No second factor",
+                                         "Your account has no second factor "
+                                         "yet. Ask an administrator to set "
+                                         "one up for you.");
+
+        } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
+                   && must_enroll != 1)
+        {
+            rc = ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
+
+        } else {
+            rc = ngx_http_otp_redirect_page(r, "enroll");
+        }
+
+        ngx_http_otp_ep_finish(r, rc);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
+}
+
+
+static ngx_int_t
+ngx_http_otp_challenge_new(ngx_http_request_t *r)
+{
+    u_char               id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
+    ngx_str_t            keys[2], args[2];
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_random(id, sizeof(id)) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ep->challenge.data = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_B64_LEN);
+    if (ep->challenge.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ep->challenge.len = ngx_http_otp_b64url_encode(id, sizeof(id),
+                                               (char *) ep->challenge.data);
+
+    ngx_str_set(&keys[0], "c");
+    keys[1] = ep->challenge;
+
+    args[0] = ctx->user;
+    ngx_str_set(&args[1], "600");
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, keys, 1, args,
+                               2, ngx_http_otp_challenge_created);
+}
+
+
+static void
+ngx_http_otp_challenge_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        /* "exists": 128 random bits collided, or Redis failed */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
+                                   ep->error ? NGX_HTTP_UNAUTHORIZED
+                                             : NGX_HTTP_OK));
+}
+
+
+static ngx_int_t
+ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    u_char                    *p;
+    ngx_str_t                  csrf, ret_q;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_csrf_make(r, &ep->challenge, &csrf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, ngx_http_otp_return_encoded_len(ep->ret.len));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ret_q.data = p;
+    ret_q.len = ngx_http_otp_return_encode((char *) ep->ret.data,
+                                           ep->ret.len, (char *) p);
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
+    ngx_http_otp_page_var(&pv, "return_q", &ret_q);
+    ngx_http_otp_page_var_cstr(&pv, "method", "totp");
+    ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
+    ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
+
+    if (ep->error) {
+        ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
+    }
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_CHALLENGE,
+                                  &pv);
+}
+
+
+/* -------------------------------------------------------------- verify */
+
+
+static ngx_int_t
+ngx_http_otp_verify(ngx_http_request_t *r)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    /* the token is "<challenge id>.<CSRF token bound to it>" */
+
+    if (ep->csrf.len <= NGX_HTTP_OTP_CHALLENGE_B64_LEN
+        || ep->csrf.data[NGX_HTTP_OTP_CHALLENGE_B64_LEN] != '.')
+    {
+        goto forbidden;
+    }
+
+    ep->challenge.data = ep->csrf.data;
+    ep->challenge.len = NGX_HTTP_OTP_CHALLENGE_B64_LEN;
+
+    if (ngx_http_otp_csrf_valid(r, &ep->challenge,
+                                NGX_HTTP_OTP_CHALLENGE_TTL)
+        != NGX_OK)
+    {
+        goto forbidden;
+    }
+
+    if (ep->method.len && !ngx_http_otp_is(&ep->method, "totp")) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Bad request",
+                                       "This sign-in method is not offered "
+                                       "here.");
+    }
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_verify_user);
+
+forbidden:
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Request refused",
+                                   "This form has expired or was not sent "
+                                   "from the sign-in page. Go back and "
+                                   "reload it.");
+}
+
+
+static void
+ngx_http_otp_verify_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 lock_ttl, digits, period, alg;
+    ngx_str_t                 secret, keys[8], args[7];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || reply->nvalues < 8) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    lock_ttl = ngx_http_otp_store_int(reply, 5);
+
+    if (lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        return;
+    }
+
+    /*
+     * No secret (unknown or unenrolled user): the code is checked against
+     * a random one all the same, and counts as a wrong code, so that the
+     * answer and its timing do not tell these users apart.
+     */
+
+    ep->code_ok = 0;
+    alg = ngx_http_otp_alg_from(&reply->values[1]);
+    digits = ngx_http_otp_store_int(reply, 2);
+    period = ngx_http_otp_store_int(reply, 3);
+
+    if (reply->values[0].data != NULL && alg != NGX_ERROR
+        && (digits == 6 || digits == 8) && period > 0)
+    {
+        if (ngx_http_otp_open_secret(r, &reply->values[0], &secret)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "otp: the secret of user \"%V\" does not open; "
+                          "was otp_secret_file changed?", &ctx->user);
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else {
+        secret.len = ngx_http_otp_secret_len(NGX_HTTP_OTP_SHA1);
+        secret.data = ngx_pnalloc(r->pool, secret.len);
+        if (secret.data == NULL
+            || ngx_http_otp_random(secret.data, secret.len) != 0)
+        {
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        alg = olcf->totp_algorithm;
+        digits = olcf->totp_digits;
+        period = olcf->totp_period;
+    }
+
+    if (ngx_http_otp_check_totp(r, &secret, alg, digits, period) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_explicit_memzero(secret.data, secret.len);
+
+    ngx_str_set(&keys[0], "c");
+    keys[1] = ep->challenge;
+    ngx_str_set(&keys[2], "f");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "l");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "t");
+    keys[7] = ctx->user;
+
+    if (ngx_http_otp_attempt_args(r, args) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_otp_store_num(r, &args[6], period * (2 * olcf->totp_skew
+                                                      + 2))
+        != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT,
+                                                  keys, 4, args, 7,
+                                                  ngx_http_otp_verify_attempt));
+}
+
+
+static void
+ngx_http_otp_verify_attempt(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t            secs;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "totp"));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "locked")) {
+        secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_log_failure(r, "wrong code, user locked");
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
+                                       secs > 0 ? secs : 60));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "burnt")) {
+        ngx_http_otp_log_failure(r, "wrong code, challenge burnt");
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        ngx_http_otp_ep_finish(r,
+            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                    "Too many wrong codes",
+                                    "Too many wrong codes for this sign-in. "
+                                    "Start again from the page you "
+                                    "wanted."));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
+        ep->error = "This sign-in page has expired. Enter a new code.";
+        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
+        return;
+    }
+
+    /* "wrong", a replayed step included */
+
+    ngx_http_otp_log_failure(r, "wrong code");
+    ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+    ep->error = "That code did not work. Check your authenticator app and "
+                "try again.";
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
+                                                  NGX_HTTP_UNAUTHORIZED));
+}
+
+
+static ngx_int_t
+ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
+{
+    ngx_str_t                 keys[6], args[6];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    /* always a new id: a session id planted before is never promoted */
+
+    if (ngx_http_otp_session_new_id(r, &ep->sid) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&keys[0], "s");
+    keys[1].data = ep->sid.hash;
+    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[2], "su");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "u");
+    keys[5] = ctx->user;
+
+    args[0] = ctx->user;
+    args[4].data = (u_char *) method;
+    args[4].len = ngx_strlen(method);
+
+    ctx->method = args[4];
+    ctx->auth_time = ngx_time();
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], ngx_time()) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_NEW, keys, 3, args, 6,
+                               ep->action == NGX_HTTP_OTP_VERIFY
+                               ? ngx_http_otp_verify_session
+                               : ngx_http_otp_enroll_session_created);
+}
+
+
+static void
+ngx_http_otp_verify_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        /* no session in Redis: no cookie either */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" passed with %V", &ctx->user,
+                  &ctx->method);
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
+                                                    &ep->ret));
+}
+
+
+/* -------------------------------------------------------------- enroll */
+
+
+static ngx_int_t
+ngx_http_otp_enroll(ngx_http_request_t *r)
+{
+    ngx_str_t            binding = ngx_string("enroll");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->action == NGX_HTTP_OTP_ENROLL_POST
+        && ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form has expired or was not "
+                                       "sent from the setup page. Go back "
+                                       "and reload it.");
+    }
+
+    ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
+                      == NGX_OK);
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_enroll_user);
+}
+
+
+static void
+ngx_http_otp_enroll_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 lock_ttl, must_enroll;
+    ngx_str_t                 keys[6], args[4];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || reply->nvalues < 8) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    lock_ttl = ngx_http_otp_store_int(reply, 5);
+    must_enroll = ngx_http_otp_store_int(reply, 4);
+
+    if (lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        return;
+    }
+
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
+        ngx_http_otp_ep_finish(r,
+            ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                    "Setup is done by an administrator",
+                                    "Ask an administrator to set up your "
+                                    "second factor."));
+        return;
+    }
+
+    if (reply->values[0].data == NULL || must_enroll == 1) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+        return;
+    }
+
+    /*
+     * Already enrolled: a new authenticator replaces the old one only
+     * within a session, never through the first factor alone.
+     */
+
+    if (!ep->has_cookie) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
+                                                             "challenge"));
+        return;
+    }
+
+    ngx_str_set(&keys[0], "s");
+    keys[1].data = ep->old_sid.hash;
+    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "su");
+    keys[5] = ctx->user;
+
+    args[0] = ctx->user;
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
+                            ngx_http_otp_enroll_session));
+}
+
+
+static void
+ngx_http_otp_enroll_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
+                                                             "challenge"));
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+}
+
+
+static ngx_int_t
+ngx_http_otp_enroll_begin(ngx_http_request_t *r)
+{
+    size_t                    len;
+    u_char                    secret[NGX_HTTP_OTP_MAX_SECRET];
+    ngx_str_t                 keys[2], args[5], sealed;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_main_conf_t *omcf;
+
+    static const char  *algs[] = { "sha1", "sha256", "sha512" };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    /*
+     * A fresh secret, sealed to this user; the script keeps the one
+     * already pending, if any, so that a reload shows the same QR code.
+     */
+
+    len = ngx_http_otp_secret_len(olcf->totp_algorithm);
+
+    sealed.len = len + NGX_HTTP_OTP_SEAL_OVERHEAD;
+    sealed.data = ngx_pnalloc(r->pool, sealed.len);
+    if (sealed.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_otp_random(secret, len) != 0
+        || ngx_http_otp_seal(omcf->keys.seal, ctx->user.data, ctx->user.len,
+                             secret, len, sealed.data)
+           != 0)
+    {
+        ngx_explicit_memzero(secret, sizeof(secret));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    ngx_str_set(&keys[0], "e");
+    keys[1] = ctx->user;
+
+    args[0] = sealed;
+    args[1].data = (u_char *) algs[olcf->totp_algorithm];
+    args[1].len = ngx_strlen(algs[olcf->totp_algorithm]);
+
+    if (ngx_http_otp_store_num(r, &args[2], olcf->totp_digits) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->totp_period) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, keys, 1, args, 5,
+                               ngx_http_otp_enroll_pending);
+}
+
+
+static void
+ngx_http_otp_enroll_pending(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 alg, digits, period;
+    ngx_str_t                 secret, keys[10], args[7];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")
+        || reply->nvalues < 4)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    alg = ngx_http_otp_alg_from(&reply->values[1]);
+    digits = ngx_http_otp_store_int(reply, 2);
+    period = ngx_http_otp_store_int(reply, 3);
+
+    if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
+        || ngx_http_otp_open_secret(r, &reply->values[0], &secret) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp: the pending enrollment of user \"%V\" does not "
+                      "open; was otp_secret_file changed?", &ctx->user);
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ep->action == NGX_HTTP_OTP_ENROLL_FORM) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_page(r, NGX_HTTP_OK,
+                                                 &secret, alg, digits,
+                                                 period));
+        return;
+    }
+
+    ep->sealed = reply->values[0];
+
+    if (ngx_http_otp_check_totp(r, &secret, alg, digits, period) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_explicit_memzero(secret.data, secret.len);
+
+    ngx_str_set(&keys[0], "e");
+    keys[1] = ctx->user;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "f");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "l");
+    keys[7] = ctx->user;
+    ngx_str_set(&keys[8], "t");
+    keys[9] = ctx->user;
+
+    if (ngx_http_otp_attempt_args(r, args) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6],
+                                  period * (2 * olcf->totp_skew + 2))
+           != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* attempt.lua's arguments, rearranged for enroll_confirm.lua */
+
+    args[3] = args[2];
+    args[2] = args[1];
+    args[1] = ep->sealed;
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, keys, 5, args, 7,
+                            ngx_http_otp_enroll_confirmed));
+}
+
+
+static void
+ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t            secs;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: user \"%V\" enrolled an authenticator",
+                      &ctx->user);
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "totp"));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "locked")) {
+        secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_log_failure(r, "wrong setup code, user locked");
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
+                                       secs > 0 ? secs : 60));
+        return;
+    }
+
+    /* "wrong" or "no_enrollment": the form again, with the pending QR */
+
+    ngx_http_otp_log_failure(r, "wrong setup code");
+
+    ep->error = "That code did not work. Make sure the app shows the "
+                "account you just added, and enter its current code.";
+    ep->action = NGX_HTTP_OTP_ENROLL_FORM;
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+}
+
+
+static void
+ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    pv.nvars = 0;
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
+                                               NGX_HTTP_OTP_PAGE_RECOVERY,
+                                               &pv));
+}
+
+
+static ngx_int_t
+ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
+    ngx_uint_t period)
+{
+    u_char                    *p;
+    char                      *svg;
+    size_t                     i, svg_len;
+    ngx_str_t                  uri, b32, grouped, qr, csrf, issuer, ndigits;
+    ngx_str_t                  binding = ngx_string("enroll");
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_uri_t         u;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_issuer(r, &issuer) != NGX_OK
+        || ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
+        || ngx_http_otp_store_num(r, &ndigits, digits) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_http_otp_uri_t));
+
+    u.issuer = (const char *) issuer.data;
+    u.issuer_len = issuer.len;
+    u.account = (const char *) ctx->user.data;
+    u.account_len = ctx->user.len;
+    u.secret = secret->data;
+    u.secret_len = secret->len;
+    u.alg = alg;
+    u.digits = digits;
+    u.period = period;
+
+    uri.data = ngx_pnalloc(r->pool, ngx_http_otp_uri_max_len(&u) + 1);
+    if (uri.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    uri.len = ngx_http_otp_uri_build(&u, (char *) uri.data);
+    uri.data[uri.len] = '\0';
+
+    /* the key for typing in: base32 in groups of four */
+
+    b32.data = ngx_pnalloc(r->pool,
+                           ngx_http_otp_base32_encoded_len(secret->len));
+    if (b32.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b32.len = ngx_http_otp_base32_encode(secret->data, secret->len,
+                                         (char *) b32.data);
+
+    grouped.data = ngx_pnalloc(r->pool, b32.len + b32.len / 4 + 1);
+    if (grouped.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = grouped.data;
+
+    for (i = 0; i < b32.len; i++) {
+        if (i && i % 4 == 0) {
+            *p++ = ' ';
+        }
+
+        *p++ = b32.data[i];
+    }
+
+    grouped.len = p - grouped.data;
+
+    svg = ngx_http_otp_qr_svg((char *) uri.data, uri.len, &svg_len);
+    if (svg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    qr.data = ngx_pnalloc(r->pool, svg_len);
+    if (qr.data == NULL) {
+        free(svg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(qr.data, svg, svg_len);
+    qr.len = svg_len;
+    free(svg);
+
+    ngx_explicit_memzero(secret->data, secret->len);
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "account", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
+    ngx_http_otp_page_var(&pv, "otpauth_uri", &uri);
+    ngx_http_otp_page_var(&pv, "secret_grouped", &grouped);
+    ngx_http_otp_page_var(&pv, "qr_svg", &qr);
+    ngx_http_otp_page_var(&pv, "digits", &ndigits);
+
+    if (ep->error) {
+        ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
+        status = NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ENROLL, &pv);
+}
+
+
+/* -------------------------------------------------------------- logout */
+
+
+static ngx_int_t
+ngx_http_otp_logout_form(ngx_http_request_t *r)
+{
+    ngx_str_t                  csrf, binding = ngx_string("logout");
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pv.nvars = 0;
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+
+    return ngx_http_otp_send_page(r, NGX_HTTP_OK, NGX_HTTP_OTP_PAGE_LOGOUT,
+                                  &pv);
+}
+
+
+static ngx_int_t
+ngx_http_otp_logout(ngx_http_request_t *r)
+{
+    ngx_str_t            keys[4], binding = ngx_string("logout");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_LOGOUT_CSRF_AGE)
+        != NGX_OK)
+    {
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form has expired or was not "
+                                       "sent from the sign-out page.");
+    }
+
+    if (ngx_http_otp_session_from_cookie(r, &ep->old_sid) != NGX_OK) {
+        ngx_http_otp_logout_done(r, NULL);
+        return NGX_DONE;
+    }
+
+    ngx_http_otp_session_forget(&ep->old_sid);
+
+    ngx_str_set(&keys[0], "s");
+    keys[1].data = ep->old_sid.hash;
+    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[2], "su");
+    keys[3] = ctx->user;
+
+    ep->has_cookie = 1;
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_END, keys, 2, NULL, 0,
+                               ngx_http_otp_logout_done);
+}
+
+
+static void
+ngx_http_otp_logout_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_str_t            root = ngx_string("/");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->has_cookie && reply == NULL) {
+        /* the session may live on: say so rather than pretend */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, NULL) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" signed out", &ctx->user);
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
+                                                    &root));
+}
+
+
+/* ------------------------------------------------------------- helpers */
+
+
+static ngx_int_t
+ngx_http_otp_csrf_make(ngx_http_request_t *r, ngx_str_t *binding,
+    ngx_str_t *token)
+{
+    u_char                    *p;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_B64_LEN + 1
+                             + NGX_HTTP_OTP_CSRF_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    token->data = p;
+
+    /* the verify form carries its challenge id in front of the token */
+
+    if (ep->action == NGX_HTTP_OTP_CHALLENGE
+        || ep->action == NGX_HTTP_OTP_VERIFY)
+    {
+        p = ngx_cpymem(p, binding->data, binding->len);
+        *p++ = '.';
+    }
+
+    if (ngx_http_otp_csrf_issue(omcf->keys.csrf, (char *) ctx->user.data,
+                                ctx->user.len, (char *) binding->data,
+                                binding->len, ngx_time(), (char *) p)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    token->len = p + NGX_HTTP_OTP_CSRF_LEN - token->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_csrf_valid(ngx_http_request_t *r, ngx_str_t *binding,
+    time_t max_age)
+{
+    ngx_str_t                  token;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    token = ep->csrf;
+
+    if (ep->action == NGX_HTTP_OTP_VERIFY) {
+        token.data += NGX_HTTP_OTP_CHALLENGE_B64_LEN + 1;
+        token.len -= NGX_HTTP_OTP_CHALLENGE_B64_LEN + 1;
+    }
+
+    if (ngx_http_otp_csrf_check(omcf->keys.csrf, (char *) ctx->user.data,
+                                ctx->user.len, (char *) binding->data,
+                                binding->len, (char *) token.data, token.len,
+                                ngx_time(), max_age)
+        != NGX_HTTP_OTP_TOKEN_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "otp: bad or missing CSRF token for user \"%V\"",
+                      &ctx->user);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_open_secret(ngx_http_request_t *r, ngx_str_t *sealed,
+    ngx_str_t *secret)
+{
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
+        || sealed->len > NGX_HTTP_OTP_SEAL_OVERHEAD + NGX_HTTP_OTP_MAX_SECRET)
+    {
+        return NGX_ERROR;
+    }
+
+    secret->len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
+    secret->data = ngx_pnalloc(r->pool, secret->len);
+    if (secret->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_open(omcf->keys.seal, ctx->user.data, ctx->user.len,
+                          sealed->data, sealed->len, secret->data)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_check_totp(ngx_http_request_t *r, ngx_str_t *secret,
+    ngx_http_otp_alg_e alg, ngx_uint_t digits, ngx_uint_t period)
+{
+    int                       rc;
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    rc = ngx_http_otp_totp_verify(secret->data, secret->len, alg, digits,
+                                  period, 0, ngx_time(), olcf->totp_skew,
+                                  olcf->totp_skew, (char *) ep->code.data,
+                                  ep->code.len, &ep->step);
+    if (rc == -1) {
+        return NGX_ERROR;
+    }
+
+    ep->code_ok = (rc == 1);
+
+    return NGX_OK;
+}
+
+
+/* user, ok/wrong, step, max attempts, lockout n, lockout time */
+
+static ngx_int_t
+ngx_http_otp_attempt_args(ngx_http_request_t *r, ngx_str_t *args)
+{
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    args[0] = ctx->user;
+
+    if (ep->code_ok) {
+        ngx_str_set(&args[1], "ok");
+
+        if (ngx_http_otp_store_num(r, &args[2], (int64_t) ep->step)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_str_set(&args[1], "wrong");
+        ngx_str_set(&args[2], "");
+    }
+
+    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_redirect(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *location)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (ngx_http_otp_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_clear_location(r);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Location");
+    h->value = *location;
+
+    r->headers_out.location = h;
+
+    return status;
+}
+
+
+static ngx_int_t
+ngx_http_otp_redirect_page(ngx_http_request_t *r, const char *page)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_str_t                  url;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ep = ctx->endpoint;
+
+    len = clcf->name.len + ngx_strlen(page) + sizeof("?r=") - 1
+          + ngx_http_otp_return_encoded_len(ep->ret.len);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    url.data = p;
+    p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+    p = ngx_cpymem(p, page, ngx_strlen(page));
+    p = ngx_cpymem(p, "?r=", sizeof("?r=") - 1);
+    p += ngx_http_otp_return_encode((char *) ep->ret.data, ep->ret.len,
+                                    (char *) p);
+    url.len = p - url.data;
+
+    return ngx_http_otp_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
+}
+
+
+static ngx_uint_t
+ngx_http_otp_is(ngx_str_t *s, const char *word)
+{
+    size_t  len;
+
+    len = ngx_strlen(word);
+
+    return s->len == len && ngx_strncmp(s->data, word, len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_otp_alg_from(ngx_str_t *s)
+{
+    if (ngx_http_otp_is(s, "sha1")) {
+        return NGX_HTTP_OTP_SHA1;
+    }
+
+    if (ngx_http_otp_is(s, "sha256")) {
+        return NGX_HTTP_OTP_SHA256;
+    }
+
+    if (ngx_http_otp_is(s, "sha512")) {
+        return NGX_HTTP_OTP_SHA512;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* wrong codes and lockouts at otp_log_level, never with the code */
+
+static void
+ngx_http_otp_log_failure(ngx_http_request_t *r, const char *what)
+{
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    ngx_log_error(olcf->log_level, r->connection->log, 0,
+                  "otp: %s for user \"%V\"", what, &ctx->user);
+}

@@ -1,0 +1,18 @@
+
+/*
+ * The otp_endpoint location: the challenge, verification, enrollment and
+ * sign-out pages and their form posts.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_ENDPOINT_H_INCLUDED_
+#define _NGX_HTTP_OTP_ENDPOINT_H_INCLUDED_
+
+
+#include "ngx_http_otp.h"
+
+
+ngx_int_t ngx_http_otp_endpoint_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_OTP_ENDPOINT_H_INCLUDED_ */

@@ -1,0 +1,434 @@
+
+/*
+ * Responses: the HTML pages, JSON answers, and the headers every one of
+ * them carries.  Pages are never cached, never framed, never leak a
+ * Referer, and run under a CSP that allows no script at all.
+ */
+
+
+#include "ngx_http_otp_page.h"
+
+#include "ngx_http_otp_html.h"
+
+
+#define ngx_http_otp_builtin(name)                                            \
+    { sizeof(ngx_http_otp_html_##name) - 1,                                   \
+      (u_char *) ngx_http_otp_html_##name }
+
+
+static ngx_int_t ngx_http_otp_send_body(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, u_char *body, size_t len);
+
+
+ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
+    ngx_string("challenge.html"),
+    ngx_string("enroll.html"),
+    ngx_string("recovery.html"),
+    ngx_string("sms.html"),
+    ngx_string("locked.html"),
+    ngx_string("error.html"),
+    ngx_string("logout.html")
+};
+
+
+static ngx_str_t  ngx_http_otp_pages[NGX_HTTP_OTP_NPAGES] = {
+    ngx_http_otp_builtin(challenge),
+    ngx_http_otp_builtin(enroll),
+    ngx_http_otp_builtin(recovery),
+    ngx_http_otp_builtin(sms),
+    ngx_http_otp_builtin(locked),
+    ngx_http_otp_builtin(error),
+    ngx_http_otp_builtin(logout)
+};
+
+
+static ngx_str_t  ngx_http_otp_csp = ngx_string(
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+
+
+ngx_str_t *
+ngx_http_otp_page_builtin(ngx_http_otp_page_e page)
+{
+    return &ngx_http_otp_pages[page];
+}
+
+
+void
+ngx_http_otp_page_var(ngx_http_otp_page_vars_t *pv, const char *name,
+    ngx_str_t *value)
+{
+    ngx_http_otp_template_var_t  *v;
+
+    if (pv->nvars == NGX_HTTP_OTP_PAGE_MAX_VARS) {
+        return;
+    }
+
+    v = &pv->vars[pv->nvars++];
+
+    v->name = name;
+    v->name_len = ngx_strlen(name);
+    v->value = (const char *) value->data;
+    v->value_len = value->len;
+}
+
+
+void
+ngx_http_otp_page_var_cstr(ngx_http_otp_page_vars_t *pv, const char *name,
+    const char *value)
+{
+    ngx_str_t  s;
+
+    s.data = (u_char *) value;
+    s.len = ngx_strlen(value);
+
+    ngx_http_otp_page_var(pv, name, &s);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv)
+{
+    u_char                   *body;
+    size_t                    len;
+    ngx_str_t                *tpl, issuer;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->templates) {
+        tpl = &((ngx_str_t *) olcf->templates->elts)[page];
+
+    } else {
+        tpl = &ngx_http_otp_pages[page];
+    }
+
+    if (ngx_http_otp_issuer(r, &issuer) == NGX_OK) {
+        ngx_http_otp_page_var(pv, "issuer", &issuer);
+    }
+
+    len = ngx_http_otp_template_size((char *) tpl->data, tpl->len,
+                                     pv->vars, pv->nvars);
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_http_otp_template_render((char *) tpl->data, tpl->len,
+                                       pv->vars, pv->nvars, (char *) body,
+                                       len + 1);
+
+    return ngx_http_otp_send_body(r, status, "text/html; charset=utf-8",
+                                  body, len);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *title, const char *message)
+{
+    ngx_http_otp_page_vars_t  pv;
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var_cstr(&pv, "title", title);
+    ngx_http_otp_page_var_cstr(&pv, "message", message);
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_unavailable(ngx_http_request_t *r)
+{
+    ngx_str_t  retry = ngx_string("5");
+
+    if (ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_otp_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "Temporarily unavailable",
+                                   "Sign-in is not possible right now. "
+                                   "Please try again in a moment.");
+}
+
+
+ngx_int_t
+ngx_http_otp_send_locked(ngx_http_request_t *r, ngx_int_t secs)
+{
+    u_char                    *p;
+    ngx_str_t                  retry, minutes;
+    ngx_http_otp_page_vars_t   pv;
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    retry.data = p;
+    retry.len = ngx_sprintf(p, "%i", secs) - p;
+
+    minutes.data = p + NGX_INT_T_LEN;
+    minutes.len = ngx_sprintf(minutes.data, "%i", (secs + 59) / 60)
+                  - minutes.data;
+
+    if (ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pv.nvars = 0;
+    ngx_http_otp_page_var(&pv, "retry_minutes", &minutes);
+
+    return ngx_http_otp_send_page(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                  NGX_HTTP_OTP_PAGE_LOCKED, &pv);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    return ngx_http_otp_send_body(r, status, "application/json",
+                                  body->data, body->len);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_otp_required(ngx_http_request_t *r, ngx_str_t *challenge)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   issuer, value, body;
+    ngx_uint_t  i;
+
+    static ngx_str_t  bare = ngx_string("{\"error\":\"otp_required\"}\n");
+
+    if (ngx_http_otp_issuer(r, &issuer) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("OTP realm=\"\"") - 1 + issuer.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+    p = ngx_cpymem(p, "OTP realm=\"", sizeof("OTP realm=\"") - 1);
+
+    /* a quoted-string: no quote, backslash or control character */
+
+    for (i = 0; i < issuer.len; i++) {
+        *p++ = (issuer.data[i] < 0x20 || issuer.data[i] == 0x7f
+                || issuer.data[i] == '"' || issuer.data[i] == '\\')
+               ? '_' : issuer.data[i];
+    }
+
+    *p++ = '"';
+    value.len = p - value.data;
+
+    if (ngx_http_otp_add_header(r, "WWW-Authenticate", &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (challenge == NULL) {
+        return ngx_http_otp_send_json(r, NGX_HTTP_UNAUTHORIZED, &bare);
+    }
+
+    /* the URL is percent-encoded: nothing in it needs JSON escaping */
+
+    len = sizeof("{\"error\":\"otp_required\",\"challenge\":\"\"}\n") - 1
+          + challenge->len;
+
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body.len = ngx_sprintf(body.data,
+                           "{\"error\":\"otp_required\",\"challenge\":\"%V\"}\n",
+                           challenge)
+               - body.data;
+
+    return ngx_http_otp_send_json(r, NGX_HTTP_UNAUTHORIZED, &body);
+}
+
+
+ngx_int_t
+ngx_http_otp_send_no_user(ngx_http_request_t *r)
+{
+    static ngx_str_t  body = ngx_string("{\"error\":\"unauthenticated\"}\n");
+
+    return ngx_http_otp_send_json(r, NGX_HTTP_UNAUTHORIZED, &body);
+}
+
+
+ngx_int_t
+ngx_http_otp_no_store(ngx_http_request_t *r)
+{
+    ngx_str_t  v;
+
+    ngx_str_set(&v, "no-store");
+    if (ngx_http_otp_add_header(r, "Cache-Control", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_add_header(r, "Content-Security-Policy",
+                                &ngx_http_otp_csp)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "DENY");
+    if (ngx_http_otp_add_header(r, "X-Frame-Options", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "no-referrer");
+    if (ngx_http_otp_add_header(r, "Referrer-Policy", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "nosniff");
+    return ngx_http_otp_add_header(r, "X-Content-Type-Options", &v);
+}
+
+
+ngx_int_t
+ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_request_header(ngx_http_request_t *r, const char *lowcase_name,
+    ngx_str_t *value)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(lowcase_name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_DECLINED;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncmp(h[i].lowcase_key, lowcase_name, len) == 0)
+        {
+            *value = h[i].value;
+            return NGX_OK;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_otp_issuer(ngx_http_request_t *r, ngx_str_t *issuer)
+{
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->issuer) {
+        return ngx_http_complex_value(r, olcf->issuer, issuer);
+    }
+
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+
+    if (cscf->server_name.len) {
+        *issuer = cscf->server_name;
+        return NGX_OK;
+    }
+
+    if (r->headers_in.server.len) {
+        *issuer = r->headers_in.server;
+        return NGX_OK;
+    }
+
+    ngx_str_set(issuer, "nginx");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (ngx_http_otp_no_store(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = (len != 0);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,335 @@
+
+/*
+ * Sessions: the cookie, its id, and each worker's short-lived memory of
+ * sessions that Redis confirmed.
+ *
+ * The cookie carries a random 256-bit id and a MAC (ngx_http_otp_token);
+ * Redis knows the session by a keyed hash of the id, so that reading
+ * Redis does not yield cookies.  A worker remembers a confirmed session
+ * for otp_session_recheck, in a fixed-size table: the steady state costs
+ * no round trip and the memory never grows.
+ */
+
+
+#include "ngx_http_otp_session.h"
+
+
+#define NGX_HTTP_OTP_CACHE_SIZE        4096     /* a power of two */
+#define NGX_HTTP_OTP_CACHE_MAX_USER    128
+#define NGX_HTTP_OTP_CACHE_MAX_METHOD  16
+
+
+typedef struct {
+    u_char                      id[NGX_HTTP_OTP_SESSION_ID_LEN];
+    u_char                      user[NGX_HTTP_OTP_CACHE_MAX_USER];
+    u_char                      method[NGX_HTTP_OTP_CACHE_MAX_METHOD];
+    size_t                      user_len;
+    size_t                      method_len;
+    ngx_msec_t                  checked;
+    time_t                      auth_time;
+    ngx_uint_t                  used;
+} ngx_http_otp_cache_entry_t;
+
+
+static ngx_http_otp_cache_entry_t *ngx_http_otp_cache_slot(
+    ngx_http_otp_sid_t *sid);
+
+
+static ngx_http_otp_cache_entry_t  *ngx_http_otp_cache;
+
+
+ngx_int_t
+ngx_http_otp_session_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otp_cache = ngx_calloc(NGX_HTTP_OTP_CACHE_SIZE
+                                    * sizeof(ngx_http_otp_cache_entry_t),
+                                    cycle->log);
+    if (ngx_http_otp_cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_otp_session_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_otp_cache) {
+        ngx_explicit_memzero(ngx_http_otp_cache, NGX_HTTP_OTP_CACHE_SIZE
+                             * sizeof(ngx_http_otp_cache_entry_t));
+        ngx_free(ngx_http_otp_cache);
+        ngx_http_otp_cache = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_otp_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+#if (nginx_version >= 1023000)
+
+    if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie, name,
+                                          value)
+        == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+#else
+
+    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, name,
+                                          value)
+        == NGX_DECLINED)
+    {
+        return NGX_DECLINED;
+    }
+
+#endif
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_sid_hash(ngx_http_otp_main_conf_t *omcf,
+    ngx_http_otp_sid_t *sid)
+{
+    u_char  mac[NGX_HTTP_OTP_MAC_LEN];
+
+    /* the id is secret; what Redis sees cannot be turned back into it */
+
+    if (ngx_http_otp_hmac(omcf->keys.cookie, sid->id,
+                          NGX_HTTP_OTP_SESSION_ID_LEN, mac)
+        != 0)
+    {
+        ngx_memzero(mac, sizeof(mac));
+    }
+
+    ngx_hex_dump(sid->hash, mac, NGX_HTTP_OTP_MAC_LEN);
+}
+
+
+ngx_int_t
+ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid)
+{
+    ngx_str_t                  value;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_get_cookie(r, &olcf->cookie.name, &value) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_session_cookie_decode(omcf->keys.cookie,
+                                           (char *) value.data, value.len,
+                                           sid->id)
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_otp_sid_hash(omcf, sid);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_session_id_new(sid->id) != 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_otp_sid_hash(omcf, sid);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_uint_t                 secure;
+    ngx_table_elt_t           *h;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_otp_cookie_t     *ck;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ck = &olcf->cookie;
+
+    secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
+
+#if (NGX_HTTP_SSL || NGX_COMPAT)
+    if (ck->secure == NGX_HTTP_OTP_SECURE_AUTO && r->connection->ssl) {
+        secure = 1;
+    }
+#endif
+
+    len = ck->name.len + 1 + NGX_HTTP_OTP_SESSION_COOKIE_LEN
+          + sizeof("; Path=") - 1 + ck->path.len
+          + sizeof("; Domain=") - 1 + ck->domain.len
+          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
+          + sizeof("; HttpOnly; SameSite=Strict; Secure") - 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, ck->name.data, ck->name.len);
+    *p++ = '=';
+
+    if (sid) {
+        if (ngx_http_otp_session_cookie_encode(omcf->keys.cookie, sid->id,
+                                               (char *) p)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+
+        p += NGX_HTTP_OTP_SESSION_COOKIE_LEN;
+    }
+
+    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
+    p = ngx_cpymem(p, ck->path.data, ck->path.len);
+
+    if (ck->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
+    }
+
+    p = ngx_sprintf(p, "; Max-Age=%T", sid ? olcf->session_ttl : 0);
+    p = ngx_cpymem(p, "; HttpOnly; SameSite=", sizeof("; HttpOnly; SameSite=") - 1);
+    p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
+
+    if (secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_otp_cache_entry_t *
+ngx_http_otp_cache_slot(ngx_http_otp_sid_t *sid)
+{
+    ngx_uint_t  i;
+
+    /* the id is random: any of its bytes index evenly */
+
+    i = ((ngx_uint_t) sid->id[0] << 8 | sid->id[1])
+        & (NGX_HTTP_OTP_CACHE_SIZE - 1);
+
+    return &ngx_http_otp_cache[i];
+}
+
+
+ngx_int_t
+ngx_http_otp_session_cached(ngx_http_request_t *r, ngx_http_otp_sid_t *sid,
+    ngx_str_t *user, ngx_msec_t recheck, time_t *auth_time,
+    ngx_str_t *method)
+{
+    ngx_http_otp_cache_entry_t  *e;
+
+    if (ngx_http_otp_cache == NULL || recheck == 0) {
+        return NGX_DECLINED;
+    }
+
+    e = ngx_http_otp_cache_slot(sid);
+
+    if (!e->used
+        || ngx_current_msec - e->checked >= recheck
+        || !ngx_http_otp_ct_equal(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN)
+        || e->user_len != user->len
+        || ngx_memcmp(e->user, user->data, user->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *auth_time = e->auth_time;
+
+    method->len = e->method_len;
+    method->data = ngx_pnalloc(r->pool, e->method_len);
+    if (method->data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(method->data, e->method, e->method_len);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_otp_session_remember(ngx_http_otp_sid_t *sid, ngx_str_t *user,
+    time_t auth_time, ngx_str_t *method)
+{
+    ngx_http_otp_cache_entry_t  *e;
+
+    if (ngx_http_otp_cache == NULL
+        || user->len > NGX_HTTP_OTP_CACHE_MAX_USER
+        || method->len > NGX_HTTP_OTP_CACHE_MAX_METHOD)
+    {
+        return;
+    }
+
+    e = ngx_http_otp_cache_slot(sid);
+
+    ngx_memcpy(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN);
+    ngx_memcpy(e->user, user->data, user->len);
+    e->user_len = user->len;
+    ngx_memcpy(e->method, method->data, method->len);
+    e->method_len = method->len;
+    e->auth_time = auth_time;
+    e->checked = ngx_current_msec;
+    e->used = 1;
+}
+
+
+void
+ngx_http_otp_session_forget(ngx_http_otp_sid_t *sid)
+{
+    ngx_http_otp_cache_entry_t  *e;
+
+    if (ngx_http_otp_cache == NULL) {
+        return;
+    }
+
+    e = ngx_http_otp_cache_slot(sid);
+
+    if (e->used
+        && ngx_http_otp_ct_equal(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN))
+    {
+        ngx_explicit_memzero(e, sizeof(ngx_http_otp_cache_entry_t));
+    }
+}
