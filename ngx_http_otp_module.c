@@ -28,6 +28,7 @@ static void *ngx_http_otp_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static void ngx_http_otp_warn_rewrite(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
@@ -455,9 +456,52 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->enable) {
         omcf->gate_used = 1;
+        ngx_http_otp_warn_rewrite(cf);
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * return, rewrite, if and set run in the rewrite phase, before any access
+ * check: a gated location that has them may answer without the gate.
+ * The rewrite module's configuration begins with its array of codes.
+ */
+
+static void
+ngx_http_otp_warn_rewrite(ngx_conf_t *cf)
+{
+    ngx_uint_t                 i;
+    ngx_array_t              **codes;
+    ngx_http_conf_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ctx = cf->ctx;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (ngx_strcmp(cf->cycle->modules[i]->name,
+                       "ngx_http_rewrite_module")
+            != 0)
+        {
+            continue;
+        }
+
+        codes = ctx->loc_conf[cf->cycle->modules[i]->ctx_index];
+
+        if (codes == NULL || *codes == NULL) {
+            return;
+        }
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"otp on\" in location \"%V\", which has "
+                           "\"return\", \"rewrite\", \"if\" or \"set\": "
+                           "they run before the gate and can answer "
+                           "without it", &clcf->name);
+        return;
+    }
 }
 
 

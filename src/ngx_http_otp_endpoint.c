@@ -1752,33 +1752,7 @@ static ngx_int_t
 ngx_http_otp_redirect(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *location)
 {
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    if (ngx_http_otp_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_clear_location(r);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Location");
-    h->value = *location;
-
-    r->headers_out.location = h;
-
-    return status;
+    return ngx_http_otp_send_redirect(r, status, location);
 }
 
 

@@ -316,7 +316,6 @@ ngx_http_otp_gate_challenge(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     u_char                   *p;
     size_t                    len, plen;
     ngx_str_t                 url, *uri;
-    ngx_table_elt_t          *location;
     ngx_http_otp_srv_conf_t  *oscf;
 
     oscf = ngx_http_get_module_srv_conf(r, ngx_http_otp_module);
@@ -352,29 +351,9 @@ ngx_http_otp_gate_challenge(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
                                   ngx_http_otp_send_otp_required(r, &url));
     }
 
-    ngx_http_discard_request_body(r);
-
-    ngx_http_clear_location(r);
-
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    location->hash = 1;
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-    ngx_str_set(&location->key, "Location");
-    location->value = url;
-
-    r->headers_out.location = location;
-
-    if (ngx_http_otp_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_otp_gate_sent(r,
+               ngx_http_otp_send_redirect(r, NGX_HTTP_MOVED_TEMPORARILY,
+                                          &url));
 }
 
 

@@ -258,6 +258,38 @@ ngx_http_otp_send_otp_required(ngx_http_request_t *r, ngx_str_t *challenge)
 }
 
 
+/*
+ * Sent here rather than returned as a status: an error_page for 302 or
+ * 303 could otherwise turn the redirect into an internal one.
+ */
+
+ngx_int_t
+ngx_http_otp_send_redirect(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *location)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_http_clear_location(r);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Location");
+    h->value = *location;
+
+    r->headers_out.location = h;
+
+    return ngx_http_otp_send_body(r, status, "text/html; charset=utf-8",
+                                  NULL, 0);
+}
+
+
 ngx_int_t
 ngx_http_otp_send_no_user(ngx_http_request_t *r)
 {

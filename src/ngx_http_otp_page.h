@@ -62,6 +62,8 @@ ngx_int_t ngx_http_otp_send_json(ngx_http_request_t *r, ngx_uint_t status,
 /* 401 with WWW-Authenticate: OTP, and the challenge URL if known */
 ngx_int_t ngx_http_otp_send_otp_required(ngx_http_request_t *r,
     ngx_str_t *challenge);
+ngx_int_t ngx_http_otp_send_redirect(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *location);
 /* 401: the first factor named no user */
 ngx_int_t ngx_http_otp_send_no_user(ngx_http_request_t *r);
 
