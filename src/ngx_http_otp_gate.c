@@ -24,6 +24,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_subrequest_handler(ngx_http_request_t *r);
 static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
@@ -54,7 +55,50 @@ ngx_http_otp_gate_init(ngx_conf_t *cf)
 
     *h = ngx_http_otp_gate_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_otp_subrequest_handler;
+
     return NGX_OK;
+}
+
+
+/*
+ * nginx runs no access phase for subrequests (SSI includes, add_after_body,
+ * auth_request...): a subrequest into a gated location passes only when
+ * its main request passed a gate itself.
+ */
+
+static ngx_int_t
+ngx_http_otp_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (!olcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_otp_module);
+
+    if (ctx && ctx->gate_done && ctx->gate_rc == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: subrequest \"%V\" to a gated location refused",
+                  &r->uri);
+
+    return NGX_HTTP_FORBIDDEN;
 }
 
 
@@ -113,6 +157,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         == NGX_OK)
     {
         ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+        ctx->gate_done = 1;
+        ctx->gate_rc = NGX_OK;
         return NGX_OK;
     }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
 # The gate fails closed: a gated location never answers 200 without a
-# second factor, whatever the first factor said; other locations of the
-# same server are untouched.
+# second factor, whatever the first factor said, and with no Redis to ask
+# it answers 503; other locations of the same server are untouched.
 
 use strict;
 use warnings;
@@ -12,6 +12,10 @@ use OtpTest;
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
+
+# a port for Redis, which starts only later in the test
+$t->{redis_conf_port} = OtpTest::free_port();
+$t->{redis_port} = $t->{redis_conf_port};
 
 # alice:alice
 $t->write_file('htpasswd', "alice:{PLAIN}alice\n", 0644);
@@ -23,6 +27,7 @@ events {}
 http {
     %%TEST_GLOBALS_HTTP%%
     otp_secret_file $key;
+    otp_redis 127.0.0.1:%%REDIS_PORT%% connect_timeout=100ms;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -65,15 +70,30 @@ is($r->{status}, 401, 'no first factor: 401');
 
 $r = $t->get('/basic/index.html',
              Authorization => 'Basic YWxpY2U6YWxpY2U=');
-is($r->{status}, 401, 'first factor alone: 401');
-like($r->{content}, qr/"otp_required"/, 'body asks for the second factor');
+is($r->{status}, 503, 'first factor alone, no Redis: 503');
 unlike($r->{content}, qr/secret page/, 'protected content not served');
+is($r->{headers}{'cache-control'}, 'no-store', 'the 503 is not cached');
 
 $r = $t->get('/header/index.html');
 is($r->{status}, 401, 'empty otp_user: 401');
 
 $r = $t->get('/header/index.html', 'X-User' => 'bob');
-is($r->{status}, 401, 'otp_user from a header: still needs a code');
+is($r->{status}, 503, 'otp_user from a header, no Redis: 503');
+
+# with Redis: asked for the second factor
+
+$t->run_redis(port => $t->{redis_conf_port});
+$t->wait_redis_ready;
+
+$r = $t->get('/basic/index.html',
+             Authorization => 'Basic YWxpY2U6YWxpY2U=',
+             Accept => 'application/json');
+is($r->{status}, 401, 'first factor alone: 401');
+like($r->{content}, qr/"error":"otp_required"/,
+     'body asks for the second factor');
+like($r->{headers}{'www-authenticate'} // '', qr/^OTP realm="/,
+     'WWW-Authenticate: OTP');
+unlike($r->{content}, qr/secret page/, 'protected content not served');
 
 $r = $t->get('/off/inner/index.html');
 is($r->{status}, 200, 'otp off in a nested location opens it');

@@ -103,7 +103,7 @@ sub secret_file {
 sub run_redis {
     my ($self, %opts) = @_;
 
-    $self->{redis_port} = free_port();
+    $self->{redis_port} = $opts{port} || free_port();
     my @args = (
         '--port', $self->{redis_port},
         '--bind', '127.0.0.1',
@@ -128,6 +128,22 @@ sub run_redis {
 }
 
 sub redis_port { $_[0]{redis_port} }
+
+# Waits until the module's workers have (re)connected: Redis answers, and
+# the module's scripts are loaded.
+sub wait_redis_ready {
+    my ($self, $seconds) = @_;
+    my $deadline = time + ($seconds || 10);
+    while (time < $deadline) {
+        my $n = eval {
+            my $r = $self->redis('INFO', 'clients');
+            $r =~ /connected_clients:(\d+)/ ? $1 : 0;
+        };
+        return 1 if $n && $n >= 2;
+        sleep 0.05;
+    }
+    return 0;
+}
 
 sub redis_addr { "127.0.0.1:$_[0]{redis_port}" }
 
