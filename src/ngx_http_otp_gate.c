@@ -24,7 +24,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_subrequest_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_precontent_handler(ngx_http_request_t *r);
 static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
@@ -60,27 +60,26 @@ ngx_http_otp_gate_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_http_otp_subrequest_handler;
+    *h = ngx_http_otp_precontent_handler;
 
     return NGX_OK;
 }
 
 
 /*
- * nginx runs no access phase for subrequests (SSI includes, add_after_body,
- * auth_request...): a subrequest into a gated location passes only when
- * its main request passed a gate itself.
+ * The same gate again before the content, for what skipped the access
+ * phase: subrequests (SSI includes, add_after_body ...), which nginx runs
+ * without one and which pass only behind a main request that passed a
+ * gate; and main requests under "satisfy any", where an "allow" that
+ * matches skips every access handler after it.
  */
 
 static ngx_int_t
-ngx_http_otp_subrequest_handler(ngx_http_request_t *r)
+ngx_http_otp_precontent_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                 rc;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
-
-    if (r == r->main) {
-        return NGX_DECLINED;
-    }
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
@@ -90,15 +89,23 @@ ngx_http_otp_subrequest_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_otp_module);
 
-    if (ctx && ctx->gate_done && ctx->gate_rc == NGX_OK) {
-        return NGX_DECLINED;
+    if (r != r->main) {
+        if (ctx && ctx->gate_done && ctx->gate_rc == NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "otp: subrequest \"%V\" to a gated location refused",
+                      &r->uri);
+
+        return NGX_HTTP_FORBIDDEN;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "otp: subrequest \"%V\" to a gated location refused",
-                  &r->uri);
+    rc = ngx_http_otp_gate_handler(r);
 
-    return NGX_HTTP_FORBIDDEN;
+    /* NGX_OK would skip the rest of this phase (try_files, mirror) */
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
 }
 
 
