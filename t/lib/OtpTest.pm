@@ -129,17 +129,31 @@ sub run_redis {
 
 sub redis_port { $_[0]{redis_port} }
 
-# Waits until the module's workers have (re)connected: Redis answers, and
-# the module's scripts are loaded.
+# Waits until the module's workers have (re)connected: as many clients as
+# workers (besides this one), and the module's scripts loaded.
 sub wait_redis_ready {
-    my ($self, $seconds) = @_;
-    my $deadline = time + ($seconds || 10);
+    my ($self, %o) = @_;
+    my $workers = $o{workers} || 1;
+    my $deadline = time + ($o{seconds} || 10);
+
+    require Digest::SHA;
+    my @sha;
+    for my $f (glob "$self->{top}/src/lua/*.lua") {
+        push @sha, Digest::SHA::sha1_hex($self->read_file($f));
+    }
+
     while (time < $deadline) {
-        my $n = eval {
-            my $r = $self->redis('INFO', 'clients');
-            $r =~ /connected_clients:(\d+)/ ? $1 : 0;
+        my $ok = eval {
+            my $info = $self->redis('INFO', 'clients');
+            my ($n) = $info =~ /connected_clients:(\d+)/;
+            my $exists = $self->redis('SCRIPT', 'EXISTS', @sha);
+            $n && $n >= $workers + 1 && !grep { !$_ } @$exists;
         };
-        return 1 if $n && $n >= 2;
+        if ($ok) {
+            # the workers read the last handshake reply in a moment
+            sleep 0.2;
+            return 1;
+        }
         sleep 0.05;
     }
     return 0;
