@@ -81,6 +81,8 @@ typedef struct {
 
     time_t                          error_time;
     ngx_uint_t                      error_count;
+
+    ngx_uint_t                      exiting;
 } ngx_http_otp_redis_t;
 
 
@@ -173,6 +175,13 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle)
     ngx_http_otp_redis_call_t  *call;
 
     rd = &ngx_http_otp_redis;
+
+    /*
+     * On a fast shutdown calls may still be pending: their requests are
+     * closed with the worker, their handlers are not run.
+     */
+
+    rd->exiting = 1;
 
     if (rd->reconnect_timer.timer_set) {
         ngx_del_timer(&rd->reconnect_timer);
@@ -1033,7 +1042,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                                  "otp: redis error: %s", reply->str);
     }
 
-    if (call->handler) {
+    if (call->handler && !ngx_http_otp_redis.exiting) {
         call->handler(call->data, reply);
     }
 
