@@ -1097,6 +1097,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
+    ngx_http_otp_session_hash(r, &ep->old_sid);
+
     ngx_str_set(&keys[0], "s");
     keys[1].data = ep->old_sid.hash;
     keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
@@ -1520,6 +1522,8 @@ ngx_http_otp_logout(ngx_http_request_t *r)
     }
 
     ngx_http_otp_session_forget(&ep->old_sid);
+
+    ngx_http_otp_session_hash(r, &ep->old_sid);
 
     ngx_str_set(&keys[0], "s");
     keys[1].data = ep->old_sid.hash;

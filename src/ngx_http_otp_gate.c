@@ -169,6 +169,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    ngx_http_otp_session_hash(r, &gctx->sid);
+
     ngx_str_set(&keys[0], "s");
     keys[1].data = gctx->sid.hash;
     keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;

@@ -92,11 +92,15 @@ ngx_http_otp_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
 }
 
 
-static void
-ngx_http_otp_sid_hash(ngx_http_otp_main_conf_t *omcf,
-    ngx_http_otp_sid_t *sid)
+/* computed only on the way to Redis: the cached path needs no hash */
+
+void
+ngx_http_otp_session_hash(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 {
-    u_char  mac[NGX_HTTP_OTP_MAC_LEN];
+    u_char                     mac[NGX_HTTP_OTP_MAC_LEN];
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
     /* the id is secret; what Redis sees cannot be turned back into it */
 
@@ -134,8 +138,6 @@ ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ngx_http_otp_sid_hash(omcf, sid);
-
     return NGX_OK;
 }
 
@@ -143,15 +145,11 @@ ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 {
-    ngx_http_otp_main_conf_t  *omcf;
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-
     if (ngx_http_otp_session_id_new(sid->id) != 0) {
         return NGX_ERROR;
     }
 
-    ngx_http_otp_sid_hash(omcf, sid);
+    ngx_http_otp_session_hash(r, sid);
 
     return NGX_OK;
 }

@@ -29,7 +29,11 @@ void ngx_http_otp_session_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid);
 
-/* a new random id */
+/* the id's keyed hash, the session's name in Redis */
+void ngx_http_otp_session_hash(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid);
+
+/* a new random id, hashed */
 ngx_int_t ngx_http_otp_session_new_id(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid);
 
