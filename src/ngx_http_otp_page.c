@@ -250,7 +250,8 @@ ngx_http_otp_send_otp_required(ngx_http_request_t *r, ngx_str_t *challenge)
     }
 
     body.len = ngx_sprintf(body.data,
-                           "{\"error\":\"otp_required\",\"challenge\":\"%V\"}\n",
+                           "{\"error\":\"otp_required\","
+                           "\"challenge\":\"%V\"}\n",
                            challenge)
                - body.data;
 

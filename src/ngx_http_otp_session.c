@@ -225,7 +225,8 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     }
 
     p = ngx_sprintf(p, "; Max-Age=%T", sid ? olcf->session_ttl : 0);
-    p = ngx_cpymem(p, "; HttpOnly; SameSite=", sizeof("; HttpOnly; SameSite=") - 1);
+    p = ngx_cpymem(p, "; HttpOnly; SameSite=",
+                   sizeof("; HttpOnly; SameSite=") - 1);
     p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
 
     if (secure) {
