@@ -341,19 +341,17 @@ ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_otp_ctx_t  *ctx;
 
+    if (rc == NGX_AGAIN || rc == NGX_DONE) {
+        /*
+         * Another round trip is under way, or the response was sent and
+         * the request finalized: it may be freed already.
+         */
+        return;
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
-    if (rc == NGX_AGAIN) {
-        /* another round trip is under way */
-        return;
-    }
-
     ctx->gate_waiting = 0;
-
-    if (rc == NGX_DONE) {
-        return;
-    }
-
     ctx->gate_done = 1;
     ctx->gate_rc = rc;
 
