@@ -52,7 +52,7 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
               src/ngx_http_otp_uri.c src/ngx_http_otp_crypto.c \
-              src/ngx_http_otp_qr.c
+              src/ngx_http_otp_qr.c src/ngx_http_otp_template.c
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \

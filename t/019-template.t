@@ -1,0 +1,23 @@
+#!/usr/bin/perl
+
+# Page templates: runs t/unit/test_template.c, a C unit test that speaks
+# TAP itself, built by "make unit" into $OTP_UNIT_DIR.  It reads the
+# pages from $OTP_TOP/html.
+
+use strict;
+use warnings;
+
+use FindBin;
+
+my $top = $ENV{OTP_TOP} // "$FindBin::Bin/..";
+my $dir = $ENV{OTP_UNIT_DIR} // "$top/build/distro/unit";
+my $bin = "$dir/test_template";
+
+if (!-x $bin && !defined $ENV{OTP_UNIT_DIR}) {
+    print "1..0 # SKIP $bin is not built (make unit)\n";
+    exit 0;
+}
+
+$ENV{OTP_TOP} = $top;
+
+exec $bin or die "cannot run $bin: $!\n";
