@@ -79,7 +79,7 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
@@ -107,7 +107,14 @@ else
 	    --add-dynamic-module=$(TOP)
 endif
 
-$(MODULE_SO): $(NGX_TREE)/objs/Makefile $(MODULE_SRCS)
+# the pages as C arrays: config writes them at configure time, this
+# rule after an edit of html/, before objs/Makefile looks at them
+HTML_DATA  := $(NGX_TREE)/objs/ngx_http_otp_html_data.h
+
+$(HTML_DATA): html/embed.sh $(wildcard html/*.html) | $(NGX_TREE)/objs/Makefile
+	sh html/embed.sh html $@
+
+$(MODULE_SO): $(NGX_TREE)/objs/Makefile $(MODULE_SRCS) $(HTML_DATA)
 ifeq ($(NGINX_SRC),)
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
 else
