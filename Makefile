@@ -49,7 +49,7 @@ endif
 
 MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
                $(NGX_TREE)/objs/ngx_http_otp_lua.h \
-               $(NGX_TREE)/objs/ngx_http_otp_html.h
+               $(NGX_TREE)/objs/ngx_http_otp_html_data.h
 LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
 HTML_SRCS   := $(sort $(wildcard html/*.html))
 
@@ -96,7 +96,7 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
@@ -124,14 +124,15 @@ else
 	    --add-dynamic-module=$(TOP)
 endif
 
-# compiled-in files, regenerated when they change
+# compiled-in files (config writes them at configure time; these rules
+# after an edit, before objs/Makefile looks at them)
 $(NGX_TREE)/objs/ngx_http_otp_lua.h: $(LUA_SRCS) src/embed.sh \
-        $(NGX_TREE)/objs/Makefile
+        | $(NGX_TREE)/objs/Makefile
 	sh src/embed.sh ngx_http_otp_lua $@ $(LUA_SRCS)
 
-$(NGX_TREE)/objs/ngx_http_otp_html.h: $(HTML_SRCS) src/embed.sh \
-        $(NGX_TREE)/objs/Makefile
-	sh src/embed.sh ngx_http_otp_html $@ $(HTML_SRCS)
+$(NGX_TREE)/objs/ngx_http_otp_html_data.h: html/embed.sh $(HTML_SRCS) \
+        | $(NGX_TREE)/objs/Makefile
+	sh html/embed.sh html $@
 
 $(MODULE_SO): $(NGX_TREE)/objs/Makefile $(MODULE_SRCS)
 ifeq ($(NGINX_SRC),)

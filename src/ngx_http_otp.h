@@ -14,6 +14,7 @@
 
 #include "ngx_http_otp_crypto.h"
 #include "ngx_http_otp_hotp.h"
+#include "ngx_http_otp_html.h"
 
 
 #define NGX_HTTP_OTP_REDIS_DEFAULT_PORT     6379
@@ -93,8 +94,7 @@ typedef struct {
     ngx_http_complex_value_t   *issuer;       /* NULL: the server name */
     ngx_uint_t                  log_level;
 
-    ngx_array_t                *templates;    /* of ngx_str_t, or NULL */
-    ngx_str_t                   templates_dir;
+    ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
 } ngx_http_otp_loc_conf_t;
 
 

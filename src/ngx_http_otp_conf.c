@@ -9,14 +9,13 @@
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_endpoint.h"
-#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_html.h"
 
 #include <openssl/crypto.h>
 
 
 #define NGX_HTTP_OTP_SECRET_FILE_MAX   4096
 #define NGX_HTTP_OTP_PREFIX_MAX        64
-#define NGX_HTTP_OTP_TEMPLATE_MAX      65536
 
 
 static char *ngx_http_otp_redis_address(ngx_conf_t *cf,
@@ -641,110 +640,13 @@ ngx_http_otp_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    u_char                         *p;
-    ssize_t                         n;
-    ngx_fd_t                        fd;
-    ngx_str_t                      *value, dir, path, *tpl;
-    ngx_uint_t                      i;
-    ngx_file_t                      file;
-    ngx_file_info_t                 fi;
-    ngx_http_otp_template_error_t   err;
+    ngx_str_t  *value;
 
     if (olcf->templates != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    dir = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &dir, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"otp_templates\": \"%V\" is not a directory",
-                           &dir);
-        return NGX_CONF_ERROR;
-    }
-
-    olcf->templates = ngx_array_create(cf->pool, NGX_HTTP_OTP_NPAGES,
-                                       sizeof(ngx_str_t));
-    if (olcf->templates == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* a page without a file of its own keeps the built-in one */
-
-    for (i = 0; i < NGX_HTTP_OTP_NPAGES; i++) {
-        tpl = ngx_array_push(olcf->templates);
-        if (tpl == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *tpl = *ngx_http_otp_page_builtin(i);
-
-        path.len = dir.len + 1 + ngx_http_otp_page_names[i].len;
-        path.data = ngx_pnalloc(cf->pool, path.len + 1);
-        if (path.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        p = ngx_cpymem(path.data, dir.data, dir.len);
-        *p++ = '/';
-        p = ngx_cpymem(p, ngx_http_otp_page_names[i].data,
-                       ngx_http_otp_page_names[i].len);
-        *p = '\0';
-
-        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-        if (fd == NGX_INVALID_FILE) {
-            continue;
-        }
-
-        ngx_memzero(&file, sizeof(ngx_file_t));
-        file.fd = fd;
-        file.name = path;
-        file.log = cf->log;
-
-        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-            || ngx_file_size(&fi) > NGX_HTTP_OTP_TEMPLATE_MAX)
-        {
-            ngx_close_file(fd);
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"otp_templates\": \"%V\" is unreadable or "
-                               "larger than %d bytes", &path,
-                               NGX_HTTP_OTP_TEMPLATE_MAX);
-            return NGX_CONF_ERROR;
-        }
-
-        tpl->len = ngx_file_size(&fi);
-        tpl->data = ngx_pnalloc(cf->pool, tpl->len + 1);
-        if (tpl->data == NULL) {
-            ngx_close_file(fd);
-            return NGX_CONF_ERROR;
-        }
-
-        n = ngx_read_file(&file, tpl->data, tpl->len, 0);
-        ngx_close_file(fd);
-
-        if (n == NGX_ERROR || (size_t) n != tpl->len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"otp_templates\": could not read \"%V\"",
-                               &path);
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_http_otp_template_check((char *) tpl->data, tpl->len, &err)
-            != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"otp_templates\": \"%V\" at byte %uz: %s",
-                               &path, err.offset, err.reason);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    olcf->templates_dir = dir;
-
-    return NGX_CONF_OK;
+    return ngx_http_otp_html_load_dir(cf, &value[1], &olcf->templates);
 }

@@ -709,6 +709,7 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
     ngx_http_otp_page_var(&pv, "return_q", &ret_q);
     ngx_http_otp_page_var_cstr(&pv, "method", "totp");
+    ngx_http_otp_page_var_cstr(&pv, "method_totp", "1");
     ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
     ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
 

@@ -7,13 +7,7 @@
 
 
 #include "ngx_http_otp_page.h"
-
 #include "ngx_http_otp_html.h"
-
-
-#define ngx_http_otp_builtin(name)                                            \
-    { sizeof(ngx_http_otp_html_##name) - 1,                                   \
-      (u_char *) ngx_http_otp_html_##name }
 
 
 static ngx_int_t ngx_http_otp_send_body(ngx_http_request_t *r,
@@ -31,27 +25,9 @@ ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
 };
 
 
-static ngx_str_t  ngx_http_otp_pages[NGX_HTTP_OTP_NPAGES] = {
-    ngx_http_otp_builtin(challenge),
-    ngx_http_otp_builtin(enroll),
-    ngx_http_otp_builtin(recovery),
-    ngx_http_otp_builtin(sms),
-    ngx_http_otp_builtin(locked),
-    ngx_http_otp_builtin(error),
-    ngx_http_otp_builtin(logout)
-};
-
-
 static ngx_str_t  ngx_http_otp_csp = ngx_string(
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-
-
-ngx_str_t *
-ngx_http_otp_page_builtin(ngx_http_otp_page_e page)
-{
-    return &ngx_http_otp_pages[page];
-}
 
 
 void
@@ -90,25 +66,25 @@ ngx_int_t
 ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv)
 {
-    u_char                   *body;
-    size_t                    len;
-    ngx_str_t                *tpl, issuer;
-    ngx_http_otp_loc_conf_t  *olcf;
+    u_char                          *body;
+    size_t                           len;
+    ngx_str_t                        issuer;
+    ngx_http_otp_loc_conf_t         *olcf;
+    const ngx_http_otp_html_file_t  *tpl;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
-    if (olcf->templates) {
-        tpl = &((ngx_str_t *) olcf->templates->elts)[page];
-
-    } else {
-        tpl = &ngx_http_otp_pages[page];
+    tpl = ngx_http_otp_html_page(olcf->templates,
+                                 (char *) ngx_http_otp_page_names[page].data);
+    if (tpl == NULL) {
+        return NGX_ERROR;
     }
 
     if (ngx_http_otp_issuer(r, &issuer) == NGX_OK) {
         ngx_http_otp_page_var(pv, "issuer", &issuer);
     }
 
-    len = ngx_http_otp_template_size((char *) tpl->data, tpl->len,
+    len = ngx_http_otp_template_size((const char *) tpl->data, tpl->len,
                                      pv->vars, pv->nvars);
 
     body = ngx_pnalloc(r->pool, len + 1);
@@ -116,7 +92,7 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    len = ngx_http_otp_template_render((char *) tpl->data, tpl->len,
+    len = ngx_http_otp_template_render((const char *) tpl->data, tpl->len,
                                        pv->vars, pv->nvars, (char *) body,
                                        len + 1);
 

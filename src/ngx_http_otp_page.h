@@ -35,11 +35,9 @@ typedef struct {
 } ngx_http_otp_page_vars_t;
 
 
-/* "challenge.html" ...: for otp_templates */
+/* "challenge.html" ...: the file names in html/ and otp_templates */
 extern ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES];
 
-
-ngx_str_t *ngx_http_otp_page_builtin(ngx_http_otp_page_e page);
 
 void ngx_http_otp_page_var(ngx_http_otp_page_vars_t *pv, const char *name,
     ngx_str_t *value);

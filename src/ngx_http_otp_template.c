@@ -181,8 +181,10 @@ ngx_http_otp_template_render(const char *tpl, size_t len,
 
         if (ngx_http_otp_template_parse(q, last, &tag) != NULL) {
 
-            /* the rest is an unterminated comment: searching again from
-             * every later "{{" would make this quadratic */
+            /*
+             * the rest is an unterminated comment: searching for its end
+             * again from every later "{{" would be quadratic
+             */
 
             if (tag.type == '!') {
                 break;

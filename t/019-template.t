@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
-# The page template engine: runs t/unit/test_template.c, a C unit test
-# that speaks TAP itself, built by "make unit" into $OTP_UNIT_DIR.
+# Page templates: runs t/unit/test_template.c, a C unit test that speaks
+# TAP itself, built by "make unit" into $OTP_UNIT_DIR.  It reads the
+# pages from $OTP_TOP/html.
 
 use strict;
 use warnings;
@@ -16,5 +17,7 @@ if (!-x $bin && !defined $ENV{OTP_UNIT_DIR}) {
     print "1..0 # SKIP $bin is not built (make unit)\n";
     exit 0;
 }
+
+$ENV{OTP_TOP} = $top;
 
 exec $bin or die "cannot run $bin: $!\n";

@@ -46,6 +46,10 @@ static char                         out[OUT_MAX];
 static void
 set(const char *name, const char *value)
 {
+    if (nvars == VARS_MAX) {
+        return;
+    }
+
     vars[nvars].name = name;
     vars[nvars].name_len = strlen(name);
     vars[nvars].value = value;
@@ -352,8 +356,10 @@ static const test_page_t  pages[] = {
       "remember_days",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"verify\""
-      "|name=\"csrf\" value=\"CSRF&amp;1\"|name=\"return\" value=\"/p?a=1&amp;b\""
-      "|name=\"method\" value=\"totp\"|name=\"code\"|autocomplete=\"one-time-code\""
+      "|name=\"csrf\" value=\"CSRF&amp;1\""
+      "|name=\"return\" value=\"/p?a=1&amp;b\""
+      "|name=\"method\" value=\"totp\"|name=\"code\""
+      "|autocomplete=\"one-time-code\""
       "|inputmode=\"numeric\"|pattern=\"[0-9]*\"|autofocus"
       "|name=\"remember\" value=\"1\"|30 days|role=\"alert\""
       "|challenge?method=recovery&amp;r=%2Fp%3Fa%3D1%26b"
@@ -526,10 +532,88 @@ set_page_vars(const test_page_t *page, const char *value, int realistic)
             *e++ = '\0';
         }
 
-        if (*n != '\0' && nvars < VARS_MAX) {
+        if (*n != '\0') {
             set(n, value);
         }
     }
+}
+
+
+/*
+ * What the CSP we send would block, or what a page must not fetch: no
+ * script, no event handler, nothing from elsewhere.  And every visible
+ * input has a label.
+ */
+
+static const char *
+page_problem(const char *tpl)
+{
+    size_t       i, n;
+    const char  *p, *e, *id;
+    static char  want[128];
+
+    static const char  *banned[] = {
+        "<script", "javascript:", "http:", "https:", "//", "@import",
+        "url(", "<iframe", "<object", "<embed", "<img", "<base", "src=",
+        "stylesheet", "style="
+    };
+
+    static const char  *needed[] = {
+        "<!DOCTYPE html>", "<html lang=\"en\">", "<meta charset=\"utf-8\">",
+        "<meta name=\"viewport\"", "<title>", "<h1>", "<main>"
+    };
+
+    for (i = 0; i < sizeof(banned) / sizeof(banned[0]); i++) {
+        if (strstr(tpl, banned[i]) != NULL) {
+            return banned[i];
+        }
+    }
+
+    for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (strstr(tpl, needed[i]) == NULL) {
+            return needed[i];
+        }
+    }
+
+    /* on...= anywhere inside a tag */
+
+    for (p = tpl; (p = strstr(p, " on")) != NULL; p++) {
+        for (e = p + 3; *e >= 'a' && *e <= 'z'; e++) { /* void */ }
+
+        if (e > p + 3 && *e == '=') {
+            return "an event handler attribute";
+        }
+    }
+
+    for (p = tpl; (p = strstr(p, "<input ")) != NULL; p++) {
+        e = strchr(p, '>');
+        if (e == NULL) {
+            return "an unterminated <input";
+        }
+
+        id = strstr(p, " id=\"");
+
+        if (strstr(p, "type=\"hidden\"") != NULL
+            && strstr(p, "type=\"hidden\"") < e)
+        {
+            continue;
+        }
+
+        if (id == NULL || id > e) {
+            return "an input without id";
+        }
+
+        id += 5;
+        n = strcspn(id, "\"");
+
+        snprintf(want, sizeof(want), "<label for=\"%.*s\"", (int) n, id);
+
+        if (strstr(tpl, want) == NULL) {
+            return "an input without label";
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -556,6 +640,10 @@ test_pages(const char *top)
 
         tap_ok(ngx_http_otp_template_check(tpl, len, &err) == 0,
                "%s: well-formed", pages[i].file);
+
+        r = page_problem(tpl);
+        tap_ok(r == NULL, "%s: self-contained, labelled%s%s",
+               pages[i].file, r ? ", not: " : "", r ? r : "");
 
         tn.page = &pages[i];
         tn.ok = 1;
@@ -610,10 +698,10 @@ test_pages(const char *top)
 static void
 test_challenge_variants(const char *top)
 {
-    char        path[1024];
-    char       *tpl;
-    size_t      len;
-    const char *r;
+    char         path[1024];
+    char        *tpl;
+    size_t       len;
+    const char  *r;
 
     snprintf(path, sizeof(path), "%s/html/challenge.html", top);
 
