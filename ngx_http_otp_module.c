@@ -29,6 +29,7 @@ static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static void ngx_http_otp_warn_rewrite(ngx_conf_t *cf);
+static void ngx_http_otp_warn_slashes(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
@@ -365,7 +366,6 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
      *     olcf->user = NULL;
      *     olcf->cookie = { 0 };
      *     olcf->issuer = NULL;
-     *     olcf->templates_dir = { 0, NULL };
      */
 
     olcf->enable = NGX_CONF_UNSET;
@@ -457,6 +457,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->enable) {
         omcf->gate_used = 1;
         ngx_http_otp_warn_rewrite(cf);
+        ngx_http_otp_warn_slashes(cf);
     }
 
     return NGX_CONF_OK;
@@ -502,6 +503,32 @@ ngx_http_otp_warn_rewrite(ngx_conf_t *cf)
                            "without it", &clcf->name);
         return;
     }
+}
+
+
+/*
+ * With merge_slashes off, "//private/x" does not match the prefix
+ * location "/private/" and lands in another one, without the gate.
+ */
+
+static void
+ngx_http_otp_warn_slashes(ngx_conf_t *cf)
+{
+    ngx_http_core_srv_conf_t  *cscf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    if (cscf->merge_slashes) {
+        return;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"otp on\" in location \"%V\" of a server with "
+                       "\"merge_slashes off\": a URI with \"//\" can reach "
+                       "another location, without the gate", &clcf->name);
 }
 
 

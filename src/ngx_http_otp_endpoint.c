@@ -359,6 +359,7 @@ ngx_http_otp_ep_user_state(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_otp_post(ngx_http_request_t *r)
 {
+    size_t      len;
     ngx_int_t   rc;
     ngx_str_t   type;
 
@@ -372,11 +373,17 @@ ngx_http_otp_post(ngx_http_request_t *r)
     type = r->headers_in.content_type ? r->headers_in.content_type->value
                                       : (ngx_str_t) ngx_null_string;
 
-    if (type.len < sizeof("application/x-www-form-urlencoded") - 1
+    /* the type itself, perhaps followed by parameters */
+
+    len = sizeof("application/x-www-form-urlencoded") - 1;
+
+    if (type.len < len
         || ngx_strncasecmp(type.data,
                            (u_char *) "application/x-www-form-urlencoded",
-                           sizeof("application/x-www-form-urlencoded") - 1)
-           != 0)
+                           len)
+           != 0
+        || (type.len > len && type.data[len] != ';'
+            && type.data[len] != ' ' && type.data[len] != '\t'))
     {
         return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
@@ -439,7 +446,10 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     p = body;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        /* a chunked body ends with an empty buffer whose pos is NULL */
+        if (cl->buf->last > cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
     }
 
     ngx_memzero(fields, sizeof(fields));

@@ -1,6 +1,6 @@
 
 /*
- * The gate: the access-phase handler of every location with "otp on".
+ * The gate: what every location with "otp on" asks before its content.
  *
  * A request passes with a session that Redis confirms for the same user,
  * or that this worker saw confirmed less than otp_session_recheck ago.
@@ -8,6 +8,13 @@
  * is sent to the challenge (browsers) or gets 401 (APIs), a locked user
  * 429, and Redis trouble 503.  While Redis is asked, the request waits
  * (NGX_AGAIN) and the reply runs the phases again.
+ *
+ * The gate is a precontent handler, not an access handler: access
+ * handlers run before the first factor is checked (auth_basic and
+ * auth_request are access handlers too, and nginx runs the module added
+ * last first), and under "satisfy any" one that passes skips the rest.
+ * The precontent phase follows every access check, whatever "satisfy"
+ * says, and this handler, added last, runs before try_files and mirror.
  */
 
 
@@ -25,6 +32,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_precontent_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_subrequest(ngx_http_request_t *r,
+    ngx_http_otp_loc_conf_t *olcf);
+static ngx_uint_t ngx_http_otp_uri_unnormal(ngx_str_t *uri);
 static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
@@ -48,13 +58,6 @@ ngx_http_otp_gate_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_otp_gate_handler;
-
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -66,22 +69,49 @@ ngx_http_otp_gate_init(ngx_conf_t *cf)
 }
 
 
-/*
- * The same gate again before the content, for what skipped the access
- * phase: subrequests (SSI includes, add_after_body ...), which nginx runs
- * without one and which pass only behind a main request that passed a
- * gate; and main requests under "satisfy any", where an "allow" that
- * matches skips every access handler after it.
- */
-
 static ngx_int_t
 ngx_http_otp_precontent_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (r != r->main) {
+        return ngx_http_otp_subrequest(r, olcf);
+    }
+
+    if (!olcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_otp_gate_handler(r);
+
+    /* passed: the next precontent handlers (try_files, mirror) run */
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+}
+
+
+/*
+ * nginx runs subrequests (SSI includes, add_after_body, auth_request ...)
+ * without an access phase.  One reaches a gated location only when its
+ * main request passed a gate with a second factor, for the user that
+ * location names; a pass because enrolling was optional opens only
+ * locations where it is optional too.  nginx matches a subrequest's URI
+ * as it is: "//private/" or "/./private/" would find "location /", so
+ * such URIs are refused everywhere.
+ */
+
+static ngx_int_t
+ngx_http_otp_subrequest(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf)
+{
+    ngx_str_t            user;
+    ngx_http_otp_ctx_t  *ctx;
+
+    if (ngx_http_otp_uri_unnormal(&r->uri)) {
+        goto refuse;
+    }
 
     if (!olcf->enable) {
         return NGX_DECLINED;
@@ -89,23 +119,67 @@ ngx_http_otp_precontent_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_otp_module);
 
-    if (r != r->main) {
-        if (ctx && ctx->gate_done && ctx->gate_rc == NGX_OK) {
-            return NGX_DECLINED;
-        }
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "otp: subrequest \"%V\" to a gated location refused",
-                      &r->uri);
-
-        return NGX_HTTP_FORBIDDEN;
+    if (ctx == NULL || !ctx->gate_done || ctx->gate_rc != NGX_OK) {
+        goto refuse;
     }
 
-    rc = ngx_http_otp_gate_handler(r);
+    if (ctx->status != NGX_HTTP_OTP_STATUS_PASSED
+        && !(ctx->status == NGX_HTTP_OTP_STATUS_BYPASSED
+             && olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL))
+    {
+        goto refuse;
+    }
 
-    /* NGX_OK would skip the rest of this phase (try_files, mirror) */
+    if (ngx_http_complex_value(r, olcf->user, &user) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+    if (user.len == ctx->user.len
+        && ngx_strncmp(user.data, ctx->user.data, user.len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+refuse:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: subrequest \"%V\" to a gated location refused",
+                  &r->uri);
+
+    /* an error_page of the location must not answer in our place */
+    r->error_page = 1;
+
+    return NGX_HTTP_FORBIDDEN;
+}
+
+
+/* "//", "/./" or "/../" anywhere, or "/." or "/.." at the end */
+
+static ngx_uint_t
+ngx_http_otp_uri_unnormal(ngx_str_t *uri)
+{
+    u_char  *p, *end;
+
+    end = uri->data + uri->len;
+
+    for (p = uri->data; p + 1 < end; p++) {
+        if (*p != '/') {
+            continue;
+        }
+
+        if (p[1] == '/') {
+            return 1;
+        }
+
+        if (p[1] == '.'
+            && (p + 2 == end || p[2] == '/'
+                || (p[2] == '.' && (p + 3 == end || p[3] == '/'))))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -118,10 +192,6 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
     ngx_http_otp_gate_ctx_t  *gctx;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-
-    if (!olcf->enable) {
-        return NGX_DECLINED;
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
@@ -440,7 +510,7 @@ ngx_http_otp_is_browser(ngx_http_request_t *r)
 
 /*
  * The response is complete: finalize it here, and NGX_DONE stops the
- * phases, so that no return value can ever read as "access granted".
+ * phases, so that no return value can ever read as "passed".
  */
 
 static ngx_int_t
