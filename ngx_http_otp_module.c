@@ -29,7 +29,7 @@ static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static void ngx_http_otp_warn_rewrite(ngx_conf_t *cf);
-static void ngx_http_otp_warn_slashes(ngx_conf_t *cf);
+static char *ngx_http_otp_note_slashes(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
@@ -344,6 +344,7 @@ ngx_http_otp_create_srv_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     oscf->endpoint = { 0, NULL };
+     *     oscf->gated = NULL;
      */
 
     return oscf;
@@ -457,7 +458,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->enable) {
         omcf->gate_used = 1;
         ngx_http_otp_warn_rewrite(cf);
-        ngx_http_otp_warn_slashes(cf);
+        return ngx_http_otp_note_slashes(cf);
     }
 
     return NGX_CONF_OK;
@@ -508,27 +509,58 @@ ngx_http_otp_warn_rewrite(ngx_conf_t *cf)
 
 /*
  * With merge_slashes off, "//private/x" does not match the prefix
- * location "/private/" and lands in another one, without the gate.
+ * location "/private/" and lands in another one.  The gate remembers the
+ * server's gated prefixes to refuse such URIs there; regular expression
+ * and named locations it cannot check for, so it warns.
  */
 
-static void
-ngx_http_otp_warn_slashes(ngx_conf_t *cf)
+static char *
+ngx_http_otp_note_slashes(ngx_conf_t *cf)
 {
+    ngx_str_t                 *name;
+    ngx_http_otp_srv_conf_t   *oscf;
     ngx_http_core_srv_conf_t  *cscf;
     ngx_http_core_loc_conf_t  *clcf;
 
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
 
     if (cscf->merge_slashes) {
-        return;
+        return NGX_CONF_OK;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                       "\"otp on\" in location \"%V\" of a server with "
-                       "\"merge_slashes off\": a URI with \"//\" can reach "
-                       "another location, without the gate", &clcf->name);
+    if (clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->name.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"otp on\" in location \"%V\" of a server "
+                           "with \"merge_slashes off\": a URI with \"//\" "
+                           "can reach another location, without the gate",
+                           &clcf->name);
+        return NGX_CONF_OK;
+    }
+
+    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+
+    if (oscf->gated == NULL) {
+        oscf->gated = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (oscf->gated == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    name = ngx_array_push(oscf->gated);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *name = clcf->name;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -68,6 +68,9 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                   endpoint;     /* "/_otp/", or empty */
+
+    /* with merge_slashes off: the prefixes of the gated locations */
+    ngx_array_t                *gated;
 } ngx_http_otp_srv_conf_t;
 
 

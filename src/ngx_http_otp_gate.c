@@ -35,6 +35,7 @@ static ngx_int_t ngx_http_otp_precontent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_subrequest(ngx_http_request_t *r,
     ngx_http_otp_loc_conf_t *olcf);
 static ngx_uint_t ngx_http_otp_uri_unnormal(ngx_str_t *uri);
+static ngx_int_t ngx_http_otp_slashes(ngx_http_request_t *r);
 static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
@@ -82,7 +83,7 @@ ngx_http_otp_precontent_handler(ngx_http_request_t *r)
     }
 
     if (!olcf->enable) {
-        return NGX_DECLINED;
+        return ngx_http_otp_slashes(r);
     }
 
     rc = ngx_http_otp_gate_handler(r);
@@ -150,6 +151,64 @@ refuse:
     r->error_page = 1;
 
     return NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * A server with merge_slashes off: "//private/x" reaches this ungated
+ * location although "/private/x" is gated.  Refused.
+ */
+
+static ngx_int_t
+ngx_http_otp_slashes(ngx_http_request_t *r)
+{
+    u_char                   *p, *q, *end, *merged;
+    ngx_str_t                *gated;
+    ngx_uint_t                i;
+    ngx_http_otp_srv_conf_t  *oscf;
+
+    oscf = ngx_http_get_module_srv_conf(r, ngx_http_otp_module);
+
+    if (oscf->gated == NULL
+        || ngx_strnstr(r->uri.data, "//", r->uri.len) == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    merged = ngx_pnalloc(r->pool, r->uri.len);
+    if (merged == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    end = r->uri.data + r->uri.len;
+    q = merged;
+
+    for (p = r->uri.data; p < end; p++) {
+        if (*p == '/' && q > merged && q[-1] == '/') {
+            continue;
+        }
+
+        *q++ = *p;
+    }
+
+    gated = oscf->gated->elts;
+
+    for (i = 0; i < oscf->gated->nelts; i++) {
+        if ((size_t) (q - merged) >= gated[i].len
+            && ngx_strncmp(merged, gated[i].data, gated[i].len) == 0)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "otp: \"%V\" refused: with slashes merged it "
+                          "is in the gated location \"%V\"",
+                          &r->uri, &gated[i]);
+
+            r->error_page = 1;
+
+            return NGX_HTTP_FORBIDDEN;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 
