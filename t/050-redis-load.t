@@ -16,8 +16,8 @@ use HTTP::Tiny;
 use OtpTest;
 use OtpFlow qw(basic_auth form_field);
 use OtpFaults qw(clients redis_conn keys_without_ttl commandstat count
-                 wrong_code enroll_user gate_ready worker_pids run_wrk);
-
+                 wrong_code enroll_user gate_ready worker_pids run_wrk
+                 case track);
 
 # freed memory is overwritten, so that a use after free shows in any
 # build, not only under SANITIZE=1 (glibc; nginx inherits it)
@@ -31,7 +31,7 @@ my $LOCK_AFTER = 10;
 my $LOCK_SECS = 900;
 
 for my $workers (1, 2) {
-    subtest "worker_processes $workers" => sub { run_case($workers) };
+    case("worker_processes $workers" => sub { run_case($workers) });
 }
 
 done_testing();
@@ -40,7 +40,7 @@ done_testing();
 sub run_case {
     my ($workers) = @_;
 
-    my $t = OtpTest->new;
+    my $t = track(OtpTest->new);
     my $key = $t->secret_file;
     my @load_users = map { "load$_" } 1 .. 4;
 

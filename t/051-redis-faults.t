@@ -1,12 +1,14 @@
 #!/usr/bin/perl
 
 # Redis failing under the module, against a real redis-server (SPEC 6.6):
-# killed, paused, its scripts flushed, the module's connection killed,
-# busy, a wrong password; a unix socket and a database number; nginx
-# reloaded and stopped while requests wait on a paused Redis.  Whatever
-# happens a request that needs Redis gets 503, never 200, never a cookie;
-# other locations of the same worker keep their latency; the module
-# reconnects by itself.  No alert and no crashed worker in any log.
+# killed, paused, its scripts flushed, the module's connections killed,
+# busy, out of memory, a wrong password; clients that leave while their
+# command waits; a unix socket and a database number; nginx reloaded and
+# stopped while requests wait on a paused Redis or with Redis gone; only
+# the workers hold connections.  Whatever happens a request that needs
+# Redis gets 503, never 200, never a cookie; other locations of the same
+# worker keep their latency; the module reconnects by itself.  No alert
+# and no crashed worker in any log.
 
 use strict;
 use warnings;
@@ -20,8 +22,7 @@ use Time::HiRes qw(sleep time);
 use OtpTest;
 use OtpFlow qw(basic_auth);
 use OtpFaults qw(clients timed wait_until redis_conn commandstat count
-                 enroll_user gate_ready worker_pids);
-
+                 enroll_user gate_ready worker_pids case track);
 
 # freed memory is overwritten, so that a use after free shows in any
 # build, not only under SANITIZE=1 (glibc; nginx inherits it)
@@ -38,7 +39,7 @@ my @SCRIPTS = qw(user_state challenge_new attempt enroll_begin
 sub setup {
     my (%o) = @_;
 
-    my $t = OtpTest->new;
+    my $t = track(OtpTest->new);
     my $key = $t->secret_file;
     $t->write_file('htpasswd',
                    join('', map { "$_:{PLAIN}$_\n" } qw(alice bob probe)),
@@ -133,7 +134,7 @@ sub ms { sprintf '%.0f ms', 1000 * $_[0] }
 
 # ------------------------------------------------------------ SIGKILL
 
-subtest 'redis killed mid-flight, restarted empty' => sub {
+case('redis killed mid-flight, restarted empty' => sub {
     my $t = setup(workers => 2);
     my $redis_port = $t->redis_port;
 
@@ -219,11 +220,11 @@ subtest 'redis killed mid-flight, restarted empty' => sub {
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ SIGSTOP
 
-subtest 'redis paused (SIGSTOP), timeout=300ms, one worker' => sub {
+case('redis paused (SIGSTOP), timeout=300ms, one worker' => sub {
     my $t = setup(redis => 'timeout=300ms');
 
     ok(defined gate_ready($t, '/private/'), 'worker connected');
@@ -271,11 +272,11 @@ subtest 'redis paused (SIGSTOP), timeout=300ms, one worker' => sub {
     is(scalar gated($t, $alice), 200, 'and keeps passing');
 
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ SCRIPT FLUSH
 
-subtest 'SCRIPT FLUSH while running' => sub {
+case('SCRIPT FLUSH while running' => sub {
     my $t = setup;
 
     ok(defined gate_ready($t, '/private/'), 'worker connected');
@@ -298,11 +299,11 @@ subtest 'SCRIPT FLUSH while running' => sub {
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ CLIENT KILL
 
-subtest 'CLIENT KILL of the module connections' => sub {
+case('CLIENT KILL of the module connections' => sub {
     my $t = setup(workers => 2);
 
     ok(defined gate_ready($t, '/private/'), 'workers connected');
@@ -335,11 +336,11 @@ subtest 'CLIENT KILL of the module connections' => sub {
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ DEBUG SLEEP
 
-subtest 'DEBUG SLEEP 1, timeout=300ms' => sub {
+case('DEBUG SLEEP 1, timeout=300ms' => sub {
     my $t = setup(redis => 'timeout=300ms');
 
     ok(defined gate_ready($t, '/private/'), 'worker connected');
@@ -369,11 +370,11 @@ subtest 'DEBUG SLEEP 1, timeout=300ms' => sub {
          ms($woke - $slept), ms($rec // 99));
 
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ OOM
 
-subtest 'Redis answering errors (OOM)' => sub {
+case('Redis answering errors (OOM)' => sub {
     my $t = setup;
 
     ok(defined gate_ready($t, '/private/'), 'worker connected');
@@ -402,11 +403,11 @@ subtest 'Redis answering errors (OOM)' => sub {
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ clients gone
 
-subtest 'clients that go away while waiting on Redis' => sub {
+case('clients that go away while waiting on Redis' => sub {
     my $timeout = 1;
     my $t = setup(redis => "timeout=${timeout}s");
 
@@ -460,12 +461,12 @@ subtest 'clients that go away while waiting on Redis' => sub {
          'nginx saw the clients go');
 
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ helpers
 
-subtest 'only workers connect to Redis (cache manager and loader)' => sub {
-    my $t = OtpTest->new;
+case('only workers connect to Redis, not the cache manager' => sub {
+    my $t = track(OtpTest->new);
     my $key = $t->secret_file;
     $t->write_file('htpasswd', "probe:{PLAIN}probe\n", 0644);
     $t->run_redis;
@@ -502,11 +503,11 @@ EOF
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ quit, no Redis
 
-subtest 'quit while Redis is gone' => sub {
+case('quit while Redis is gone' => sub {
     my $t = setup(workers => 2);
 
     ok(defined gate_ready($t, '/private/'), 'workers connected');
@@ -522,11 +523,11 @@ subtest 'quit while Redis is gone' => sub {
     ok($secs < 1, 'at once: reconnection timers do not hold it');
 
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ AUTH
 
-subtest 'password' => sub {
+case('password' => sub {
     my $right = 'Rig9t-pass-' . int(rand 1e6);
     my $wrong = 'Wr0ng-pass-' . int(rand 1e6);
 
@@ -572,11 +573,11 @@ subtest 'password' => sub {
     unlike($log, qr/\Q$right\E/, 'the right password is not in the log');
 
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ unix socket
 
-subtest 'unix socket' => sub {
+case('unix socket' => sub {
     my $t = setup(run_redis => { unix => 1 },
                   address => 'unix:%%DIR%%/redis.sock');
 
@@ -596,11 +597,11 @@ subtest 'unix socket' => sub {
 
     $redis->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ db=N
 
-subtest 'db=5' => sub {
+case('db=5' => sub {
     my $t = setup(redis => 'db=5');
 
     ok(defined gate_ready($t, '/private/'), 'worker connected');
@@ -616,11 +617,11 @@ subtest 'db=5' => sub {
     $db0->close;
     $db5->close;
     $t->stop;
-};
+});
 
 # ------------------------------------------------------------ reload, quit
 
-subtest 'reload and quit while requests wait on a paused Redis' => sub {
+case('reload and quit while requests wait on paused Redis' => sub {
     my $timeout = 2;
     my $t = setup(workers => 2, redis => "timeout=${timeout}s");
 
@@ -678,6 +679,6 @@ subtest 'reload and quit while requests wait on a paused Redis' => sub {
 
     $t->signal_redis('CONT');
     $t->stop;
-};
+});
 
 done_testing();

@@ -426,7 +426,8 @@ row('POST verify, wrong code (401 page)', sprintf('%9.0f', $vrate),
     sprintf('latency %.2f ms; 401 %d, 429 %d, other %d',
             $vr->{latency_ms} // 0, $s401, $s429, $sother));
 if ($s429 || $sother) {
-    print "  (challenges burnt or users locked: raise BENCH_CHALLENGES)\n";
+    print "  (challenges burnt or users locked: raise BENCH_CHALLENGES or "
+          . "BENCH_USERS)\n";
 }
 
 my $locked = grep { $v->redis('EXISTS', "otp:l:$_") } @users;

@@ -15,6 +15,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use IO::Socket::UNIX;
 use POSIX qw(WNOHANG);
+use Test::More ();
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
@@ -22,7 +23,35 @@ use OtpFlow qw(totp basic_auth);
 
 our @EXPORT_OK = qw(clients timed wait_until redis_conn keys_without_ttl
                     worker_pids rss_kb wrong_code enroll_user count
-                    commandstat gate_ready run_wrk);
+                    commandstat gate_ready run_wrk case track);
+
+# ---------------------------------------------------------------- cases
+
+my @tracked;
+
+# A subtest that goes on to the next one when it dies (a worker that
+# crashed leaves the next request without an answer): the death is a
+# failure, and the OtpTest instances it tracked are stopped, their logs
+# checked.
+sub case {
+    my ($name, $code) = @_;
+    Test::More::subtest($name => sub {
+        @tracked = ();
+        unless (eval { $code->(); 1 }) {
+            my $err = $@;
+            Test::More::fail("died: $err");
+            $_->stop for grep { %{ $_->{pids} } } @tracked;
+        }
+        @tracked = ();
+    });
+}
+
+# An OtpTest instance to stop if its case dies; returns it.
+sub track {
+    my ($t) = @_;
+    push @tracked, $t;
+    return $t;
+}
 
 # ---------------------------------------------------------------- clients
 
