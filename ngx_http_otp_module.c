@@ -605,6 +605,14 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_otp_main_conf_t  *omcf;
 
+    /* the cache manager and loader serve no requests: no Redis there */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
     if (omcf == NULL || (!omcf->gate_used && !omcf->endpoint_used)) {

@@ -283,9 +283,11 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
 
     ctx->endpoint = gctx;
 
-    if (ngx_http_otp_session_from_cookie(r, &gctx->sid) != NGX_OK) {
+    if (ngx_http_otp_session_cookie(r, &gctx->sid) != NGX_OK) {
         return ngx_http_otp_gate_no_session(r, ctx);
     }
+
+    /* the steady state: no base64, no MAC, no Redis */
 
     if (ngx_http_otp_session_cached(r, &gctx->sid, &ctx->user,
                                     olcf->session_recheck, &ctx->auth_time,
@@ -296,6 +298,10 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         ctx->gate_done = 1;
         ctx->gate_rc = NGX_OK;
         return NGX_OK;
+    }
+
+    if (ngx_http_otp_session_decode(r, &gctx->sid) != NGX_OK) {
+        return ngx_http_otp_gate_no_session(r, ctx);
     }
 
     ngx_http_otp_session_hash(r, &gctx->sid);

@@ -20,7 +20,7 @@
 
 
 typedef struct {
-    u_char                      id[NGX_HTTP_OTP_SESSION_ID_LEN];
+    u_char                      cookie[NGX_HTTP_OTP_SESSION_COOKIE_LEN];
     u_char                      user[NGX_HTTP_OTP_CACHE_MAX_USER];
     u_char                      method[NGX_HTTP_OTP_CACHE_MAX_METHOD];
     size_t                      user_len;
@@ -116,22 +116,35 @@ ngx_http_otp_session_hash(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 
 
 ngx_int_t
-ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
-    ngx_http_otp_sid_t *sid)
+ngx_http_otp_session_cookie(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 {
-    ngx_str_t                  value;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
+    ngx_str_t                 value;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
-    if (ngx_http_otp_get_cookie(r, &olcf->cookie.name, &value) != NGX_OK) {
+    if (ngx_http_otp_get_cookie(r, &olcf->cookie.name, &value) != NGX_OK
+        || value.len != NGX_HTTP_OTP_SESSION_COOKIE_LEN)
+    {
         return NGX_DECLINED;
     }
 
+    ngx_memcpy(sid->cookie, value.data, NGX_HTTP_OTP_SESSION_COOKIE_LEN);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_session_decode(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
     if (ngx_http_otp_session_cookie_decode(omcf->keys.cookie,
-                                           (char *) value.data, value.len,
+                                           (char *) sid->cookie,
+                                           NGX_HTTP_OTP_SESSION_COOKIE_LEN,
                                            sid->id)
         != 0)
     {
@@ -143,9 +156,29 @@ ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
 
 
 ngx_int_t
+ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid)
+{
+    if (ngx_http_otp_session_cookie(r, sid) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_otp_session_decode(r, sid);
+}
+
+
+ngx_int_t
 ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 {
-    if (ngx_http_otp_session_id_new(sid->id) != 0) {
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_session_id_new(sid->id) != 0
+        || ngx_http_otp_session_cookie_encode(omcf->keys.cookie, sid->id,
+                                              (char *) sid->cookie)
+           != 0)
+    {
         return NGX_ERROR;
     }
 
@@ -164,11 +197,9 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_uint_t                 secure;
     ngx_table_elt_t           *h;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
     ngx_http_otp_cookie_t     *ck;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     ck = &olcf->cookie;
 
     secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
@@ -206,14 +237,7 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     *p++ = '=';
 
     if (sid) {
-        if (ngx_http_otp_session_cookie_encode(omcf->keys.cookie, sid->id,
-                                               (char *) p)
-            != 0)
-        {
-            return NGX_ERROR;
-        }
-
-        p += NGX_HTTP_OTP_SESSION_COOKIE_LEN;
+        p = ngx_cpymem(p, sid->cookie, NGX_HTTP_OTP_SESSION_COOKIE_LEN);
     }
 
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
@@ -242,14 +266,16 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
 static ngx_http_otp_cache_entry_t *
 ngx_http_otp_cache_slot(ngx_http_otp_sid_t *sid)
 {
-    ngx_uint_t  i;
+    u_char      *p;
+    ngx_uint_t   i;
 
-    /* the id is random: any of its bytes index evenly */
+    /* "1." and then the base64url of the random id: it indexes evenly */
 
-    i = ((ngx_uint_t) sid->id[0] << 8 | sid->id[1])
-        & (NGX_HTTP_OTP_CACHE_SIZE - 1);
+    p = sid->cookie + 2;
+    i = ((ngx_uint_t) p[0] << 16) ^ ((ngx_uint_t) p[1] << 8) ^ p[2]
+        ^ ((ngx_uint_t) p[3] << 5);
 
-    return &ngx_http_otp_cache[i];
+    return &ngx_http_otp_cache[i & (NGX_HTTP_OTP_CACHE_SIZE - 1)];
 }
 
 
@@ -268,7 +294,8 @@ ngx_http_otp_session_cached(ngx_http_request_t *r, ngx_http_otp_sid_t *sid,
 
     if (!e->used
         || ngx_current_msec - e->checked >= recheck
-        || !ngx_http_otp_ct_equal(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN)
+        || !ngx_http_otp_ct_equal(e->cookie, sid->cookie,
+                                  NGX_HTTP_OTP_SESSION_COOKIE_LEN)
         || e->user_len != user->len
         || ngx_memcmp(e->user, user->data, user->len) != 0)
     {
@@ -304,7 +331,7 @@ ngx_http_otp_session_remember(ngx_http_otp_sid_t *sid, ngx_str_t *user,
 
     e = ngx_http_otp_cache_slot(sid);
 
-    ngx_memcpy(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN);
+    ngx_memcpy(e->cookie, sid->cookie, NGX_HTTP_OTP_SESSION_COOKIE_LEN);
     ngx_memcpy(e->user, user->data, user->len);
     e->user_len = user->len;
     ngx_memcpy(e->method, method->data, method->len);
@@ -327,7 +354,8 @@ ngx_http_otp_session_forget(ngx_http_otp_sid_t *sid)
     e = ngx_http_otp_cache_slot(sid);
 
     if (e->used
-        && ngx_http_otp_ct_equal(e->id, sid->id, NGX_HTTP_OTP_SESSION_ID_LEN))
+        && ngx_http_otp_ct_equal(e->cookie, sid->cookie,
+                                 NGX_HTTP_OTP_SESSION_COOKIE_LEN))
     {
         ngx_explicit_memzero(e, sizeof(ngx_http_otp_cache_entry_t));
     }

@@ -17,6 +17,7 @@
 
 
 typedef struct {
+    u_char      cookie[NGX_HTTP_OTP_SESSION_COOKIE_LEN];  /* as sent */
     u_char      id[NGX_HTTP_OTP_SESSION_ID_LEN];
     u_char      hash[NGX_HTTP_OTP_SID_HASH_LEN];   /* the Redis key id */
 } ngx_http_otp_sid_t;
@@ -25,7 +26,15 @@ typedef struct {
 ngx_int_t ngx_http_otp_session_init_process(ngx_cycle_t *cycle);
 void ngx_http_otp_session_exit_process(ngx_cycle_t *cycle);
 
-/* NGX_OK and sid set when r carries an intact session cookie of ours */
+/* NGX_OK and sid->cookie set when r carries a cookie of the right size */
+ngx_int_t ngx_http_otp_session_cookie(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid);
+
+/* NGX_OK and sid->id set when sid->cookie is intact (its MAC checks) */
+ngx_int_t ngx_http_otp_session_decode(ngx_http_request_t *r,
+    ngx_http_otp_sid_t *sid);
+
+/* both of the above */
 ngx_int_t ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid);
 
@@ -43,7 +52,8 @@ ngx_int_t ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
 
 /*
  * The worker's memory: a session Redis confirmed for this user less than
- * otp_session_recheck ago.  NGX_OK and created/auth_time set on a hit.
+ * otp_session_recheck ago, known by its whole cookie, whose MAC was
+ * checked before it was remembered.  NGX_OK and auth_time set on a hit.
  */
 ngx_int_t ngx_http_otp_session_cached(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid, ngx_str_t *user, ngx_msec_t recheck,
