@@ -9,8 +9,10 @@
 
 
 #include "ngx_http_otp.h"
+#include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_variables.h"
@@ -238,6 +240,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, log_level),
       &ngx_http_otp_log_levels },
+
+    { ngx_string("otp_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -578,7 +594,17 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
 
-    if (!omcf->gate_used && !omcf->endpoint_used) {
+    if (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used
+        && !omcf->status_used)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_otp_metrics_add_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used) {
         return NGX_OK;
     }
 
@@ -586,7 +612,9 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" requires \"otp_secret_file\" "
                            "in the http block",
-                           omcf->gate_used ? "otp on" : "otp_endpoint");
+                           omcf->gate_used ? "otp on"
+                           : omcf->endpoint_used ? "otp_endpoint"
+                           : "otp_admin");
         return NGX_ERROR;
     }
 
@@ -598,7 +626,10 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
 }
 
 
-/* every worker of a configuration that uses the module talks to Redis */
+/*
+ * Every worker counts into the metrics zone; those of a configuration
+ * with a gate, pages or the admin API talk to Redis.
+ */
 
 static ngx_int_t
 ngx_http_otp_init_process(ngx_cycle_t *cycle)
@@ -615,7 +646,11 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
-    if (omcf == NULL || (!omcf->gate_used && !omcf->endpoint_used)) {
+    ngx_http_otp_metrics_init_process(cycle);
+
+    if (omcf == NULL
+        || (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used))
+    {
         return NGX_OK;
     }
 
@@ -634,7 +669,9 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
-    if (omcf == NULL || (!omcf->gate_used && !omcf->endpoint_used)) {
+    if (omcf == NULL
+        || (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used))
+    {
         return;
     }
 

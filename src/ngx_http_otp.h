@@ -63,6 +63,10 @@ typedef struct {
     ngx_http_complex_value_t   *default_user; /* $remote_user */
     ngx_flag_t                  gate_used;    /* some "otp on" exists */
     ngx_flag_t                  endpoint_used;
+
+    ngx_flag_t                  admin_used;   /* some "otp_admin" */
+    ngx_flag_t                  status_used;  /* some "otp_status" */
+    ngx_shm_zone_t             *metrics_zone;
 } ngx_http_otp_main_conf_t;
 
 
@@ -140,6 +144,8 @@ struct ngx_http_otp_ctx_s {
 
     unsigned                    gate_waiting:1;
     unsigned                    gate_done:1;
+
+    void                       *admin;        /* the admin API's state */
 };
 
 

@@ -14,6 +14,7 @@
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_base32.h"
 #include "ngx_http_otp_form.h"
+#include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_qr.h"
 #include "ngx_http_otp_return.h"
@@ -680,6 +681,7 @@ ngx_http_otp_challenge_created(ngx_http_request_t *r,
     }
 
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_CHALLENGES);
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
                                    ep->error ? NGX_HTTP_UNAUTHORIZED
@@ -805,6 +807,7 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
 
     if (lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_LOCKED);
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
         return;
     }
@@ -900,12 +903,15 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_OK);
         ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "totp"));
         return;
     }
 
     if (ngx_http_otp_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_LOCKED);
+        ngx_http_otp_metric_lockout(reply);
         ngx_http_otp_log_failure(r, "wrong code, user locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
@@ -914,6 +920,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "burnt")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_BURNT);
         ngx_http_otp_log_failure(r, "wrong code, challenge burnt");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
@@ -926,6 +933,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "no_challenge")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_EXPIRED);
         ep->error = "This sign-in page has expired. Enter a new code.";
         ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
         return;
@@ -933,6 +941,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
 
     /* "wrong", a replayed step included */
 
+    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_WRONG);
     ngx_http_otp_log_failure(r, "wrong code");
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
     ep->error = "That code did not work. Check your authenticator app and "
@@ -1313,6 +1322,7 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_ENROLLMENTS);
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: user \"%V\" enrolled an authenticator",
                       &ctx->user);
@@ -1322,6 +1332,7 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
 
     if (ngx_http_otp_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_metric_lockout(reply);
         ngx_http_otp_log_failure(r, "wrong setup code, user locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,

@@ -19,6 +19,7 @@
 
 
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
@@ -297,6 +298,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
         ctx->gate_done = 1;
         ctx->gate_rc = NGX_OK;
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_CACHE);
+        ngx_http_otp_metric_gate(r);
         return NGX_OK;
     }
 
@@ -356,6 +359,8 @@ ngx_http_otp_gate_session_done(ngx_http_request_t *r,
                                      ngx_http_otp_send_unavailable(r)));
         return;
     }
+
+    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_REDIS);
 
     if (reply->status.len == 2
         && ngx_strncmp(reply->status.data, "ok", 2) == 0
@@ -487,6 +492,9 @@ ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc)
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
     ctx->gate_waiting = 0;
+
+    ngx_http_otp_metric_gate(r);
+
     ctx->gate_done = 1;
     ctx->gate_rc = rc;
 
@@ -581,6 +589,8 @@ ngx_http_otp_is_browser(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otp_gate_sent(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_http_otp_metric_gate(r);
+
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;

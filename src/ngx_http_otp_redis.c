@@ -20,6 +20,7 @@
 
 
 #include "ngx_http_otp_redis.h"
+#include "ngx_http_otp_metrics.h"
 
 #include <hiredis/async.h>
 #include <openssl/sha.h>
@@ -255,6 +256,7 @@ ngx_http_otp_redis_script(ngx_log_t *log, ngx_uint_t script,
         || script >= ngx_http_otp_redis.nscripts
         || nkeys > argc || argc + 3 > NGX_HTTP_OTP_REDIS_MAX_ARGS)
     {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
         return NULL;
     }
 
@@ -632,6 +634,7 @@ ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
     }
 
     if (rd->backoff) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_RECONNECTS);
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "otp: redis connection restored");
     }
@@ -1040,6 +1043,10 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
         ngx_http_otp_redis_error(ngx_http_otp_redis.log, 0,
                                  "otp: redis error: %s", reply->str);
+    }
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
     }
 
     if (call->handler && !ngx_http_otp_redis.exiting) {

@@ -41,7 +41,11 @@ static ngx_http_otp_redis_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(session_end),
     ngx_http_otp_script(revoke_user),
     ngx_http_otp_script(counter),
-    ngx_http_otp_script(unlock)
+    ngx_http_otp_script(unlock),
+    ngx_http_otp_script(admin_status),
+    ngx_http_otp_script(forget_totp),
+    ngx_http_otp_script(require_enroll),
+    ngx_http_otp_script(set_phone)
 };
 
 

@@ -298,8 +298,8 @@ case 'attempt: lockout across challenges' => sub {
               'failure 1');
     is_deeply(attempt('lk3', 'frank', 'ok', 5, %o), [ 'wrong', 4 ],
               'failure 2 (a replay), another challenge');
-    is_deeply(attempt('lk4', 'frank', 'wrong', '', %o), [ 'locked', 60 ],
-              'failure 3: locked');
+    is_deeply(attempt('lk4', 'frank', 'wrong', '', %o),
+              [ 'locked', 60, 1 ], 'failure 3: locked, by this attempt');
     my $ttl = $t->redis('TTL', key(l => 'frank'));
     ok($ttl > 55 && $ttl <= 60, "lock for the lockout time ($ttl)");
     is($t->redis('EXISTS', key(f => 'frank')), 0, 'failures restart');
@@ -357,7 +357,8 @@ case 'race: lockout of one user from many challenges' => sub {
     is(scalar @r, 60, '60 replies');
     is($n->{wrong}, 9, 'exactly lock_after - 1 wrong') or diag(explain $n);
     is($n->{locked}, 51, 'all the others locked');
-    ok((grep { $_ eq 'locked 900' } @r), 'locked for 900 s');
+    is(scalar(grep { $_ eq 'locked 900 1' } @r), 1,
+       'one attempt says it locked the user, for 900 s');
     my $a = 0;
     $a += $t->redis('HGET', key(c => "r2-$_"), 'a') for 1 .. 60;
     is($a, 10, 'failures counted exactly: 10');

@@ -17,7 +17,8 @@
 -- Reply: {"ok"}                the challenge is consumed
 --        {"wrong", left}       attempts left on this challenge
 --        {"burnt"}             no attempts left on this challenge
---        {"locked", seconds}   the user is locked (perhaps by this attempt)
+--        {"locked", seconds}   the user is locked
+--        {"locked", seconds, 1}   this attempt locked the user
 --        {"no_challenge"}      no such challenge for this user
 --
 -- A right code for a step not newer than the last accepted one is a
@@ -86,7 +87,7 @@ end
 if f >= lock_after then
     redis.call('SET', KEYS[3], 1, 'EX', lock_secs)
     redis.call('DEL', KEYS[2])
-    return {'locked', lock_secs}
+    return {'locked', lock_secs, 1}
 end
 
 if a >= max then

@@ -20,7 +20,8 @@
 --
 -- Reply: {"ok"}                the user is enrolled
 --        {"wrong"}             the enrollment is still pending
---        {"locked", seconds}   the user is locked (perhaps by this attempt)
+--        {"locked", seconds}   the user is locked
+--        {"locked", seconds, 1}   this attempt locked the user
 --        {"no_enrollment"}     nothing pending, or another secret pending
 
 local function count(s)
@@ -82,7 +83,7 @@ end
 if f >= lock_after then
     redis.call('SET', KEYS[4], 1, 'EX', lock_secs)
     redis.call('DEL', KEYS[3])
-    return {'locked', lock_secs}
+    return {'locked', lock_secs, 1}
 end
 
 return {'wrong'}

@@ -1,0 +1,35 @@
+-- forget_totp.lua: an admin removes a user's authenticator; the next
+-- sign-in enrolls a new one.  A pending enrollment goes too, and so does
+-- every session, the ones workers hold in memory included (a new
+-- generation, as in revoke_user.lua): they were opened with the
+-- authenticator that is no longer trusted.
+--
+-- KEYS[1]  P u:<user>    user record (hash)
+-- KEYS[2]  P e:<user>    pending enrollment
+-- KEYS[3]  P su:<user>   set of the user's session keys
+--
+-- Reply: {"ok", had_totp, sessions}
+--   had_totp   1 if an authenticator was enrolled, else 0
+--   sessions   the number of live sessions deleted
+--
+-- A user with neither a record nor a session set is left without one:
+-- the call does not create records for names that never signed in.
+
+local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
+
+local had = redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
+redis.call('DEL', KEYS[2])
+
+if not known then
+    return {'ok', 0, 0}
+end
+
+redis.call('HINCRBY', KEYS[1], 'gen', 1)
+
+local n = 0
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    n = n + redis.call('DEL', s)
+end
+redis.call('DEL', KEYS[3])
+
+return {'ok', had > 0 and 1 or 0, n}

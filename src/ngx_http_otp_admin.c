@@ -1,0 +1,866 @@
+
+/*
+ * The otp_admin location: a JSON API to look at a user and to act on
+ * one (paths relative to the location):
+ *
+ *     GET     users/<user>
+ *     DELETE  users/<user>/totp
+ *     POST    users/<user>/require-enroll
+ *     POST    users/<user>/unlock
+ *     PUT     users/<user>/phone           {"phone": "+15555550123"}
+ *     DELETE  users/<user>/sessions
+ *
+ * Each request is one store script.  While it runs, the handler holds a
+ * reference on the request (PUT: the one that reading the body took) and
+ * the reply handler finalizes the request.  Who may call the API is for
+ * nginx to say: allow/deny, auth_basic, auth_request in the location.
+ */
+
+
+#include "ngx_http_otp_admin.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_store.h"
+
+#include <jansson.h>
+
+
+#define NGX_HTTP_OTP_ADMIN_BODY_MAX     4096
+#define NGX_HTTP_OTP_ADMIN_MAX_USER     512
+#define NGX_HTTP_OTP_PHONE_MIN_DIGITS   8
+#define NGX_HTTP_OTP_PHONE_MAX_DIGITS   15
+
+
+typedef enum {
+    NGX_HTTP_OTP_ADMIN_SHOW = 0,
+    NGX_HTTP_OTP_ADMIN_FORGET,
+    NGX_HTTP_OTP_ADMIN_REQUIRE,
+    NGX_HTTP_OTP_ADMIN_UNLOCK,
+    NGX_HTTP_OTP_ADMIN_PHONE,
+    NGX_HTTP_OTP_ADMIN_REVOKE
+} ngx_http_otp_admin_action_e;
+
+
+typedef struct {
+    ngx_str_t                       path;     /* after "users/<user>" */
+    ngx_uint_t                      methods;
+    ngx_str_t                       allow;
+    ngx_http_otp_admin_action_e     action;
+} ngx_http_otp_admin_route_t;
+
+
+typedef struct {
+    ngx_http_otp_admin_route_t     *route;
+    ngx_str_t                       user;
+    const char                     *error;
+
+    unsigned                        referenced:1;
+} ngx_http_otp_admin_t;
+
+
+static ngx_int_t ngx_http_otp_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_admin_route(ngx_http_request_t *r,
+    ngx_http_otp_admin_t *ad);
+static ngx_int_t ngx_http_otp_admin_user(ngx_http_request_t *r,
+    ngx_str_t *in, ngx_uint_t encoded, ngx_str_t *user);
+static ngx_int_t ngx_http_otp_admin_act(ngx_http_request_t *r);
+static void ngx_http_otp_admin_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_admin_set_phone(ngx_http_request_t *r,
+    u_char *body, size_t len);
+static ngx_int_t ngx_http_otp_admin_run(ngx_http_request_t *r,
+    ngx_http_otp_script_e script, ngx_str_t *keys, ngx_uint_t nkeys,
+    ngx_str_t *args, ngx_uint_t nargs);
+static void ngx_http_otp_admin_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_admin_show(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_admin_changed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static json_t *ngx_http_otp_admin_phone(ngx_http_request_t *r,
+    ngx_str_t *sealed);
+static ngx_int_t ngx_http_otp_phone_valid(u_char *phone, size_t len);
+static ngx_int_t ngx_http_otp_admin_send(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *json);
+static ngx_int_t ngx_http_otp_admin_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error);
+
+
+static ngx_http_otp_admin_route_t  ngx_http_otp_admin_routes[] = {
+
+    { ngx_string(""), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), NGX_HTTP_OTP_ADMIN_SHOW },
+
+    { ngx_string("/totp"), NGX_HTTP_DELETE,
+      ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_FORGET },
+
+    { ngx_string("/require-enroll"), NGX_HTTP_POST,
+      ngx_string("POST"), NGX_HTTP_OTP_ADMIN_REQUIRE },
+
+    { ngx_string("/unlock"), NGX_HTTP_POST,
+      ngx_string("POST"), NGX_HTTP_OTP_ADMIN_UNLOCK },
+
+    { ngx_string("/phone"), NGX_HTTP_PUT,
+      ngx_string("PUT"), NGX_HTTP_OTP_ADMIN_PHONE },
+
+    { ngx_string("/sessions"), NGX_HTTP_DELETE,
+      ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_REVOKE }
+};
+
+
+char *
+ngx_http_otp_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (clcf->named || clcf->exact_match
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "must be in a prefix location that ends with \"/\", "
+               "such as \"location /_otp_admin/\"";
+    }
+
+    if (clcf->handler) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    clcf->handler = ngx_http_otp_admin_handler;
+    omcf->admin_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_otp_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ad = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_admin_t));
+    if (ad == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->admin = ad;
+
+    rc = ngx_http_otp_admin_route(r, ad);
+
+    if (rc == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_otp_add_header(r, "Allow", &ad->route->allow) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_otp_admin_error(r, rc, ad->error);
+    }
+
+    if (ad->route->action != NGX_HTTP_OTP_ADMIN_PHONE) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_otp_admin_act(r);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_OTP_ADMIN_BODY_MAX) {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body too large");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_otp_admin_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * "users/<user>[/<what>]" after the location's prefix.  The user name is
+ * taken from the path as the client sent it and percent-decoded here, so
+ * that "%2F" in it is not a separator; after a rewrite or an internal
+ * redirect only the decoded URI is left, and it is taken as it is.
+ */
+
+static ngx_int_t
+ngx_http_otp_admin_route(ngx_http_request_t *r, ngx_http_otp_admin_t *ad)
+{
+    u_char                      *p, *last;
+    ngx_str_t                    path, user, rest;
+    ngx_uint_t                   i, encoded;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_otp_admin_route_t  *route;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    path = r->unparsed_uri;
+    encoded = 0;
+
+    if (r == r->main && r->valid_unparsed_uri) {
+        p = ngx_strlchr(path.data, path.data + path.len, '?');
+        if (p) {
+            path.len = p - path.data;
+        }
+
+        encoded = (path.len >= clcf->name.len
+                   && ngx_strncmp(path.data, clcf->name.data, clcf->name.len)
+                      == 0);
+    }
+
+    if (!encoded) {
+        path = r->uri;
+    }
+
+    ad->error = "unknown path";
+
+    if (path.len < clcf->name.len + sizeof("users/") - 1
+        || ngx_strncmp(path.data + clcf->name.len, "users/",
+                       sizeof("users/") - 1)
+           != 0)
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    p = path.data + clcf->name.len + sizeof("users/") - 1;
+    last = path.data + path.len;
+
+    user.data = p;
+    p = ngx_strlchr(p, last, '/');
+    if (p == NULL) {
+        p = last;
+    }
+
+    user.len = p - user.data;
+
+    rest.data = p;
+    rest.len = last - p;
+
+    route = NULL;
+
+    for (i = 0; i < sizeof(ngx_http_otp_admin_routes)
+                    / sizeof(ngx_http_otp_admin_route_t); i++)
+    {
+        if (ngx_http_otp_admin_routes[i].path.len == rest.len
+            && ngx_strncmp(ngx_http_otp_admin_routes[i].path.data,
+                           rest.data, rest.len)
+               == 0)
+        {
+            route = &ngx_http_otp_admin_routes[i];
+            break;
+        }
+    }
+
+    if (route == NULL) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ad->route = route;
+
+    if (!(r->method & route->methods)) {
+        ad->error = "method not allowed";
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    ad->error = "bad user name";
+
+    if (ngx_http_otp_admin_user(r, &user, encoded, &ad->user) != NGX_OK) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A user name is 1 to 512 bytes of UTF-8 without control characters or
+ * "/": what can be a key in Redis, a JSON string and a log line.
+ */
+
+static ngx_int_t
+ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_uint_t encoded, ngx_str_t *user)
+{
+    u_char      *p, c;
+    json_t      *s;
+    ngx_int_t    hi, lo;
+    ngx_uint_t   i;
+
+    if (in->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, in->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    user->data = p;
+
+    for (i = 0; i < in->len; i++) {
+        c = in->data[i];
+
+        if (c == '%' && encoded) {
+            if (i + 2 >= in->len) {
+                return NGX_DECLINED;
+            }
+
+            hi = ngx_hextoi(&in->data[i + 1], 1);
+            lo = ngx_hextoi(&in->data[i + 2], 1);
+
+            if (hi == NGX_ERROR || lo == NGX_ERROR) {
+                return NGX_DECLINED;
+            }
+
+            c = (u_char) (hi * 16 + lo);
+            i += 2;
+        }
+
+        if (c < 0x20 || c == 0x7f || c == '/') {
+            return NGX_DECLINED;
+        }
+
+        *p++ = c;
+    }
+
+    user->len = p - user->data;
+
+    if (user->len > NGX_HTTP_OTP_ADMIN_MAX_USER) {
+        return NGX_DECLINED;
+    }
+
+    /* jansson takes UTF-8 only */
+
+    s = json_stringn((const char *) user->data, user->len);
+    if (s == NULL) {
+        return NGX_DECLINED;
+    }
+
+    json_decref(s);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_act(ngx_http_request_t *r)
+{
+    ngx_str_t              keys[6];
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ad->user;
+
+    switch (ad->route->action) {
+
+    case NGX_HTTP_OTP_ADMIN_SHOW:
+        ngx_str_set(&keys[2], "l");
+        keys[3] = ad->user;
+        ngx_str_set(&keys[4], "su");
+        keys[5] = ad->user;
+
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_ADMIN_STATUS, keys, 3,
+                                      NULL, 0);
+
+    case NGX_HTTP_OTP_ADMIN_FORGET:
+        ngx_str_set(&keys[2], "e");
+        keys[3] = ad->user;
+        ngx_str_set(&keys[4], "su");
+        keys[5] = ad->user;
+
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_FORGET_TOTP, keys, 3,
+                                      NULL, 0);
+
+    case NGX_HTTP_OTP_ADMIN_REQUIRE:
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REQUIRE_ENROLL, keys,
+                                      1, NULL, 0);
+
+    case NGX_HTTP_OTP_ADMIN_UNLOCK:
+        ngx_str_set(&keys[0], "f");
+        ngx_str_set(&keys[2], "l");
+        keys[3] = ad->user;
+
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_UNLOCK, keys, 2,
+                                      NULL, 0);
+
+    default: /* NGX_HTTP_OTP_ADMIN_REVOKE */
+        ngx_str_set(&keys[2], "su");
+        keys[3] = ad->user;
+
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REVOKE_USER, keys, 2,
+                                      NULL, 0);
+    }
+}
+
+
+static void
+ngx_http_otp_admin_body(ngx_http_request_t *r)
+{
+    size_t                 len;
+    u_char                *body, *p;
+    ngx_int_t              rc;
+    ngx_chain_t           *cl;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    /* the reference read_client_request_body() took ends with us */
+    ad->referenced = 1;
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        ngx_http_finalize_request(r, ngx_http_otp_admin_error(r,
+                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "body too large"));
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    if (len > NGX_HTTP_OTP_ADMIN_BODY_MAX) {
+        ngx_http_finalize_request(r, ngx_http_otp_admin_error(r,
+                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "body too large"));
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (cl->buf->last > cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    rc = ngx_http_otp_admin_set_phone(r, body, len);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_set_phone(ngx_http_request_t *r, u_char *body,
+    size_t len)
+{
+    u_char                    *phone;
+    size_t                     plen;
+    json_t                    *root, *value;
+    ngx_str_t                  keys[2], sealed;
+    json_error_t               err;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_admin_t      *ad;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    root = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES,
+                      &err);
+    if (root == NULL) {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "malformed JSON");
+    }
+
+    value = json_is_object(root) ? json_object_get(root, "phone") : NULL;
+
+    if (!json_is_string(value)) {
+        json_decref(root);
+        return ngx_http_otp_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "expected {\"phone\": \"+...\"}");
+    }
+
+    phone = (u_char *) json_string_value(value);
+    plen = json_string_length(value);
+
+    if (ngx_http_otp_phone_valid(phone, plen) != NGX_OK) {
+        json_decref(root);
+        return ngx_http_otp_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "phone must be E.164: \"+\" and "
+                                        "8 to 15 digits");
+    }
+
+    sealed.len = plen + NGX_HTTP_OTP_SEAL_OVERHEAD;
+    sealed.data = ngx_pnalloc(r->pool, sealed.len);
+
+    if (sealed.data == NULL
+        || ngx_http_otp_seal(omcf->keys.seal, ad->user.data, ad->user.len,
+                             phone, plen, sealed.data)
+           != 0)
+    {
+        json_decref(root);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json_decref(root);
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ad->user;
+
+    return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_SET_PHONE, keys, 1,
+                                  &sealed, 1);
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
+    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs)
+{
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    if (ngx_http_otp_store_run(r, script, keys, nkeys, args, nargs,
+                               ngx_http_otp_admin_done)
+        != NGX_OK)
+    {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "redis unavailable");
+    }
+
+    if (!ad->referenced) {
+        /* held until the reply finalizes the request */
+        r->main->count++;
+        ad->referenced = 1;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_otp_admin_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t              rc;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    if (reply == NULL) {
+        rc = ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "redis unavailable");
+
+    } else if (ad->route->action == NGX_HTTP_OTP_ADMIN_SHOW) {
+        rc = ngx_http_otp_admin_show(r, reply);
+
+    } else {
+        rc = ngx_http_otp_admin_changed(r, reply);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_show(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    json_t                *o;
+    ngx_int_t              totp, must_enroll, lock_ttl, sessions;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    if (reply->status.len == sizeof("unknown") - 1
+        && ngx_strncmp(reply->status.data, "unknown", reply->status.len)
+           == 0)
+    {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                        "unknown user");
+    }
+
+    totp = ngx_http_otp_store_int(reply, 0);
+    must_enroll = ngx_http_otp_store_int(reply, 1);
+    lock_ttl = ngx_http_otp_store_int(reply, 2);
+    sessions = ngx_http_otp_store_int(reply, 3);
+
+    if (totp == NGX_ERROR || must_enroll == NGX_ERROR
+        || lock_ttl == NGX_ERROR || sessions == NGX_ERROR)
+    {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "redis unavailable");
+    }
+
+    o = json_object();
+    if (o == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* HOTP, SMS and recovery codes are not built yet */
+
+    if (json_object_set_new(o, "user",
+                            json_stringn((const char *) ad->user.data,
+                                         ad->user.len))
+        != 0
+        || json_object_set_new(o, "totp", json_boolean(totp == 1)) != 0
+        || json_object_set_new(o, "hotp", json_false()) != 0
+        || json_object_set_new(o, "phone",
+                               ngx_http_otp_admin_phone(r,
+                                                        &reply->values[4]))
+           != 0
+        || json_object_set_new(o, "recovery_codes_left", json_integer(0))
+           != 0
+        || json_object_set_new(o, "locked_until",
+                               lock_ttl > 0
+                               ? json_integer(ngx_time() + lock_ttl)
+                               : json_null())
+           != 0
+        || json_object_set_new(o, "must_enroll", json_boolean(must_enroll == 1))
+           != 0
+        || json_object_set_new(o, "sessions", json_integer(sessions)) != 0)
+    {
+        json_decref(o);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_admin_send(r, NGX_HTTP_OK, o);
+}
+
+
+/*
+ * The phone number, opened and masked ("+1555***0123"): enough to tell
+ * which one is set, not enough to call it.  null when none is set, or
+ * when it does not open (otp_secret_file changed).
+ */
+
+static json_t *
+ngx_http_otp_admin_phone(ngx_http_request_t *r, ngx_str_t *sealed)
+{
+    u_char                     phone[NGX_HTTP_OTP_PHONE_MAX_DIGITS + 1];
+    u_char                     masked[NGX_HTTP_OTP_PHONE_MAX_DIGITS + 4];
+    u_char                    *p;
+    size_t                     len, keep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_admin_t      *ad;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    if (sealed->data == NULL) {
+        return json_null();
+    }
+
+    if (sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
+        || sealed->len > NGX_HTTP_OTP_SEAL_OVERHEAD + sizeof(phone)
+        || ngx_http_otp_open(omcf->keys.seal, ad->user.data, ad->user.len,
+                             sealed->data, sealed->len, phone)
+           != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp: the phone number of user \"%V\" does not "
+                      "open; was otp_secret_file changed?", &ad->user);
+        return json_null();
+    }
+
+    len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
+
+    if (ngx_http_otp_phone_valid(phone, len) != NGX_OK) {
+        return json_null();
+    }
+
+    /* "+", up to 4 digits, "***", the last 4; at least 3 digits hidden */
+
+    keep = len - 1 - 4 - 3;
+    keep = ngx_min(keep, 4);
+
+    p = ngx_cpymem(masked, phone, 1 + keep);
+    p = ngx_cpymem(p, "***", 3);
+    p = ngx_cpymem(p, phone + len - 4, 4);
+
+    ngx_explicit_memzero(phone, sizeof(phone));
+
+    return json_stringn((const char *) masked, p - masked);
+}
+
+
+/* E.164: "+", then 8 to 15 digits, the first not 0 */
+
+static ngx_int_t
+ngx_http_otp_phone_valid(u_char *phone, size_t len)
+{
+    size_t  i;
+
+    if (len < 1 + NGX_HTTP_OTP_PHONE_MIN_DIGITS
+        || len > 1 + NGX_HTTP_OTP_PHONE_MAX_DIGITS
+        || phone[0] != '+' || phone[1] == '0')
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 1; i < len; i++) {
+        if (phone[i] < '0' || phone[i] > '9') {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* what changed is logged, with the user and (by nginx) the client */
+
+static ngx_int_t
+ngx_http_otp_admin_changed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    json_t                *o;
+    ngx_int_t              sessions;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    if (reply->status.len != 2
+        || ngx_strncmp(reply->status.data, "ok", 2) != 0)
+    {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "redis unavailable");
+    }
+
+    sessions = -1;
+
+    switch (ad->route->action) {
+
+    case NGX_HTTP_OTP_ADMIN_FORGET:
+        sessions = ngx_http_otp_store_int(reply, 1);
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin removed the authenticator of user \"%V\" "
+                      "and revoked %i sessions", &ad->user, sessions);
+        break;
+
+    case NGX_HTTP_OTP_ADMIN_REQUIRE:
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin requires user \"%V\" to enroll again",
+                      &ad->user);
+        break;
+
+    case NGX_HTTP_OTP_ADMIN_UNLOCK:
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin unlocked user \"%V\"", &ad->user);
+        break;
+
+    case NGX_HTTP_OTP_ADMIN_PHONE:
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin set the phone number of user \"%V\"",
+                      &ad->user);
+        break;
+
+    default: /* NGX_HTTP_OTP_ADMIN_REVOKE */
+        sessions = ngx_http_otp_store_int(reply, 0);
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin revoked the sessions of user \"%V\" (%i)",
+                      &ad->user, sessions);
+        break;
+    }
+
+    o = json_object();
+    if (o == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (json_object_set_new(o, "ok", json_true()) != 0
+        || (sessions >= 0
+            && json_object_set_new(o, "sessions", json_integer(sessions))
+               != 0))
+    {
+        json_decref(o);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_admin_send(r, NGX_HTTP_OK, o);
+}
+
+
+/* sends json as the body and frees it */
+
+static ngx_int_t
+ngx_http_otp_admin_send(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *json)
+{
+    char       *s;
+    size_t      len;
+    ngx_str_t   body;
+
+    s = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(json);
+
+    if (s == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(s);
+
+    body.data = ngx_pnalloc(r->pool, len + 1);
+    if (body.data == NULL) {
+        free(s);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body.data, s, len);
+    body.data[len] = '\n';
+    body.len = len + 1;
+
+    free(s);
+
+    return ngx_http_otp_send_json(r, status, &body);
+}
+
+
+static ngx_int_t
+ngx_http_otp_admin_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error)
+{
+    json_t  *o;
+
+    o = json_pack("{s:s}", "error", error);
+    if (o == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_admin_send(r, status, o);
+}
