@@ -25,7 +25,7 @@ our @EXPORT_OK = qw(
     session_key b64url_encode b64url_decode b32decode wrong_code
     raw_request parse_response send_raw worker_conns race
     location_target median fresh_step form_body header_values hdr
-    security_headers_ok
+    security_headers_ok exchange html_unescape
 );
 
 # ------------------------------------------------------------- setup
@@ -159,6 +159,16 @@ sub fresh_step {
         sleep($period - $into + 0.05);
     }
     return int(time / $period) * $period;
+}
+
+# What a browser submits for an attribute value.
+sub html_unescape {
+    my ($s) = @_;
+    return undef unless defined $s;
+    my %e = (amp => '&', lt => '<', gt => '>', quot => '"', apos => "'");
+    $s =~ s/&(?:#(\d+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));/
+            defined $1 ? chr $1 : defined $2 ? chr hex $2 : $e{$3}/ge;
+    return $s;
 }
 
 sub median {
@@ -300,6 +310,14 @@ sub _read_one {
     return parse_response($buf);
 }
 
+# One request and its response over a kept-alive connection (the
+# request should say "Connection: keep-alive").
+sub exchange {
+    my ($s, $text, %o) = @_;
+    syswrite $s, $text;
+    return _read_one($s, $o{timeout} || 10);
+}
+
 # Kept-alive connections to nginx, sorted by the worker that holds
 # them: asks $probe (a location answering "$pid") over new connections
 # until $per_worker connections of each of $workers workers are known.
@@ -377,16 +395,14 @@ sub location_target {
         $rest =~ s{\\}{/}g;
         # "http:evil" and "http:/evil" are still another host when the
         # scheme differs from the base's; same scheme: relative
-        if ($rest =~ m{^/*([^/?#]*)(.*)$}s && ($rest =~ m{^//} ||
-                                              $scheme ne 'http'))
-        {
-            return (lc $1, $2 eq '' ? '/' : $2);
-        }
+        my $abs = ($rest =~ m{^//} || $scheme ne 'http');
+        my ($h, $p) = $rest =~ m{^/*([^/?#]*)(.*)$}s;
+        return (lc $h, $p eq '' ? '/' : $p) if $abs;
         $l = $rest;
     }
     $l =~ s{\\}{/}g;
-    if ($l =~ m{^//([^/?#]*)(.*)$}s) {
-        return (lc $1, $2 eq '' ? '/' : $2);
+    if (my ($h, $p) = $l =~ m{^//([^/?#]*)(.*)$}s) {
+        return (lc $h, $p eq '' ? '/' : $p);
     }
     return ($req_host, $l) if $l =~ m{^/};
     return ($req_host, "/$l");
