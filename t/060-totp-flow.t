@@ -294,6 +294,14 @@ is(form_field($html, 'method'), 'totp', 'method field');
 like($html, qr/<input\b(?=[^>]*\bname="code")(?=[^>]*\bautocomplete="one-time-code")(?=[^>]*\binputmode="numeric")[^>]*>/,
      'code input: one-time-code, numeric');
 
+# what the page says about the code: a label for the input, and no
+# offer to switch to the method already in use
+my ($label) = $html =~ /<label\b[^>]*\bfor="code"[^>]*>(.*?)<\/label>/s;
+like($label // '', qr/\w/, 'the code input has a label with text')
+    or diag('label: "' . ($label // 'none') . '"');
+ok($html !~ /href="challenge\?method=totp/,
+   'no link to switch to TOTP while on TOTP');
+
 $r = $alice->verify(csrf => $ccsrf, return => '/private/index.html?y=2',
                     code => wrong_code($secret));
 is($r->{status}, 401, 'wrong code: 401');

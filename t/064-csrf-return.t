@@ -24,6 +24,7 @@ my $t = OtpTest->new;
 my $key = $t->secret_file;
 my $keys = keys_from_file($key);
 my $noabs = OtpTest::free_port();
+my $hdr = OtpTest::free_port();
 
 users($t, qw(alice bob carol dave erin frank gina));
 mkdir $t->dir . '/site';
@@ -64,6 +65,14 @@ $server
         listen 127.0.0.1:$noabs;
         absolute_redirect off;
 $server
+    }
+
+    server {
+        listen 127.0.0.1:$hdr;
+        otp_user \$http_x_user;
+        location /_otp/ {
+            otp_endpoint;
+        }
     }
 }
 EOF
@@ -339,6 +348,23 @@ for my $u (['erin', '//evil.example'], ['frank', 'javascript:alert(1)']) {
     is($r->{status}, 200, "$user enrolled");
     my @links = $r->{content} =~ /<a\b[^>]*\bhref="([^"]*)"/g;
     is("@links", '/', "enroll return '$v': the continue link is /");
+}
+
+# user names are data too: escaped in the pages, encoded in the URI
+{
+    my $evil = q{<b>"x'&amp;</b>};
+    my $get = sub {
+        my ($path) = @_;
+        return $t->http->get("http://127.0.0.1:$hdr$path",
+            { headers => { 'X-User' => $evil, Accept => 'text/html' } });
+    };
+    my $ep = $get->('/_otp/enroll');
+    is($ep->{status}, 200, 'enroll page for a user name with markup');
+    ok($ep->{content} !~ /<b>|"x'/, 'the name is never raw in the page');
+    like($ep->{content}, qr/&lt;b&gt;&quot;x&#(?:39|x27);&amp;amp;&lt;\/b&gt;/,
+         'the name is HTML-escaped');
+    like($ep->{content}, qr{otpauth://totp/[^"]*:%3Cb%3E%22x%27%26amp%3B%3C%2Fb%3E\?},
+         'the name is percent-encoded in the otpauth label');
 }
 
 # ------------------------------------ the original URI of the request
