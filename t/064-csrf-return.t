@@ -155,6 +155,15 @@ my $r = post_verify($alice, { csrf => "$cid." . mint_csrf($keys, 'alice',
 is($r->{status}, 401,
    'a minted token of the right age passes the CSRF check (sanity)');
 
+# empty bodies: nothing to check a token against
+for my $action (qw(verify enroll logout)) {
+    $r = $alice->request('POST', "/_otp/$action", content => '',
+        headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is($r->{status}, 403, "POST $action with an empty body: 403");
+}
+is($alice->get('/_otp/challenge')->{status}, 200,
+   'the worker still answers after the empty bodies');
+
 # cross-site requests, with a valid token and the right code
 my %xsite = (
     'Sec-Fetch-Site: cross-site' => { 'Sec-Fetch-Site' => 'cross-site' },
