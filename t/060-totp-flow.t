@@ -12,13 +12,12 @@ use strict;
 use warnings;
 
 use Test::More;
-use URI;
-use URI::Escape qw(uri_unescape);
 use Time::HiRes qw(sleep);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site hdr security_headers_ok wrong_code b32decode
+                 pct_decode query_form
                  send_raw raw_request);
 
 my $t = OtpTest->new;
@@ -117,13 +116,13 @@ sub otpauth {
     my ($html) = @_;
     my ($href) = $html =~ /<a[^>]*\bhref="(otpauth:[^"]*)"/ or return;
     $href =~ s/&amp;/&/g;
-    my $u = URI->new($href);
-    my ($type, $label) = $u->opaque =~ m{^//([^/?]+)/([^?]*)};
+    my ($type, $label, $q) = $href =~ m{^otpauth://([^/?]+)/([^?]*)\?(.*)$}
+        or return { uri => $href };
     return {
         uri   => $href,
         type  => $type,
-        label => uri_unescape($label),
-        $u->query_form,
+        label => pct_decode($label),
+        query_form($q),
     };
 }
 
@@ -138,7 +137,7 @@ sub grouped_key {
 sub r_param {
     my ($location) = @_;
     my ($r) = ($location // '') =~ /[?&]r=([^&]*)/ or return;
-    return uri_unescape($r);
+    return pct_decode($r);
 }
 
 # ---------------------------------------------------------------- gate
@@ -291,7 +290,9 @@ like($ccsrf // '', qr/^[A-Za-z0-9_-]{22}\.1\.[A-Za-z0-9_-]+$/,
      'csrf field: challenge id and token');
 is(form_field($html, 'return'), '/private/index.html?y=2', 'return field');
 is(form_field($html, 'method'), 'totp', 'method field');
-like($html, qr/<input\b(?=[^>]*\bname="code")(?=[^>]*\bautocomplete="one-time-code")(?=[^>]*\binputmode="numeric")[^>]*>/,
+like($html, qr/<input\b(?=[^>]*\bname="code")
+                        (?=[^>]*\bautocomplete="one-time-code")
+                        (?=[^>]*\binputmode="numeric")[^>]*>/x,
      'code input: one-time-code, numeric');
 
 # what the page says about the code: a label for the input, and no
@@ -361,7 +362,8 @@ $bob->set_cookie(undef);
 
 $r = $bob->get('/_otp/enroll?r=%2Fprivate%2F');
 is($r->{status}, 302, 're-enroll without session: redirected');
-like($r->{headers}{location} // '', qr{/_otp/challenge\?r=}, 'to the challenge');
+like($r->{headers}{location} // '', qr{/_otp/challenge\?r=},
+     'to the challenge');
 is(r_param($r->{headers}{location}), '/private/', 'keeping r=');
 unlike($r->{content}, qr/otpauth:|<svg/, 'no new secret shown');
 

@@ -12,13 +12,12 @@ use strict;
 use warnings;
 
 use Test::More;
-use URI::Escape qw(uri_escape uri_unescape);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site hdr wrong_code raw_request send_raw
                  keys_from_file mint_csrf location_target
-                 header_values html_unescape);
+                 header_values html_unescape pct_encode);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -265,7 +264,11 @@ sub where {
     return location_target($loc, $h // $host);
 }
 
-sub show { my $s = shift; $s =~ s/([^\x21-\x7e])/sprintf '\\x%02x', ord $1/ge; $s }
+sub show {
+    my ($s) = @_;
+    $s =~ s/([^\x21-\x7e])/sprintf '\\x%02x', ord $1/ge;
+    return $s;
+}
 
 my $carol = enrolled('carol', $noabs);
 
@@ -287,7 +290,7 @@ for my $v (@hostile) {
     is($loc, '/', "form '$name', absolute_redirect off: Location: /");
 
     # r= of the challenge page
-    my ($page, $c) = $alice->challenge(uri_escape($v));
+    my ($page, $c) = $alice->challenge(pct_encode($v));
     my $ret = form_field($page->{content}, 'return');
     is($ret, '/', "r= '$name': return field /");
     unlike($page->{content}, qr/<script>|evil\.example"|javascript:/i,
@@ -325,14 +328,14 @@ for my $v ('/private/', '/private/index.html?a=1&b=%2F&c=d+e',
 }
 
 # attribute escaping of what is kept
-my ($page) = $alice->challenge(uri_escape('/private/?a=1&copy=2'));
+my ($page) = $alice->challenge(pct_encode('/private/?a=1&copy=2'));
 like($page->{content}, qr/value="\/private\/\?a=1&amp;copy=2"/,
      '"&" escaped in the return field');
-($page) = $alice->challenge(uri_escape('/x"onmouseover="alert(1)'));
+($page) = $alice->challenge(pct_encode('/x"onmouseover="alert(1)'));
 unlike($page->{content}, qr/"onmouseover="/, 'no attribute injection');
 like(form_field($page->{content}, 'return') // '', qr{^/},
      'the return field is one path');
-($page) = $alice->challenge(uri_escape('/x"><script>alert(1)</script>'));
+($page) = $alice->challenge(pct_encode('/x"><script>alert(1)</script>'));
 unlike($page->{content}, qr/<script>/, 'no element injection');
 
 # raw, unencoded r= values
@@ -350,7 +353,7 @@ for my $q ('//evil.example', '/%09/evil.example', '/%0d%0aX-Injected:1',
 for my $u (['erin', '//evil.example'], ['frank', 'javascript:alert(1)']) {
     my ($user, $v) = @$u;
     my $f = OtpFlow->new($t, user => $user);
-    my ($ep, $s, $ec) = $f->enroll_page(uri_escape($v));
+    my ($ep, $s, $ec) = $f->enroll_page(pct_encode($v));
     is(form_field($ep->{content}, 'return'), '/',
        "enroll r='$v': return field /");
     $r = $f->post('enroll', { code => totp($s), csrf => $ec, return => $v });
@@ -372,7 +375,8 @@ for my $u (['erin', '//evil.example'], ['frank', 'javascript:alert(1)']) {
     ok($ep->{content} !~ /<b>|"x'/, 'the name is never raw in the page');
     like($ep->{content}, qr/&lt;b&gt;&quot;x&#(?:39|x27);&amp;amp;&lt;\/b&gt;/,
          'the name is HTML-escaped');
-    like($ep->{content}, qr{otpauth://totp/[^"]*:%3Cb%3E%22x%27%26amp%3B%3C%2Fb%3E\?},
+    like($ep->{content},
+         qr{otpauth://totp/[^"]*:%3Cb%3E%22x%27%26amp%3B%3C%2Fb%3E\?},
          'the name is percent-encoded in the otpauth label');
 }
 

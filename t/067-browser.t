@@ -99,7 +99,7 @@ sub external {
                      \s*=\s*"((?:https?:)?\/\/[^"]*)"/gix;
     push @u, $dom =~ /url\(\s*['"]?((?:https?:)?\/\/[^'")]*)/gi;
     push @u, $dom =~ /\@import\s+['"]([^'"]+)/gi;
-    return grep { !m{^(?:http://)?(?://)?(?:[a-z]+:[a-z]+\@)?127\.0\.0\.1:$port/}
+    return grep { !m{^(?:http:)?//(?:[a-z]+:[a-z]+\@)?127\.0\.0\.1:$port/}
                   && !m{^http://www\.w3\.org/} } @u;
 }
 

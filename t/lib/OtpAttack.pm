@@ -25,7 +25,8 @@ our @EXPORT_OK = qw(
     session_key b64url_encode b64url_decode b32decode wrong_code
     raw_request parse_response send_raw worker_conns race
     location_target median fresh_step form_body header_values hdr
-    security_headers_ok exchange html_unescape
+    security_headers_ok exchange html_unescape pct_encode pct_decode
+    query_form
 );
 
 # ------------------------------------------------------------- setup
@@ -159,6 +160,27 @@ sub fresh_step {
         sleep($period - $into + 0.05);
     }
     return int(time / $period) * $period;
+}
+
+# Percent-encoding of everything but unreserved characters, and its
+# inverse ("+" stays "+": the values here are URI parts, not forms).
+sub pct_encode {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+
+sub pct_decode {
+    my ($s) = @_;
+    return undef unless defined $s;
+    $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+    return $s;
+}
+
+# The parameters of a query string, decoded.
+sub query_form {
+    my ($q) = @_;
+    return map { pct_decode($_) } map { split /=/, $_, 2 } split /&/, $q;
 }
 
 # What a browser submits for an attribute value.
