@@ -91,7 +91,8 @@ all: module
 
 module: $(MODULE_SO)
 ifeq ($(FLAVOUR),distro)
-	@cp -p $(MODULE_SO) $(BUILD)/ngx_http_otp_module.so
+	@cp -p $(MODULE_SO) $(BUILD)/ngx_http_otp_module.so.tmp \
+	    && mv $(BUILD)/ngx_http_otp_module.so.tmp $(BUILD)/ngx_http_otp_module.so
 endif
 
 # configure once per flavour and set of source files; objs/Makefile then
@@ -140,7 +141,7 @@ ifeq ($(NGINX_SRC),)
 else
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile
 endif
-	cp $(NGX_TREE)/objs/ngx_http_otp_module.so $@
+	cp $(NGX_TREE)/objs/ngx_http_otp_module.so $@.tmp && mv $@.tmp $@
 
 unit: $(UNIT_BINS)
 

@@ -812,6 +812,15 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
         return;
     }
 
+    /* an administrator asked for a new authenticator: the old one is done */
+
+    if (reply->values[0].data != NULL
+        && ngx_http_otp_store_int(reply, 4) == 1)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
     /*
      * No secret (unknown or unenrolled user): the code is checked against
      * a random one all the same, and counts as a wrong code, so that the
@@ -912,7 +921,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
         secs = ngx_http_otp_store_int(reply, 0);
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_LOCKED);
         ngx_http_otp_metric_lockout(reply);
-        ngx_http_otp_log_failure(r, "wrong code, user locked");
+        ngx_http_otp_log_failure(r, "wrong code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
                                        secs > 0 ? secs : 60));
@@ -1333,7 +1342,7 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     if (ngx_http_otp_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
         ngx_http_otp_metric_lockout(reply);
-        ngx_http_otp_log_failure(r, "wrong setup code, user locked");
+        ngx_http_otp_log_failure(r, "wrong setup code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
                                        secs > 0 ? secs : 60));
@@ -1858,5 +1867,5 @@ ngx_http_otp_log_failure(ngx_http_request_t *r, const char *what)
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     ngx_log_error(olcf->log_level, r->connection->log, 0,
-                  "otp: %s for user \"%V\"", what, &ctx->user);
+                  "otp: user \"%V\": %s", &ctx->user, what);
 }

@@ -446,13 +446,15 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
         rc = ngx_http_otp_gate_challenge(r, ctx, "challenge");
 
-    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED) {
+    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED
+               || (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
+                   && must_enroll == 1))
+    {
+        /* an administrator's "require-enroll" holds even where optional */
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
         rc = ngx_http_otp_gate_challenge(r, ctx, "enroll");
 
-    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
-               && must_enroll != 1)
-    {
+    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL) {
         ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
         ngx_str_null(&ctx->method);
         rc = NGX_OK;

@@ -125,6 +125,9 @@ static ngx_uint_t ngx_http_otp_redis_log_allowed(void);
 
 static ngx_http_otp_redis_t  ngx_http_otp_redis;
 
+/* what the timers point at: nginx's debug log reads a connection's fd */
+static ngx_connection_t      ngx_http_otp_redis_dummy;
+
 
 #define ngx_http_otp_redis_error(log, err, ...)                              \
     if (ngx_http_otp_redis_log_allowed()) {                                  \
@@ -155,11 +158,15 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
         ngx_hex_dump(scripts[i].sha1, sha, SHA_DIGEST_LENGTH);
     }
 
+    ngx_http_otp_redis_dummy.fd = (ngx_socket_t) -1;
+
     rd->connect_timer.handler = ngx_http_otp_redis_connect_timeout;
+    rd->connect_timer.data = &ngx_http_otp_redis_dummy;
     rd->connect_timer.log = cycle->log;
     rd->connect_timer.cancelable = 1;
 
     rd->reconnect_timer.handler = ngx_http_otp_redis_reconnect_handler;
+    rd->reconnect_timer.data = &ngx_http_otp_redis_dummy;
     rd->reconnect_timer.log = cycle->log;
     rd->reconnect_timer.cancelable = 1;
 
@@ -887,7 +894,7 @@ ngx_http_otp_redis_call_get(ngx_log_t *log,
 
     ngx_memzero(&call->timer, sizeof(ngx_event_t));
     call->timer.handler = ngx_http_otp_redis_call_timeout;
-    call->timer.data = call;
+    call->timer.data = &ngx_http_otp_redis_dummy;
     call->timer.log = rd->log;
 
     return call;

@@ -196,8 +196,10 @@ my $r = gate('alice', $bobs);
 is($r->{status}, 302, "bob's cookie for alice: 302");
 like($r->{headers}{location}[0] // '', qr{/_otp/challenge\?},
      'to her challenge');
+# the first factor runs before the gate: a user auth_basic does not know
+# never gets as far as a session check
 $r = gate('mallory', $bobs);
-is($r->{status}, 302, "bob's cookie for an unknown user: 302");
+is($r->{status}, 401, "bob's cookie for a user auth_basic refuses: 401");
 is(gate('bob', $bobs)->{status}, 200, "bob's cookie still bob's");
 
 # the same, on one connection, right after the worker confirmed bob's

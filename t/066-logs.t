@@ -219,17 +219,17 @@ is("@in_access", '', 'nothing secret in the access log');
 
 my $client = qr/client: 127\.0\.0\.1/;
 
-like($log, qr/\[info\] [^\n]*otp: wrong code for user "alice"[^\n]*$client/,
+like($log, qr/\[info\] [^\n]*otp: user "alice": wrong code[^\n]*$client/,
      'wrong code at info (the default), with user and client');
-like($log, qr/\[info\] [^\n]*otp: wrong setup code for user "alice"/,
+like($log, qr/\[info\] [^\n]*otp: user "alice": wrong setup code/,
      'wrong setup code at info');
-like($log, qr/\[warn\] [^\n]*otp: wrong code for user "bob"[^\n]*$client/,
+like($log, qr/\[warn\] [^\n]*otp: user "bob": wrong code[^\n]*$client/,
      'otp_log_level warn: wrong code at warn');
-like($log, qr/\[warn\] [^\n]*otp: wrong setup code for user "bob"/,
+like($log, qr/\[warn\] [^\n]*otp: user "bob": wrong setup code/,
      'otp_log_level warn: wrong setup code at warn');
-like($log, qr/\[warn\] [^\n]*otp: [^\n]*locked[^\n]*"bob"/,
+like($log, qr/\[warn\] [^\n]*otp: user "bob": [^\n]*locked/,
      'otp_log_level warn: the lockout at warn');
-unlike($log, qr/\[info\] [^\n]*otp: wrong[^\n]*"bob"/,
+unlike($log, qr/\[info\] [^\n]*otp: user "bob": wrong/,
        'and not at info as well');
 like($access, qr/ 200 alice passed totp \d+ /,
      'access log: $otp_user $otp_status $otp_method $otp_session_age');
