@@ -12,7 +12,9 @@
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_variables.h"
@@ -22,6 +24,8 @@
 #define NGX_HTTP_OTP_MAX_HOTP_WINDOW   100
 #define NGX_HTTP_OTP_MAX_PERIOD        3600
 #define NGX_HTTP_OTP_MAX_ATTEMPTS      100
+#define NGX_HTTP_OTP_MAX_SMS_SENDS     100
+#define NGX_HTTP_OTP_MAX_SMS_DAILY     10000
 
 
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
@@ -71,6 +75,33 @@ static ngx_conf_num_bounds_t  ngx_http_otp_hotp_window_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_otp_attempts_bounds = {
     ngx_http_otp_check_bounds, 1, NGX_HTTP_OTP_MAX_ATTEMPTS
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otp_sms_code_bounds = {
+    ngx_http_otp_check_bounds, NGX_HTTP_OTP_SMS_MIN_CODE,
+    NGX_HTTP_OTP_SMS_MAX_CODE
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otp_sms_sends_bounds = {
+    ngx_http_otp_check_bounds, 1, NGX_HTTP_OTP_MAX_SMS_SENDS
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_otp_sms_daily_bounds = {
+    ngx_http_otp_check_bounds, 1, NGX_HTTP_OTP_MAX_SMS_DAILY
+};
+
+
+static ngx_conf_post_handler_pt  ngx_http_otp_sms_ttl_post =
+    ngx_http_otp_sms_check_ttl;
+
+
+static ngx_conf_enum_t  ngx_http_otp_sms_charsets[] = {
+    { ngx_string("digits"), NGX_HTTP_OTP_SMS_DIGITS },
+    { ngx_string("alnum"), NGX_HTTP_OTP_SMS_ALNUM },
+    { ngx_null_string, 0 }
 };
 
 
@@ -255,6 +286,76 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otp_methods"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_methods,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_sms_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_sms_provider,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_sms_phone"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.phone),
+      NULL },
+
+    { ngx_string("otp_sms_template"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_sms_template,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_sms_code_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.code_length),
+      &ngx_http_otp_sms_code_bounds },
+
+    { ngx_string("otp_sms_code_charset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_set_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.charset),
+      &ngx_http_otp_sms_charsets },
+
+    { ngx_string("otp_sms_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.ttl),
+      &ngx_http_otp_sms_ttl_post },
+
+    { ngx_string("otp_sms_resend_delay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.resend_delay),
+      NULL },
+
+    { ngx_string("otp_sms_max_sends"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.max_sends),
+      &ngx_http_otp_sms_sends_bounds },
+
+    { ngx_string("otp_sms_daily_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.daily_limit),
+      &ngx_http_otp_sms_daily_bounds },
+
       ngx_null_command
 };
 
@@ -400,6 +501,9 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->enroll = NGX_CONF_UNSET_UINT;
     olcf->log_level = NGX_CONF_UNSET_UINT;
     olcf->templates = NGX_CONF_UNSET_PTR;
+    olcf->methods = NGX_CONF_UNSET_UINT;
+
+    ngx_http_otp_sms_create_conf(&olcf->sms);
 
     return olcf;
 }
@@ -462,6 +566,16 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->issuer == NULL) {
         conf->issuer = prev->issuer;
+    }
+
+    ngx_conf_merge_uint_value(conf->methods, prev->methods,
+                              NGX_HTTP_OTP_METHODS_DEFAULT);
+
+    if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms,
+                                    conf->methods)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->session_idle > conf->session_ttl) {
@@ -583,6 +697,10 @@ ngx_http_otp_note_slashes(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_otp_preconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_otp_sms_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_otp_add_variables(cf);
 }
 

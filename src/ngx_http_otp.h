@@ -42,6 +42,12 @@ typedef struct {
 #define NGX_HTTP_OTP_ENROLL_OPTIONAL        1
 #define NGX_HTTP_OTP_ENROLL_OFF             2
 
+/* otp_methods: one bit per method */
+#define NGX_HTTP_OTP_METHOD_TOTP            0x0001
+#define NGX_HTTP_OTP_METHOD_SMS             0x0002
+#define NGX_HTTP_OTP_METHOD_RECOVERY        0x0004
+#define NGX_HTTP_OTP_METHOD_LINK            0x0008
+
 
 typedef struct {
     ngx_str_t                   name;
@@ -78,6 +84,21 @@ typedef struct {
 } ngx_http_otp_srv_conf_t;
 
 
+/* SMS codes (otp_sms_*) */
+typedef struct {
+    ngx_str_t                   provider;     /* URI, or empty */
+    ngx_str_t                   provider_args;
+    ngx_http_complex_value_t   *phone;        /* NULL: the stored one */
+    ngx_str_t                   template;     /* checked at nginx -t */
+    ngx_uint_t                  code_length;
+    ngx_uint_t                  charset;      /* NGX_HTTP_OTP_SMS_* */
+    time_t                      ttl;
+    time_t                      resend_delay;
+    ngx_uint_t                  max_sends;
+    ngx_uint_t                  daily_limit;
+} ngx_http_otp_sms_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_http_complex_value_t   *user;
@@ -102,6 +123,9 @@ typedef struct {
     ngx_uint_t                  log_level;
 
     ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
+
+    ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */
+    ngx_http_otp_sms_conf_t     sms;
 } ngx_http_otp_loc_conf_t;
 
 
@@ -146,6 +170,7 @@ struct ngx_http_otp_ctx_s {
     unsigned                    gate_done:1;
 
     void                       *admin;        /* the admin API's state */
+    void                       *sms;          /* the SMS method's state */
 };
 
 

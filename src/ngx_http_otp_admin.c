@@ -19,6 +19,7 @@
 
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_store.h"
 
 #include <jansson.h>
@@ -26,8 +27,6 @@
 
 #define NGX_HTTP_OTP_ADMIN_BODY_MAX     4096
 #define NGX_HTTP_OTP_ADMIN_MAX_USER     512
-#define NGX_HTTP_OTP_PHONE_MIN_DIGITS   8
-#define NGX_HTTP_OTP_PHONE_MAX_DIGITS   15
 
 
 typedef enum {
@@ -77,7 +76,6 @@ static ngx_int_t ngx_http_otp_admin_changed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static json_t *ngx_http_otp_admin_phone(ngx_http_request_t *r,
     ngx_str_t *sealed);
-static ngx_int_t ngx_http_otp_phone_valid(u_char *phone, size_t len);
 static ngx_int_t ngx_http_otp_admin_send(ngx_http_request_t *r,
     ngx_uint_t status, json_t *json);
 static ngx_int_t ngx_http_otp_admin_error(ngx_http_request_t *r,
@@ -508,7 +506,7 @@ ngx_http_otp_admin_set_phone(ngx_http_request_t *r, u_char *body,
     phone = (u_char *) json_string_value(value);
     plen = json_string_length(value);
 
-    if (ngx_http_otp_phone_valid(phone, plen) != NGX_OK) {
+    if (ngx_http_otp_phone_valid((char *) phone, plen) != 0) {
         json_decref(root);
         return ngx_http_otp_admin_error(r, NGX_HTTP_BAD_REQUEST,
                                         "phone must be E.164: \"+\" and "
@@ -668,10 +666,9 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
 static json_t *
 ngx_http_otp_admin_phone(ngx_http_request_t *r, ngx_str_t *sealed)
 {
-    u_char                     phone[NGX_HTTP_OTP_PHONE_MAX_DIGITS + 1];
-    u_char                     masked[NGX_HTTP_OTP_PHONE_MAX_DIGITS + 4];
-    u_char                    *p;
-    size_t                     len, keep;
+    u_char                     phone[NGX_HTTP_OTP_PHONE_MAX_LEN];
+    u_char                     masked[NGX_HTTP_OTP_PHONE_MASKED_MAX];
+    size_t                     len, mlen;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_admin_t      *ad;
     ngx_http_otp_main_conf_t  *omcf;
@@ -698,46 +695,15 @@ ngx_http_otp_admin_phone(ngx_http_request_t *r, ngx_str_t *sealed)
 
     len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
 
-    if (ngx_http_otp_phone_valid(phone, len) != NGX_OK) {
+    if (ngx_http_otp_phone_valid((char *) phone, len) != 0) {
         return json_null();
     }
 
-    /* "+", up to 4 digits, "***", the last 4; at least 3 digits hidden */
-
-    keep = len - 1 - 4 - 3;
-    keep = ngx_min(keep, 4);
-
-    p = ngx_cpymem(masked, phone, 1 + keep);
-    p = ngx_cpymem(p, "***", 3);
-    p = ngx_cpymem(p, phone + len - 4, 4);
+    mlen = ngx_http_otp_phone_mask((char *) phone, len, (char *) masked);
 
     ngx_explicit_memzero(phone, sizeof(phone));
 
-    return json_stringn((const char *) masked, p - masked);
-}
-
-
-/* E.164: "+", then 8 to 15 digits, the first not 0 */
-
-static ngx_int_t
-ngx_http_otp_phone_valid(u_char *phone, size_t len)
-{
-    size_t  i;
-
-    if (len < 1 + NGX_HTTP_OTP_PHONE_MIN_DIGITS
-        || len > 1 + NGX_HTTP_OTP_PHONE_MAX_DIGITS
-        || phone[0] != '+' || phone[1] == '0')
-    {
-        return NGX_DECLINED;
-    }
-
-    for (i = 1; i < len; i++) {
-        if (phone[i] < '0' || phone[i] > '9') {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return json_stringn((const char *) masked, mlen);
 }
 
 

@@ -14,11 +14,13 @@
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_base32.h"
 #include "ngx_http_otp_form.h"
+#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_qr.h"
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
+#include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_uri.h"
 
@@ -38,7 +40,9 @@ typedef enum {
     NGX_HTTP_OTP_ENROLL_FORM,
     NGX_HTTP_OTP_ENROLL_POST,
     NGX_HTTP_OTP_LOGOUT_FORM,
-    NGX_HTTP_OTP_LOGOUT_POST
+    NGX_HTTP_OTP_LOGOUT_POST,
+    NGX_HTTP_OTP_SMS_FORM,
+    NGX_HTTP_OTP_SMS_POST
 } ngx_http_otp_action_e;
 
 
@@ -61,6 +65,8 @@ typedef struct {
     ngx_uint_t                  has_cookie;
 
     unsigned                    referenced:1;
+
+    ngx_str_t                   phone;        /* POST sms */
 } ngx_http_otp_ep_t;
 
 
@@ -183,13 +189,18 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_LOGOUT_POST
                                                   : NGX_HTTP_OTP_LOGOUT_FORM;
 
+    } else if (ngx_http_otp_is(&action, "sms")) {
+        ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_SMS_POST
+                                                  : NGX_HTTP_OTP_SMS_FORM;
+
     } else {
         return NGX_HTTP_NOT_FOUND;
     }
 
     if (ep->action == NGX_HTTP_OTP_VERIFY
         || ep->action == NGX_HTTP_OTP_ENROLL_POST
-        || ep->action == NGX_HTTP_OTP_LOGOUT_POST)
+        || ep->action == NGX_HTTP_OTP_LOGOUT_POST
+        || ep->action == NGX_HTTP_OTP_SMS_POST)
     {
         if (r->method != NGX_HTTP_POST) {
             return NGX_HTTP_NOT_ALLOWED;
@@ -233,6 +244,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_ENROLL_FORM:
         return ngx_http_otp_enroll(r);
+
+    case NGX_HTTP_OTP_SMS_FORM:
+        return ngx_http_otp_sms_form(r);
 
     default: /* NGX_HTTP_OTP_LOGOUT_FORM */
         return ngx_http_otp_logout_form(r);
@@ -492,6 +506,8 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     ep->csrf.len = fields[1].len;
     ep->method.data = (u_char *) fields[2].value;
     ep->method.len = fields[2].len;
+    ep->phone.data = (u_char *) fields[5].value;
+    ep->phone.len = fields[5].len;
 
     if (fields[3].found) {
         ep->ret.data = (u_char *) fields[3].value;
@@ -511,6 +527,10 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_ENROLL_POST:
         rc = ngx_http_otp_enroll(r);
+        break;
+
+    case NGX_HTTP_OTP_SMS_POST:
+        rc = ngx_http_otp_sms_post(r);
         break;
 
     default: /* NGX_HTTP_OTP_LOGOUT_POST */
@@ -598,13 +618,17 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
     lock_ttl = ngx_http_otp_store_int(reply, 5);
     must_enroll = ngx_http_otp_store_int(reply, 4);
 
+    ngx_http_otp_sms_user(r, reply);
+
     if (lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
         return;
     }
 
-    if (reply->values[0].data == NULL || must_enroll == 1) {
+    if ((reply->values[0].data == NULL && !ngx_http_otp_sms_factor(r, reply))
+        || must_enroll == 1)
+    {
 
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
             rc = ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -619,14 +643,23 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
             rc = ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
 
         } else {
-            rc = ngx_http_otp_redirect_page(r, "enroll");
+            rc = ngx_http_otp_redirect_page(r,
+                                            ngx_http_otp_setup_page(olcf));
         }
 
         ngx_http_otp_ep_finish(r, rc);
         return;
     }
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
+    /* the challenge a text was sent for, shown again */
+
+    rc = ngx_http_otp_sms_challenge(r);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_otp_challenge_new(r);
+    }
+
+    ngx_http_otp_ep_finish(r, rc);
 }
 
 
@@ -693,6 +726,7 @@ static ngx_int_t
 ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
 {
     u_char                    *p;
+    ngx_int_t                  rc;
     ngx_str_t                  csrf, ret_q;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
@@ -720,10 +754,24 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
     ngx_http_otp_page_var(&pv, "csrf", &csrf);
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
     ngx_http_otp_page_var(&pv, "return_q", &ret_q);
-    ngx_http_otp_page_var_cstr(&pv, "method", "totp");
-    ngx_http_otp_page_var_cstr(&pv, "method_totp", "1");
-    ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
-    ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
+
+    /* NGX_OK: the page asks for a texted code */
+
+    rc = ngx_http_otp_sms_page_vars(r, &pv);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_otp_page_var_cstr(&pv, "method", "totp");
+        ngx_http_otp_page_var_cstr(&pv, "method_totp", "1");
+        ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
+    }
+
+    if (!ngx_http_otp_sms_no_totp(r)) {
+        ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
+    }
 
     if (ep->error) {
         ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
@@ -740,10 +788,12 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
 static ngx_int_t
 ngx_http_otp_verify(ngx_http_request_t *r)
 {
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
     /* the token is "<challenge id>.<CSRF token bound to it>" */
@@ -762,6 +812,19 @@ ngx_http_otp_verify(ngx_http_request_t *r)
         != NGX_OK)
     {
         goto forbidden;
+    }
+
+    if (ngx_http_otp_is(&ep->method, "sms")) {
+        return ngx_http_otp_sms_verify(r);
+    }
+
+    if ((ep->method.len == 0 || ngx_http_otp_is(&ep->method, "totp"))
+        && !(olcf->methods & NGX_HTTP_OTP_METHOD_TOTP))
+    {
+        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Bad request",
+                                       "This sign-in method is not offered "
+                                       "here.");
     }
 
     if (ep->method.len && !ngx_http_otp_is(&ep->method, "totp")) {
@@ -802,6 +865,8 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
+
+    ngx_http_otp_sms_user(r, reply);
 
     lock_ttl = ngx_http_otp_store_int(reply, 5);
 
@@ -1110,7 +1175,9 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
-    if (reply->values[0].data == NULL || must_enroll == 1) {
+    if ((reply->values[0].data == NULL && !ngx_http_otp_sms_factor(r, reply))
+        || must_enroll == 1)
+    {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
         return;
     }
@@ -1494,6 +1561,10 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_var(&pv, "qr_svg", &qr);
     ngx_http_otp_page_var(&pv, "digits", &ndigits);
 
+    if (ngx_http_otp_sms_enroll_vars(r, &pv) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ep->error) {
         ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
         status = NGX_HTTP_UNAUTHORIZED;
@@ -1626,7 +1697,9 @@ ngx_http_otp_csrf_make(ngx_http_request_t *r, ngx_str_t *binding,
     /* the verify form carries its challenge id in front of the token */
 
     if (ep->action == NGX_HTTP_OTP_CHALLENGE
-        || ep->action == NGX_HTTP_OTP_VERIFY)
+        || ep->action == NGX_HTTP_OTP_VERIFY
+        || ep->action == NGX_HTTP_OTP_SMS_FORM
+        || ep->action == NGX_HTTP_OTP_SMS_POST)
     {
         p = ngx_cpymem(p, binding->data, binding->len);
         *p++ = '.';
@@ -1661,7 +1734,9 @@ ngx_http_otp_csrf_valid(ngx_http_request_t *r, ngx_str_t *binding,
 
     token = ep->csrf;
 
-    if (ep->action == NGX_HTTP_OTP_VERIFY) {
+    if (ep->action == NGX_HTTP_OTP_VERIFY
+        || ep->action == NGX_HTTP_OTP_SMS_POST)
+    {
         token.data += NGX_HTTP_OTP_CHALLENGE_B64_LEN + 1;
         token.len -= NGX_HTTP_OTP_CHALLENGE_B64_LEN + 1;
     }
@@ -1868,4 +1943,114 @@ ngx_http_otp_log_failure(ngx_http_request_t *r, const char *what)
 
     ngx_log_error(olcf->log_level, r->connection->log, 0,
                   "otp: user \"%V\": %s", &ctx->user, what);
+}
+
+
+/* -------------------------------- for the methods in other files (SMS) */
+
+
+void
+ngx_http_otp_ep_view(ngx_http_request_t *r, ngx_http_otp_ep_view_t *v)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    v->ret = &ep->ret;
+    v->code = &ep->code;
+    v->method = &ep->method;
+    v->challenge = &ep->challenge;
+    v->phone = &ep->phone;
+    v->error = &ep->error;
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_script(ngx_http_request_t *r, ngx_http_otp_script_e script,
+    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_handler_pt done)
+{
+    return ngx_http_otp_ep_run(r, script, keys, nkeys, args, nargs, done);
+}
+
+
+void
+ngx_http_otp_ep_done(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_otp_ep_finish(r, rc);
+}
+
+
+/* the "<challenge id>.<token>" of a form bound to a challenge */
+
+ngx_int_t
+ngx_http_otp_ep_challenge_csrf(ngx_http_request_t *r)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->csrf.len <= NGX_HTTP_OTP_CHALLENGE_B64_LEN
+        || ep->csrf.data[NGX_HTTP_OTP_CHALLENGE_B64_LEN] != '.')
+    {
+        return NGX_DECLINED;
+    }
+
+    ep->challenge.data = ep->csrf.data;
+    ep->challenge.len = NGX_HTTP_OTP_CHALLENGE_B64_LEN;
+
+    return ngx_http_otp_csrf_valid(r, &ep->challenge,
+                                   NGX_HTTP_OTP_CHALLENGE_TTL);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_csrf(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    return ngx_http_otp_csrf_make(r, &ep->challenge, token);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_new_challenge(ngx_http_request_t *r)
+{
+    return ngx_http_otp_challenge_new(r);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    return ngx_http_otp_challenge_page(r, status);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_signed_in(ngx_http_request_t *r, const char *method)
+{
+    return ngx_http_otp_session_start(r, method);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_goto(ngx_http_request_t *r, const char *page)
+{
+    return ngx_http_otp_redirect_page(r, page);
+}
+
+
+void
+ngx_http_otp_ep_log_failure(ngx_http_request_t *r, const char *what)
+{
+    ngx_http_otp_log_failure(r, what);
 }

@@ -19,9 +19,11 @@
 
 
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_session.h"
+#include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_return.h"
 
@@ -436,7 +438,9 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
 
     lock_ttl = ngx_http_otp_store_int(reply, 5);
     must_enroll = ngx_http_otp_store_int(reply, 4);
-    enrolled = (reply->values[0].data != NULL && must_enroll != 1);
+    enrolled = ((reply->values[0].data != NULL
+                 || ngx_http_otp_sms_factor(r, reply))
+                && must_enroll != 1);
 
     if (lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
@@ -452,7 +456,8 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
     {
         /* an administrator's "require-enroll" holds even where optional */
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-        rc = ngx_http_otp_gate_challenge(r, ctx, "enroll");
+        rc = ngx_http_otp_gate_challenge(r, ctx,
+                                         ngx_http_otp_setup_page(olcf));
 
     } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL) {
         ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;

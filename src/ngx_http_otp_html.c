@@ -71,7 +71,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits error",
+      "digits error has_sms return_q",
       "qr_svg",
       "csrf return qr_svg" },
 
@@ -81,7 +81,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "codes_html" },
 
     { "sms.html",
-      "issuer user csrf return phone error",
+      "issuer user csrf return phone error has_totp return_q",
       "",
       "csrf return" },
 

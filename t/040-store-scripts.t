@@ -163,7 +163,8 @@ case 'user_state' => sub {
     my $keys = $t->redis('DBSIZE');
 
     is_deeply(run('user_state', \@k),
-              [ 'ok', undef, undef, 0, 0, 0, 0, 0, 0 ], 'unknown user');
+              [ 'ok', undef, undef, 0, 0, 0, 0, 0, 0, undef ],
+              'unknown user');
     is($t->redis('DBSIZE'), $keys, 'read-only: no key created');
 
     my $sealed = "\x00\xff\r\n sealed \x01";
@@ -175,7 +176,7 @@ case 'user_state' => sub {
     $t->redis('EXPIRE', $k[2], 600);
 
     is_deeply(run('user_state', \@k),
-              [ 'ok', $sealed, 'sha256', 8, 60, 1, 100, 3, 1 ],
+              [ 'ok', $sealed, 'sha256', 8, 60, 1, 100, 3, 1, undef ],
               'enrolled, locked, pending, binary secret intact');
 
     $t->redis('SET', $k[1], 1, 'PX', 300);
@@ -451,7 +452,8 @@ case 'enroll_confirm' => sub {
     is($t->redis('GET', key(t => 'liz')), $s + 1, 'step recorded');
     is_deeply(run('user_state',
                   [ $u, key(l => 'liz'), key(e => 'liz') ]),
-              [ 'ok', 'S1', 'sha256', 8, 60, 0, 0, 2, 0 ], 'user_state');
+              [ 'ok', 'S1', 'sha256', 8, 60, 0, 0, 2, 0, undef ],
+              'user_state');
 
     challenge('lz', 'liz');
     is_deeply(attempt('lz', 'liz', 'ok', $s + 1), [ 'wrong', 4 ],

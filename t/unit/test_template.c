@@ -368,7 +368,7 @@ static const test_page_t  pages[] = {
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits error",
+      "digits error has_sms return_q",
       "qr_svg",
       "<html lang=\"en\">|<svg|href=\"otpauth://totp/Ex:alice?secret=JBSW"
       "&amp;issuer=Ex\"|JBSW Y3DP|<form method=\"post\" action=\"enroll\""
@@ -381,7 +381,7 @@ static const test_page_t  pages[] = {
       "<html lang=\"en\">|<ol><li>aaaa-bbbb</li></ol>|href=\"/p?a=1&amp;b\"" },
 
     { "sms.html",
-      "issuer user csrf return phone error",
+      "issuer user csrf return phone error has_totp return_q",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"sms\""
       "|name=\"csrf\"|name=\"return\"|name=\"phone\"|type=\"tel\""

@@ -1,0 +1,63 @@
+
+/*
+ * SMS codes on the endpoint's pages: POST sms (send or resend), GET and
+ * POST sms with a phone number (enroll or change it), POST verify with
+ * method=sms, and what the challenge and enrollment pages show of SMS.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_SMS_H_INCLUDED_
+#define _NGX_HTTP_OTP_SMS_H_INCLUDED_
+
+
+#include "ngx_http_otp.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_store.h"
+
+
+/* the value of user_state.lua's reply that holds the sealed phone */
+#define NGX_HTTP_OTP_USER_STATE_PHONE   8
+
+
+/*
+ * Steps of the endpoint (see ngx_http_otp_endpoint.h): they return
+ * NGX_DONE while a script or the provider is in flight, or the final
+ * status.
+ */
+ngx_int_t ngx_http_otp_sms_form(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_sms_post(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
+
+/*
+ * GET challenge with the "c" of a challenge a text was sent for: shows
+ * that challenge again.  NGX_DECLINED when there is none to show.
+ */
+ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r);
+
+/* what user_state.lua said of the user, for the pages */
+void ngx_http_otp_sms_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+/*
+ * 1 if the user of a user_state.lua reply has SMS as a factor here: sms
+ * in otp_methods, and a number from otp_sms_phone or a verified one.
+ */
+ngx_uint_t ngx_http_otp_sms_factor(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+/*
+ * The challenge page's SMS values; NGX_OK when the page asks for a
+ * texted code, NGX_DECLINED when for another one, or NGX_ERROR.
+ */
+ngx_int_t ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
+    ngx_http_otp_page_vars_t *pv);
+
+/* 1 when the challenge page must not offer the authenticator app */
+ngx_uint_t ngx_http_otp_sms_no_totp(ngx_http_request_t *r);
+
+/* the enrollment page's way to text messages instead */
+ngx_int_t ngx_http_otp_sms_enroll_vars(ngx_http_request_t *r,
+    ngx_http_otp_page_vars_t *pv);
+
+
+#endif /* _NGX_HTTP_OTP_SMS_H_INCLUDED_ */
