@@ -626,6 +626,15 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
         return;
     }
 
+    /* the challenge a text was sent for, shown again */
+
+    rc = ngx_http_otp_sms_challenge(r, reply);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
+        return;
+    }
+
     if ((reply->values[0].data == NULL && !ngx_http_otp_sms_factor(r, reply))
         || must_enroll == 1)
     {
@@ -651,15 +660,7 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
         return;
     }
 
-    /* the challenge a text was sent for, shown again */
-
-    rc = ngx_http_otp_sms_challenge(r);
-
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_otp_challenge_new(r);
-    }
-
-    ngx_http_otp_ep_finish(r, rc);
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
 }
 
 

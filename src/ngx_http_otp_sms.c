@@ -23,6 +23,7 @@
 
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_provider.h"
@@ -41,6 +42,7 @@ typedef struct {
     ngx_str_t                   phone;        /* sealed, or no data */
     unsigned                    known:1;
     unsigned                    totp:1;
+    unsigned                    factor:1;
 
     /* the challenge's code, from sms_state.lua */
     unsigned                    own:1;
@@ -514,13 +516,18 @@ ngx_http_otp_sms_factor(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_otp_sms_challenge(ngx_http_request_t *r)
+ngx_http_otp_sms_challenge(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
 {
     u_char                 *p;
     ngx_str_t               arg;
+    ngx_http_otp_sms_t     *st;
     ngx_http_otp_ep_view_t  v;
 
+    /* an administrator's "require-enroll" goes first */
+
     if (!ngx_http_otp_sms_offered(r)
+        || ngx_http_otp_store_int(reply, 4) == 1
         || ngx_http_arg(r, (u_char *) "c", 1, &arg) != NGX_OK
         || arg.len != NGX_HTTP_OTP_SMS_ID_B64_LEN)
     {
@@ -535,6 +542,14 @@ ngx_http_otp_sms_challenge(ngx_http_request_t *r)
         }
     }
 
+    st = ngx_http_otp_sms_get(r);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->factor = (reply->values[0].data != NULL
+                  || ngx_http_otp_sms_factor(r, reply));
+
     ngx_http_otp_ep_view(r, &v);
 
     *v.challenge = arg;
@@ -547,10 +562,12 @@ static void
 ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_sms_t  *st;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_sms_t       *st;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
     if (reply == NULL || !ngx_http_otp_sms_is(&reply->status, "ok")) {
@@ -560,7 +577,15 @@ ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
 
     ngx_http_otp_sms_keep_state(r, reply);
 
-    if (st == NULL || !st->own) {
+    if (!st->own || (!st->factor && st->pending.data == NULL)) {
+
+        if (!st->factor) {
+            /* nothing to sign in with: set something up */
+            ngx_http_otp_ep_done(r, ngx_http_otp_ep_goto(r,
+                                        ngx_http_otp_setup_page(olcf)));
+            return;
+        }
+
         /* expired, used, or another user's: a new one */
         ngx_http_otp_ep_done(r, ngx_http_otp_ep_new_challenge(r));
         return;
@@ -1342,6 +1367,7 @@ ngx_http_otp_sms_resume(ngx_http_request_t *r)
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
+    r->connection->log->action = NULL;
 
     ngx_http_otp_sms_finish(r, &st->msg);
 

@@ -29,10 +29,12 @@ ngx_int_t ngx_http_otp_sms_post(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
 
 /*
- * GET challenge with the "c" of a challenge a text was sent for: shows
- * that challenge again.  NGX_DECLINED when there is none to show.
+ * GET challenge with the "c" of a challenge a text was sent for (by
+ * the user of the user_state.lua reply): shows that challenge again.
+ * NGX_DECLINED when there is none to show.
  */
-ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 
 /* what user_state.lua said of the user, for the pages */
 void ngx_http_otp_sms_user(ngx_http_request_t *r,

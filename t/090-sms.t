@@ -269,6 +269,18 @@ isnt($r->{status}, 303, 'the same code again: refused');
 ok(!cookie_value($r, 'otp_session'), '... no cookie');
 is($t->redis('EXISTS', "${P}c:$cid"), 0, 'success deleted the challenge');
 
+# ------------------------------------------------- bound to its challenge
+
+my $b0 = OtpFlow->new($t, user => 'bob');
+$json->clear;
+($r, $csrf) = send_code($b0);
+$code = code_of(($json->wait_requests(1))[0]);
+my (undef, $other) = $b0->challenge($ret);
+isnt(substr($other, 0, 22), substr($csrf, 0, 22), 'another challenge');
+$r = verify_sms($b0, $other, $code);
+is($r->{status}, 401, 'a code on another challenge of the user: 401');
+ok(!cookie_value($r, 'otp_session'), '... no cookie');
+
 # --------------------------------------------------------------- resend
 
 my $bob = OtpFlow->new($t, user => 'bob');
