@@ -83,7 +83,8 @@ $common
             internal;
             proxy_set_header Content-Type application/x-www-form-urlencoded;
             proxy_set_header Authorization "Basic $cred";
-            proxy_set_body "To=\$otp_sms_to_escaped&Body=\$otp_sms_text_escaped";
+            proxy_set_body
+                "To=\$otp_sms_to_escaped&Body=\$otp_sms_text_escaped";
             proxy_pass http://127.0.0.1:$pp/form;
         }
     }
