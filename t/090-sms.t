@@ -38,29 +38,18 @@ my $json = OtpSms->new($t, name => 'json')->start;
 my $twilio = OtpSms->new($t, name => 'twilio')->start;
 my ($jp, $tp) = ($json->port, $twilio->port);
 
-# the provider locations: JSON, and form-encoded with Basic auth
-my $json_loc = <<"EOF";
-        location = /_otp_sms {
-            internal;
-            proxy_method POST;
-            proxy_set_header Content-Type application/json;
-            proxy_set_body \$otp_sms_json;
-            proxy_pass http://127.0.0.1:$jp/v1/messages;
-            proxy_read_timeout 2s;
-        }
-EOF
+# the provider locations of conf/: JSON, and form-encoded with Basic
+# auth (Twilio-style), pointed at the local providers
+sub provider_conf {
+    my ($file, $port) = @_;
+    my $c = $t->read_file("$t->{top}/conf/$file");
+    $c =~ s{proxy_pass\s+https://[^/;]+}{proxy_pass http://127.0.0.1:$port}
+        or BAIL_OUT("conf/$file: no proxy_pass https://");
+    return $c;
+}
 
-my $form_loc = <<"EOF";
-        location = /_otp_sms {
-        internal;
-        proxy_method POST;
-        proxy_set_header Content-Type application/x-www-form-urlencoded;
-        proxy_set_header Authorization "Basic QUN0ZXN0OnNlY3JldA==";
-        proxy_set_body "To=\$otp_sms_to_escaped&Body=\$otp_sms_text_escaped";
-        proxy_pass http://127.0.0.1:$tp/2010-04-01/Accounts/AC1/Messages.json;
-        proxy_read_timeout 2s;
-        }
-EOF
+my $json_loc = provider_conf('sms-json.conf', $jp);
+my $form_loc = provider_conf('sms-twilio.conf', $tp);
 
 my $common = <<'EOF';
         auth_basic "test";
@@ -223,9 +212,11 @@ is($msg->{to}, '+15555550123', '... to the user\'s number');
 like($msg->{text},
      qr/^Your gate\.example code is \d{6}\. It expires in 5 min\.$/,
      '... the default template');
-ok(!exists $req[0]{headers}{authorization}
-   && !exists $req[0]{headers}{cookie},
-   'none of the client\'s headers (Authorization, Cookie) reach it');
+is($req[0]{headers}{authorization}, 'Bearer REPLACE-WITH-YOUR-API-KEY',
+   '... with the provider\'s credentials of conf/sms-json.conf');
+ok(!exists $req[0]{headers}{cookie}
+   && !grep({ /YWxpY2U6YWxpY2U/ } values %{ $req[0]{headers} }),
+   'none of the client\'s headers (Cookie, its Authorization) reach it');
 my $code = code_of($req[0]);
 
 my $h = $t->redis('HGETALL', "${P}c:$cid");
@@ -365,7 +356,7 @@ my $erin = OtpFlow->new(site($t, $port{form}), user => 'erin');
 is($r->{status}, 303, 'form provider: sent');
 @req = $twilio->wait_requests(1);
 is(scalar @req, 1, '... one request');
-is($req[0]{path}, '/2010-04-01/Accounts/AC1/Messages.json',
+is($req[0]{path}, '/2010-04-01/Accounts/ACtest/Messages.json',
    '... Twilio-style path');
 is($req[0]{headers}{authorization}, 'Basic QUN0ZXN0OnNlY3JldA==',
    '... the provider\'s Basic auth, not the user\'s');
@@ -373,8 +364,10 @@ is($req[0]{headers}{'content-type'}, 'application/x-www-form-urlencoded',
    '... form-encoded');
 my %form = map { my $x = $_; $x =~ s/%([0-9A-F]{2})/chr hex $1/ge; $x }
            map { split /=/, $_, 2 } split /&/, $req[0]{body};
-is_deeply([ sort keys %form ], [ 'Body', 'To' ], '... To and Body');
+is_deeply([ sort keys %form ], [ 'Body', 'From', 'To' ],
+          '... From, To and Body');
 is($form{To}, '+15555550123', '... To decoded');
+is($form{From}, '+15550006666', '... From as configured');
 unlike($req[0]{body}, qr/[^A-Za-z0-9%&=._~-]/,
        '... every special character percent-encoded');
 $code = code_of($req[0]);

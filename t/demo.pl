@@ -12,7 +12,7 @@ my $port = $ENV{DEMO_PORT} || 8080;
 my $t = OtpTest->new(port => $port);
 
 $t->secret_file;
-$t->write_file('htpasswd', "alice:{PLAIN}alice\n", 0644);
+$t->write_file('htpasswd', "alice:{PLAIN}alice\nbob:{PLAIN}bob\n", 0644);
 mkdir $t->dir . '/www';
 chmod 0755, $t->dir . '/www';
 $t->write_file('www/index.html',
@@ -44,6 +44,13 @@ print <<"MSG";
   the code the app shows.  Later visits ask only for a code.  To reach
   the demo from a phone, run it with DEMO_LISTEN=0.0.0.0 and open the
   machine's address.
+
+  Codes by SMS: sign in as bob (password bob), whose number the demo's
+  "identity layer" knows, and press "Text me a code"; alice can add a
+  number instead of an app ("Get codes by text message instead").
+  The texts are not sent: they are written to
+
+  sms     @{[ $t->dir ]}/sms.log      (tail -f it)
   logs    @{[ $t->dir ]}/error.log
 
   Ctrl-C stops nginx and redis.
