@@ -112,10 +112,13 @@ static ngx_int_t ngx_http_otp_sms_done(ngx_http_request_t *r,
     ngx_uint_t sent);
 static void ngx_http_otp_sms_counted(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_sms_url(ngx_http_request_t *r,
+    ngx_uint_t with_challenge, ngx_str_t *url);
 static ngx_int_t ngx_http_otp_sms_back(ngx_http_request_t *r,
     ngx_uint_t with_challenge);
-static ngx_int_t ngx_http_otp_sms_limit(ngx_http_request_t *r,
-    ngx_int_t secs, const char *title, const char *message);
+static ngx_int_t ngx_http_otp_sms_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_int_t secs, const char *title,
+    const char *message);
 static void ngx_http_otp_sms_log_failed(ngx_http_request_t *r,
     ngx_int_t status);
 
@@ -634,9 +637,12 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ngx_http_otp_page_var_cstr(pv, "has_sms", "1");
-
     sent = (st->own && st->sends > 0);
+
+    if (!st->own || st->sends < olcf->sms.max_sends) {
+        /* the form that sends a text: while texts are left */
+        ngx_http_otp_page_var_cstr(pv, "has_sms", "1");
+    }
 
     if (sent) {
         rc = ngx_http_otp_sms_masked(r, &masked);
@@ -652,7 +658,7 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
 
         wait = st->last + olcf->sms.resend_delay - ngx_time();
 
-        if (wait > 0 && st->sends < olcf->sms.max_sends) {
+        if (wait > 0) {
             if (ngx_http_otp_store_num(r, &s, wait) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -1231,7 +1237,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
 
     if (ngx_http_otp_sms_is(&reply->status, "busy")) {
         ngx_http_otp_ep_done(r,
-            ngx_http_otp_sms_limit(r, ngx_min(secs, 5),
+            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   ngx_min(secs, 5),
                                    "A code is on its way",
                                    "A text message with a code is being "
                                    "sent. Wait a moment before asking for "
@@ -1241,7 +1248,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
 
     if (ngx_http_otp_sms_is(&reply->status, "max_sends")) {
         ngx_http_otp_ep_done(r,
-            ngx_http_otp_sms_limit(r, secs, "No more codes",
+            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   secs, "No more codes",
                                    "This sign-in has sent all the text "
                                    "messages it may. Use the last code "
                                    "you received, or start again from "
@@ -1251,7 +1259,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
 
     if (ngx_http_otp_sms_is(&reply->status, "wait")) {
         ngx_http_otp_ep_done(r,
-            ngx_http_otp_sms_limit(r, secs, "Please wait",
+            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   secs, "Please wait",
                                    "A code was sent a moment ago. Wait "
                                    "a little before asking for a new one "
                                    "(see Retry-After), or use that one."));
@@ -1263,7 +1272,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
                       "otp: user \"%V\" reached otp_sms_daily_limit",
                       &ctx->user);
         ngx_http_otp_ep_done(r,
-            ngx_http_otp_sms_limit(r, secs, "Too many text messages",
+            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   secs, "Too many text messages",
                                    "Your account has received all the "
                                    "text messages it may today. Use "
                                    "another way to sign in, or try again "
@@ -1464,11 +1474,11 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
 
     if (!st->sent) {
         ngx_http_otp_ep_done(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                    "Could not send the code",
-                                    "We could not send the text message. "
-                                    "Nothing was counted against you: go "
-                                    "back and try again in a moment."));
+            ngx_http_otp_sms_error(r, NGX_HTTP_BAD_GATEWAY, 0,
+                                   "Could not send the code",
+                                   "We could not send the text message. "
+                                   "Nothing was counted against you: try "
+                                   "again in a moment."));
         return;
     }
 
@@ -1477,14 +1487,14 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
 }
 
 
-/* 303 to the challenge page: the one the text was sent for, or a new one */
+/* the challenge page: the one the text was sent for, or a new one */
 
 static ngx_int_t
-ngx_http_otp_sms_back(ngx_http_request_t *r, ngx_uint_t with_challenge)
+ngx_http_otp_sms_url(ngx_http_request_t *r, ngx_uint_t with_challenge,
+    ngx_str_t *url)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_str_t                  url;
     ngx_http_otp_ep_view_t     v;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -1496,12 +1506,12 @@ ngx_http_otp_sms_back(ngx_http_request_t *r, ngx_uint_t with_challenge)
     len = clcf->name.len + sizeof(page) - 1 + v.challenge->len
           + sizeof("&r=") - 1 + ngx_http_otp_return_encoded_len(v.ret->len);
 
-    url.data = ngx_pnalloc(r->pool, len);
-    if (url.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    url->data = ngx_pnalloc(r->pool, len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
     }
 
-    p = ngx_cpymem(url.data, clcf->name.data, clcf->name.len);
+    p = ngx_cpymem(url->data, clcf->name.data, clcf->name.len);
 
     if (with_challenge) {
         p = ngx_cpymem(p, page, sizeof(page) - 1);
@@ -1514,28 +1524,53 @@ ngx_http_otp_sms_back(ngx_http_request_t *r, ngx_uint_t with_challenge)
 
     p += ngx_http_otp_return_encode((char *) v.ret->data, v.ret->len,
                                     (char *) p);
-    url.len = p - url.data;
+    url->len = p - url->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_sms_back(ngx_http_request_t *r, ngx_uint_t with_challenge)
+{
+    ngx_str_t  url;
+
+    if (ngx_http_otp_sms_url(r, with_challenge, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_otp_send_redirect(r, NGX_HTTP_SEE_OTHER, &url);
 }
 
 
-/* 429 with Retry-After */
+/* 429 or 502: the error page, a way back, and Retry-After if secs */
 
 static ngx_int_t
-ngx_http_otp_sms_limit(ngx_http_request_t *r, ngx_int_t secs,
-    const char *title, const char *message)
+ngx_http_otp_sms_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_int_t secs, const char *title, const char *message)
 {
-    ngx_str_t  retry;
+    ngx_str_t                 retry, url;
+    ngx_http_otp_page_vars_t  pv;
 
-    if (ngx_http_otp_store_num(r, &retry, secs) != NGX_OK
-        || ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK)
-    {
+    if (secs > 0) {
+        if (ngx_http_otp_store_num(r, &retry, secs) != NGX_OK
+            || ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ngx_http_otp_sms_url(r, 1, &url) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS, title,
-                                   message);
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var_cstr(&pv, "title", title);
+    ngx_http_otp_page_var_cstr(&pv, "message", message);
+    ngx_http_otp_page_var(&pv, "retry", &url);
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
 }
 
 

@@ -287,6 +287,8 @@ is($r->{status}, 429, 'resend inside the delay: 429');
 my $retry = hdr($r, 'retry-after') // 0;
 ok($retry >= 1 && $retry <= 2, "... Retry-After $retry");
 like($r->{content}, qr/Wait a little/, '... says to wait');
+like($r->{content}, qr{href="/_otp/challenge\?method=sms&amp;c=},
+     '... and links back');
 is(scalar $json->requests, 1, '... nothing sent');
 is($t->redis('HGET', "${P}c:" . substr($csrf, 0, 22), 'sn'), 1,
    '... nothing counted');

@@ -160,6 +160,10 @@ for my $case ([ '500', '500' ], [ '404', '404' ], [ 'hang', '504' ],
 
     is($r->{status}, 502, "provider $mode: 502");
     like($r->{content}, qr/could not send/i, '... "could not send"');
+    my $back = "/_otp/challenge?method=sms&amp;c=$cid"
+               . "&amp;r=/private/index.html";
+    like($r->{content}, qr{<a class="button" href="\Q$back\E">},
+         '... and a way back to the challenge');
     ok(!defined hdr($r, 'location'), '... no redirect');
     if ($mode eq 'hang') {
         ok($took >= 0.9 && $took < 5,

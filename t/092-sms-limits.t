@@ -151,6 +151,9 @@ my @retry = map { hdr($_, 'retry-after') // 0 }
             grep { $_->{status} == 429 } @all;
 is(scalar(grep { $_ < 1 } @retry), 0, '... every 429 has a Retry-After');
 is($t->redis('HGET', "${P}c:$cid", 'sn'), 3, 'the challenge counted 3');
+my $page = $alice->get("/_otp/challenge?method=sms&c=$cid&r=/private/");
+like($page->{content}, qr{Code sent to}, 'the page after the last text');
+unlike($page->{content}, qr{action="sms"}, '... offers no more texts');
 is($t->redis('HEXISTS', "${P}c:$cid", 'sr'), 0, '... no send held');
 
 # the last code is the one that works
