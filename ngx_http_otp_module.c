@@ -290,7 +290,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_otp_methods,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_otp_loc_conf_t, methods),
       NULL },
 
     { ngx_string("otp_sms_provider"),
@@ -484,6 +484,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
      *     olcf->user = NULL;
      *     olcf->cookie = { 0 };
      *     olcf->issuer = NULL;
+     *     olcf->methods = 0;
      */
 
     olcf->enable = NGX_CONF_UNSET;
@@ -501,7 +502,6 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->enroll = NGX_CONF_UNSET_UINT;
     olcf->log_level = NGX_CONF_UNSET_UINT;
     olcf->templates = NGX_CONF_UNSET_PTR;
-    olcf->methods = NGX_CONF_UNSET_UINT;
 
     ngx_http_otp_sms_create_conf(&olcf->sms);
 
@@ -568,8 +568,10 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->issuer = prev->issuer;
     }
 
-    ngx_conf_merge_uint_value(conf->methods, prev->methods,
-                              NGX_HTTP_OTP_METHODS_DEFAULT);
+    ngx_conf_merge_bitmask_value(conf->methods, prev->methods,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_OTP_METHOD_TOTP
+                                  |NGX_HTTP_OTP_METHOD_RECOVERY));
 
     if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms,
                                     conf->methods)

@@ -42,11 +42,11 @@ typedef struct {
 #define NGX_HTTP_OTP_ENROLL_OPTIONAL        1
 #define NGX_HTTP_OTP_ENROLL_OFF             2
 
-/* otp_methods: one bit per method */
-#define NGX_HTTP_OTP_METHOD_TOTP            0x0001
-#define NGX_HTTP_OTP_METHOD_SMS             0x0002
-#define NGX_HTTP_OTP_METHOD_RECOVERY        0x0004
-#define NGX_HTTP_OTP_METHOD_LINK            0x0008
+/* otp_methods: bits of a ngx_conf_bitmask_t (bit 0 is "set") */
+#define NGX_HTTP_OTP_METHOD_TOTP            0x0002
+#define NGX_HTTP_OTP_METHOD_SMS             0x0004
+#define NGX_HTTP_OTP_METHOD_RECOVERY        0x0008
+#define NGX_HTTP_OTP_METHOD_LINK            0x0010
 
 
 typedef struct {

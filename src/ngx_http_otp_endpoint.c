@@ -14,7 +14,6 @@
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_base32.h"
 #include "ngx_http_otp_form.h"
-#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_qr.h"

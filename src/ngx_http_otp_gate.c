@@ -19,7 +19,6 @@
 
 
 #include "ngx_http_otp_gate.h"
-#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_session.h"

@@ -1,7 +1,8 @@
 
 /*
  * otp_methods: which second factors a location offers and accepts, as
- * a bit mask in the location's configuration.
+ * a ngx_conf_bitmask_t in the location's configuration (0 while unset;
+ * merged with ngx_conf_merge_bitmask_value(), default "totp recovery").
  */
 
 
@@ -17,64 +18,54 @@ static ngx_conf_bitmask_t  ngx_http_otp_method_names[] = {
 };
 
 
+/* ngx_conf_set_bitmask_slot() that names the directive, no duplicates */
+
 char *
 ngx_http_otp_methods(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_otp_loc_conf_t *olcf = conf;
+    char  *p = conf;
 
     ngx_str_t           *value;
-    ngx_uint_t           i, m;
+    ngx_uint_t          *np, i, m;
     ngx_conf_bitmask_t  *b;
 
-    if (olcf->methods != NGX_CONF_UNSET_UINT) {
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != 0) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    m = 0;
+    *np = NGX_CONF_BITMASK_SET;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        for (b = ngx_http_otp_method_names; b->name.len; b++) {
+        for (m = 0, b = ngx_http_otp_method_names; b->name.len; b++) {
             if (b->name.len == value[i].len
                 && ngx_strcasecmp(b->name.data, value[i].data) == 0)
             {
+                m = b->mask;
                 break;
             }
         }
 
-        if (b->name.len == 0) {
+        if (m == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"otp_methods\" value \"%V\": "
-                               "must be totp, sms, recovery or link",
+                               "\"otp_methods\": unknown method \"%V\", "
+                               "must be one of: totp sms recovery link",
                                &value[i]);
             return NGX_CONF_ERROR;
         }
 
-        if (m & b->mask) {
+        if (*np & m) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"otp_methods\" has \"%V\" twice",
+                               "\"otp_methods\": \"%V\" is given twice",
                                &value[i]);
             return NGX_CONF_ERROR;
         }
 
-        m |= b->mask;
+        *np |= m;
     }
-
-    olcf->methods = m;
 
     return NGX_CONF_OK;
-}
-
-
-const char *
-ngx_http_otp_setup_page(ngx_http_otp_loc_conf_t *olcf)
-{
-    if (!(olcf->methods & NGX_HTTP_OTP_METHOD_TOTP)
-        && (olcf->methods & NGX_HTTP_OTP_METHOD_SMS))
-    {
-        return "sms";
-    }
-
-    return "enroll";
 }

@@ -1,6 +1,7 @@
 
 /*
- * otp_methods: which second factors a location offers and accepts.
+ * otp_methods: which second factors a location offers and accepts, as
+ * a ngx_conf_bitmask_t in the location's configuration.
  */
 
 
@@ -11,14 +12,7 @@
 #include "ngx_http_otp.h"
 
 
-#define NGX_HTTP_OTP_METHODS_DEFAULT                                          \
-    (NGX_HTTP_OTP_METHOD_TOTP | NGX_HTTP_OTP_METHOD_RECOVERY)
-
-
 char *ngx_http_otp_methods(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-
-/* the page where a user with no factor sets one up: "enroll" or "sms" */
-const char *ngx_http_otp_setup_page(ngx_http_otp_loc_conf_t *olcf);
 
 
 #endif /* _NGX_HTTP_OTP_METHODS_H_INCLUDED_ */

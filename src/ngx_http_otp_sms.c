@@ -23,7 +23,6 @@
 
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_endpoint.h"
-#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_provider.h"
@@ -131,6 +130,20 @@ static ngx_uint_t ngx_http_otp_sms_is(ngx_str_t *s, const char *word);
 
 
 /* ------------------------------------------------------------- helpers */
+
+
+const char *
+ngx_http_otp_setup_page(ngx_http_otp_loc_conf_t *olcf)
+{
+    if (!(olcf->methods & NGX_HTTP_OTP_METHOD_TOTP)
+        && (olcf->methods & NGX_HTTP_OTP_METHOD_SMS))
+    {
+        return "sms";
+    }
+
+    return "enroll";
+}
+
 
 
 static ngx_http_otp_sms_t *
@@ -485,7 +498,7 @@ ngx_http_otp_sms_user(ngx_http_request_t *r,
     st->totp = (reply->values[0].data != NULL);
 
     if (reply->nvalues > NGX_HTTP_OTP_USER_STATE_PHONE) {
-        st->phone = reply->values[NGX_HTTP_OTP_USER_STATE_PHONE];
+        st->phone = reply->values[reply->nvalues - 1];
     }
 
     st->known = 1;
@@ -506,7 +519,7 @@ ngx_http_otp_sms_factor(ngx_http_request_t *r,
     }
 
     if (reply->nvalues > NGX_HTTP_OTP_USER_STATE_PHONE
-        && reply->values[NGX_HTTP_OTP_USER_STATE_PHONE].data != NULL)
+        && reply->values[reply->nvalues - 1].data != NULL)
     {
         return 1;
     }

@@ -15,7 +15,10 @@
 #include "ngx_http_otp_store.h"
 
 
-/* the value of user_state.lua's reply that holds the sealed phone */
+/*
+ * user_state.lua's reply has the sealed phone number as its last value,
+ * the ninth or a later one
+ */
 #define NGX_HTTP_OTP_USER_STATE_PHONE   8
 
 
@@ -56,6 +59,9 @@ ngx_int_t ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
 
 /* 1 when the challenge page must not offer the authenticator app */
 ngx_uint_t ngx_http_otp_sms_no_totp(ngx_http_request_t *r);
+
+/* where a user with no factor sets one up: "enroll" or "sms" */
+const char *ngx_http_otp_setup_page(ngx_http_otp_loc_conf_t *olcf);
 
 /* the enrollment page's way to text messages instead */
 ngx_int_t ngx_http_otp_sms_enroll_vars(ngx_http_request_t *r,

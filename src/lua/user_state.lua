@@ -14,7 +14,9 @@
 --   lock_ttl     seconds the user stays locked, 0 if not locked
 --   gen          session generation, 0 if never revoked
 --   pending      1 if an enrollment is waiting for its first code, else 0
---   phone        the verified phone number (sealed, binary), nil if none
+--   phone        the verified phone number (sealed, binary), nil if none;
+--                always the last value (ngx_http_otp_sms.c reads it so):
+--                values added later go before it
 
 local function left(ms)
     -- rounded up, so a lock with 300 ms to go still reads as locked;
