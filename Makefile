@@ -121,6 +121,7 @@ else
 	    --with-compat --with-debug --with-threads \
 	    --with-http_ssl_module --with-http_auth_request_module \
 	    --with-http_realip_module --with-http_v2_module \
+	    --with-http_addition_module --with-http_sub_module \
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(TOP)
 endif
