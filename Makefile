@@ -85,7 +85,8 @@ TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
 PROVE      ?= prove
 TESTS      ?= t/
 
-.PHONY: all module unit fuzz test demo bench deps upstream-src clean FORCE
+.PHONY: all module unit fuzz test valgrind demo bench deps upstream-src \
+        clean FORCE
 
 all: module
 
@@ -166,6 +167,13 @@ $(FUZZ_DIR)/%: t/fuzz/%.c t/fuzz/fuzz.h $(PURE_SRCS) $(PURE_SRCS:.c=.h)
 
 test: deps module unit
 	$(TEST_ENV) $(PROVE) -I t/lib $(TESTS)
+
+# the flows again with every nginx process under valgrind's memcheck
+VALGRIND_TESTS ?= t/030-gate.t t/060-totp-flow.t t/063-cookies.t \
+                  t/071-malformed.t
+
+valgrind: deps module unit
+	OTP_VALGRIND=1 $(TEST_ENV) $(PROVE) -I t/lib $(VALGRIND_TESTS)
 
 demo: deps module
 	$(TEST_ENV) perl -I t/lib t/demo.pl
