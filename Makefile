@@ -51,7 +51,7 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
                $(NGX_TREE)/objs/ngx_http_otp_lua.h \
                $(NGX_TREE)/objs/ngx_http_otp_html_data.h
 LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
-HTML_SRCS   := $(sort $(wildcard html/*.html))
+HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css))
 
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
@@ -98,7 +98,7 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
