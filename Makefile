@@ -51,7 +51,7 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
                $(NGX_TREE)/objs/ngx_http_otp_lua.h \
                $(NGX_TREE)/objs/ngx_http_otp_html_data.h
 LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
-HTML_SRCS   := $(sort $(wildcard html/*.html))
+HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css))
 
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
@@ -86,7 +86,8 @@ TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
 PROVE      ?= prove
 TESTS      ?= t/
 
-.PHONY: all module unit fuzz test demo bench deps upstream-src clean FORCE
+.PHONY: all module unit fuzz test valgrind demo bench deps upstream-src \
+        clean FORCE
 
 all: module
 
@@ -98,7 +99,7 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
@@ -122,6 +123,7 @@ else
 	    --with-compat --with-debug --with-threads \
 	    --with-http_ssl_module --with-http_auth_request_module \
 	    --with-http_realip_module --with-http_v2_module \
+	    --with-http_addition_module --with-http_sub_module \
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(TOP)
 endif
@@ -166,6 +168,13 @@ $(FUZZ_DIR)/%: t/fuzz/%.c t/fuzz/fuzz.h $(PURE_SRCS) $(PURE_SRCS:.c=.h)
 
 test: deps module unit
 	$(TEST_ENV) $(PROVE) -I t/lib $(TESTS)
+
+# the flows again with every nginx process under valgrind's memcheck
+VALGRIND_TESTS ?= t/030-gate.t t/060-totp-flow.t t/063-cookies.t \
+                  t/071-malformed.t
+
+valgrind: deps module unit
+	OTP_VALGRIND=1 $(TEST_ENV) $(PROVE) -I t/lib $(VALGRIND_TESTS)
 
 demo: deps module
 	$(TEST_ENV) perl -I t/lib t/demo.pl

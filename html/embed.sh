@@ -36,7 +36,7 @@ table=
     echo "#ifndef _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
     echo "#define _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
 
-    for f in "$dir"/*.html; do
+    for f in "$dir"/*.html "$dir"/*.css; do
 
         # a directory without pages leaves the pattern as it is
         [ -f "$f" ] || continue
@@ -51,7 +51,7 @@ table=
             ;;
         esac
 
-        id=$(echo "${name%.html}" | sed 's/[^A-Za-z0-9_]/_/g')
+        id=$(echo "${name%.*}" | sed 's/[^A-Za-z0-9_]/_/g')
         ID=$(echo "$id" | tr 'abcdefghijklmnopqrstuvwxyz' \
                             'ABCDEFGHIJKLMNOPQRSTUVWXYZ')
 

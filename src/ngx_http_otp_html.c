@@ -419,6 +419,12 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
 
     c = ctx->contract;
 
+    /* the shared style sheet (html/style.css) goes into every page */
+
+    if (len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0) {
+        return 0;
+    }
+
     if (type == '{' && !ngx_http_otp_html_word(c->raw, name, len)) {
         offset = (size_t) ((u_char *) name - ctx->tpl->data);
         ctx->error = ngx_http_otp_html_message(ctx->cf, ctx->path, ctx->tpl,

@@ -68,9 +68,9 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char                          *body;
     size_t                           len;
-    ngx_str_t                        issuer;
+    ngx_str_t                        issuer, style;
     ngx_http_otp_loc_conf_t         *olcf;
-    const ngx_http_otp_html_file_t  *tpl;
+    const ngx_http_otp_html_file_t  *tpl, *css;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
@@ -82,6 +82,14 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ngx_http_otp_issuer(r, &issuer) == NGX_OK) {
         ngx_http_otp_page_var(pv, "issuer", &issuer);
+    }
+
+    css = ngx_http_otp_html_get("style.css");
+
+    if (css) {
+        style.data = (u_char *) css->data;
+        style.len = css->len;
+        ngx_http_otp_page_var(pv, "style", &style);
     }
 
     len = ngx_http_otp_template_size((const char *) tpl->data, tpl->len,

@@ -304,11 +304,20 @@ sub run_nginx {
     my %env = $self->_nginx_env;
     local @ENV{keys %env} = values %env;
 
+    # OTP_VALGRIND=1: every nginx process under memcheck, checked at stop
+    my @valgrind;
+    if ($ENV{OTP_VALGRIND}) {
+        @valgrind = ('valgrind', '--quiet', '--vgdb=no', '--trace-children=yes',
+                     '--child-silent-after-fork=no', '--num-callers=30',
+                     "--log-file=$self->{dir}/valgrind.%p.log");
+    }
+
     $self->{pids}{nginx} = $self->spawn(
+        @valgrind,
         $self->{nginx}, '-p', "$self->{dir}/", '-c', $conf,
         '-e', "$self->{dir}/error.log",
     );
-    unless ($self->wait_port($self->{port})) {
+    unless ($self->wait_port($self->{port}, $ENV{OTP_VALGRIND} ? 60 : 10)) {
         croak "nginx did not start:\n" . $self->read_file('error.log')
             . $self->read_file('stderr.log');
     }
@@ -433,6 +442,17 @@ sub stop {
            'no sanitizer report');
     unlike($log, qr/exited on signal/, 'no worker crashed');
     ok($stopped, 'nginx stopped gracefully');
+
+    if ($ENV{OTP_VALGRIND}) {
+        my $errors = '';
+        for my $f (glob "$self->{dir}/valgrind.*.log") {
+            my $v = $self->read_file($f);
+            # memcheck's own reports: invalid reads and writes, use of
+            # uninitialised values, bad frees
+            $errors .= $v if $v =~ /^==\d+== (Invalid|Conditional|Use of |Mismatched|Syscall param)/m;
+        }
+        is($errors, '', 'valgrind: no memory errors');
+    }
 }
 
 END {
