@@ -349,8 +349,8 @@ ngx_http_otp_device_gate_done(ngx_http_request_t *r,
 static void
 ngx_http_otp_put_time(u_char *p, time_t t)
 {
-    ngx_uint_t  i;
     uint64_t    v;
+    ngx_uint_t  i;
 
     v = (uint64_t) t;
 
@@ -364,8 +364,8 @@ ngx_http_otp_put_time(u_char *p, time_t t)
 static time_t
 ngx_http_otp_get_time(u_char *p)
 {
-    ngx_uint_t  i;
     uint64_t    v;
+    ngx_uint_t  i;
 
     v = 0;
 

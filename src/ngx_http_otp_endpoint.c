@@ -1861,12 +1861,12 @@ ngx_http_otp_verify_hotp(ngx_http_request_t *r, ngx_str_t *secret,
 static ngx_int_t
 ngx_http_otp_verify_recovery(ngx_http_request_t *r)
 {
-    u_char                     *hex;
-    ngx_str_t                   keys[8], args[6];
-    ngx_http_otp_ep_t          *ep;
-    ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_loc_conf_t    *olcf;
-    ngx_http_otp_main_conf_t   *omcf;
+    u_char                    *hex;
+    ngx_str_t                  keys[8], args[6];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_main_conf_t  *omcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -1994,8 +1994,8 @@ ngx_http_otp_device_saved(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_otp_new_codes(ngx_http_request_t *r)
 {
-    u_char                    *p, *h;
     char                       code[NGX_HTTP_OTP_RECOVERY_CODE_LEN + 1];
+    u_char                    *p, *h;
     ngx_uint_t                 i;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;

@@ -20,10 +20,10 @@ static const char  ngx_http_otp_crockford[] =
 int
 ngx_http_otp_recovery_code(char code[NGX_HTTP_OTP_RECOVERY_CODE_LEN + 1])
 {
-    size_t    i;
-    uint8_t   rnd[8];
-    uint64_t  bits;
-    char     *p;
+    char      *p;
+    size_t     i;
+    uint8_t    rnd[8];
+    uint64_t   bits;
 
     if (code == NULL || ngx_http_otp_random(rnd, sizeof(rnd)) != 0) {
         return -1;
