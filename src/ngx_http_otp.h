@@ -42,6 +42,16 @@ typedef struct {
 #define NGX_HTTP_OTP_ENROLL_OPTIONAL        1
 #define NGX_HTTP_OTP_ENROLL_OFF             2
 
+/* otp_methods: bits of a ngx_conf_bitmask_t (bit 0 is "set") */
+#define NGX_HTTP_OTP_METHOD_TOTP            0x0002
+#define NGX_HTTP_OTP_METHOD_SMS             0x0004
+#define NGX_HTTP_OTP_METHOD_RECOVERY        0x0008
+#define NGX_HTTP_OTP_METHOD_LINK            0x0010
+
+/* otp_enroll_type */
+#define NGX_HTTP_OTP_TYPE_TOTP              0
+#define NGX_HTTP_OTP_TYPE_HOTP              1
+
 
 typedef struct {
     ngx_str_t                   name;
@@ -102,6 +112,13 @@ typedef struct {
     ngx_uint_t                  log_level;
 
     ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
+
+    /* policy (ngx_http_otp_policy.c) */
+    ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */
+    ngx_array_t                *bypass;       /* otp_bypass predicates */
+    time_t                      max_age;      /* otp_max_age; 0: none */
+    time_t                      remember;     /* otp_remember_device */
+    ngx_uint_t                  enroll_type;  /* NGX_HTTP_OTP_TYPE_* */
 } ngx_http_otp_loc_conf_t;
 
 
@@ -146,6 +163,7 @@ struct ngx_http_otp_ctx_s {
     unsigned                    gate_done:1;
 
     void                       *admin;        /* the admin API's state */
+    void                       *policy;       /* remembered devices */
 };
 
 

@@ -45,7 +45,11 @@ static ngx_http_otp_redis_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(admin_status),
     ngx_http_otp_script(forget_totp),
     ngx_http_otp_script(require_enroll),
-    ngx_http_otp_script(set_phone)
+    ngx_http_otp_script(set_phone),
+    ngx_http_otp_script(attempt_consume),
+    ngx_http_otp_script(recovery_set),
+    ngx_http_otp_script(device_new),
+    ngx_http_otp_script(device_session)
 };
 
 
