@@ -58,8 +58,8 @@ PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
               src/ngx_http_otp_uri.c src/ngx_http_otp_crypto.c \
               src/ngx_http_otp_qr.c src/ngx_http_otp_form.c \
               src/ngx_http_otp_return.c src/ngx_http_otp_token.c \
-              src/ngx_http_otp_template.c src/ngx_http_otp_phone.c \
-              src/ngx_http_otp_sms_text.c
+              src/ngx_http_otp_template.c src/ngx_http_otp_recovery.c \
+              src/ngx_http_otp_phone.c src/ngx_http_otp_sms_text.c
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \

@@ -12,8 +12,8 @@
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_gate.h"
-#include "ngx_http_otp_methods.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
@@ -118,6 +118,13 @@ static ngx_conf_enum_t  ngx_http_otp_log_levels[] = {
     { ngx_string("notice"), NGX_LOG_NOTICE },
     { ngx_string("warn"), NGX_LOG_WARN },
     { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_otp_enroll_types[] = {
+    { ngx_string("totp"), NGX_HTTP_OTP_TYPE_TOTP },
+    { ngx_string("hotp"), NGX_HTTP_OTP_TYPE_HOTP },
     { ngx_null_string, 0 }
 };
 
@@ -286,12 +293,44 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    /* policy (src/ngx_http_otp_policy.c) */
+
     { ngx_string("otp_methods"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_otp_methods,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, methods),
       NULL },
+
+    { ngx_string("otp_bypass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_set_predicate_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, bypass),
+      NULL },
+
+    { ngx_string("otp_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_time_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, max_age),
+      NULL },
+
+    { ngx_string("otp_remember_device"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_time_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, remember),
+      NULL },
+
+    { ngx_string("otp_enroll_type"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_set_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, enroll_type),
+      &ngx_http_otp_enroll_types },
+
+    /* SMS (src/ngx_http_otp_provider.c) */
 
     { ngx_string("otp_sms_provider"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -502,6 +541,10 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->enroll = NGX_CONF_UNSET_UINT;
     olcf->log_level = NGX_CONF_UNSET_UINT;
     olcf->templates = NGX_CONF_UNSET_PTR;
+    olcf->bypass = NGX_CONF_UNSET_PTR;
+    olcf->max_age = NGX_CONF_UNSET;
+    olcf->remember = NGX_CONF_UNSET;
+    olcf->enroll_type = NGX_CONF_UNSET_UINT;
 
     ngx_http_otp_sms_create_conf(&olcf->sms);
 
@@ -568,10 +611,17 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->issuer = prev->issuer;
     }
 
+    /* policy */
+
     ngx_conf_merge_bitmask_value(conf->methods, prev->methods,
                                  (NGX_CONF_BITMASK_SET
                                   |NGX_HTTP_OTP_METHOD_TOTP
                                   |NGX_HTTP_OTP_METHOD_RECOVERY));
+    ngx_conf_merge_ptr_value(conf->bypass, prev->bypass, NULL);
+    ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 0);
+    ngx_conf_merge_sec_value(conf->remember, prev->remember, 0);
+    ngx_conf_merge_uint_value(conf->enroll_type, prev->enroll_type,
+                              NGX_HTTP_OTP_TYPE_TOTP);
 
     if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms,
                                     conf->methods)

@@ -48,6 +48,10 @@ typedef struct {
 #define NGX_HTTP_OTP_METHOD_RECOVERY        0x0008
 #define NGX_HTTP_OTP_METHOD_LINK            0x0010
 
+/* otp_enroll_type */
+#define NGX_HTTP_OTP_TYPE_TOTP              0
+#define NGX_HTTP_OTP_TYPE_HOTP              1
+
 
 typedef struct {
     ngx_str_t                   name;
@@ -124,8 +128,14 @@ typedef struct {
 
     ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
 
+    /* policy (ngx_http_otp_policy.c) */
     ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */
-    ngx_http_otp_sms_conf_t     sms;
+    ngx_array_t                *bypass;       /* otp_bypass predicates */
+    time_t                      max_age;      /* otp_max_age; 0: none */
+    time_t                      remember;     /* otp_remember_device */
+    ngx_uint_t                  enroll_type;  /* NGX_HTTP_OTP_TYPE_* */
+
+    ngx_http_otp_sms_conf_t     sms;          /* otp_sms_* */
 } ngx_http_otp_loc_conf_t;
 
 
@@ -170,6 +180,7 @@ struct ngx_http_otp_ctx_s {
     unsigned                    gate_done:1;
 
     void                       *admin;        /* the admin API's state */
+    void                       *policy;       /* remembered devices */
     void                       *sms;          /* the SMS method's state */
 };
 

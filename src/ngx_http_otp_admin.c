@@ -8,7 +8,7 @@
  *     POST    users/<user>/require-enroll
  *     POST    users/<user>/unlock
  *     PUT     users/<user>/phone           {"phone": "+15555550123"}
- *     DELETE  users/<user>/sessions
+ *     DELETE  users/<user>/sessions        (and remembered browsers)
  *
  * Each request is one store script.  While it runs, the handler holds a
  * reference on the request (PUT: the one that reading the body took) and
@@ -361,7 +361,7 @@ ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
 static ngx_int_t
 ngx_http_otp_admin_act(ngx_http_request_t *r)
 {
-    ngx_str_t              keys[6];
+    ngx_str_t              keys[8];
     ngx_http_otp_ctx_t    *ctx;
     ngx_http_otp_admin_t  *ad;
 
@@ -387,8 +387,10 @@ ngx_http_otp_admin_act(ngx_http_request_t *r)
         keys[3] = ad->user;
         ngx_str_set(&keys[4], "su");
         keys[5] = ad->user;
+        ngx_str_set(&keys[6], "d");
+        keys[7] = ad->user;
 
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_FORGET_TOTP, keys, 3,
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_FORGET_TOTP, keys, 4,
                                       NULL, 0);
 
     case NGX_HTTP_OTP_ADMIN_REQUIRE:
@@ -404,10 +406,15 @@ ngx_http_otp_admin_act(ngx_http_request_t *r)
                                       NULL, 0);
 
     default: /* NGX_HTTP_OTP_ADMIN_REVOKE */
+
+        /* the sessions and the remembered browsers */
+
         ngx_str_set(&keys[2], "su");
         keys[3] = ad->user;
+        ngx_str_set(&keys[4], "d");
+        keys[5] = ad->user;
 
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REVOKE_USER, keys, 2,
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REVOKE_USER, keys, 3,
                                       NULL, 0);
     }
 }
@@ -594,7 +601,8 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     json_t                *o;
-    ngx_int_t              totp, must_enroll, lock_ttl, sessions;
+    ngx_int_t              totp, must_enroll, lock_ttl, sessions, hotp;
+    ngx_int_t              recovery;
     ngx_http_otp_ctx_t    *ctx;
     ngx_http_otp_admin_t  *ad;
 
@@ -613,9 +621,12 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
     must_enroll = ngx_http_otp_store_int(reply, 1);
     lock_ttl = ngx_http_otp_store_int(reply, 2);
     sessions = ngx_http_otp_store_int(reply, 3);
+    hotp = ngx_http_otp_store_int(reply, 5);
+    recovery = ngx_http_otp_store_int(reply, 6);
 
     if (totp == NGX_ERROR || must_enroll == NGX_ERROR
-        || lock_ttl == NGX_ERROR || sessions == NGX_ERROR)
+        || lock_ttl == NGX_ERROR || sessions == NGX_ERROR
+        || hotp == NGX_ERROR || recovery == NGX_ERROR)
     {
         return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "redis unavailable");
@@ -626,19 +637,22 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* HOTP, SMS and recovery codes are not built yet */
+    /* "totp" and "hotp" say which kind of authenticator is enrolled */
 
     if (json_object_set_new(o, "user",
                             json_stringn((const char *) ad->user.data,
                                          ad->user.len))
         != 0
-        || json_object_set_new(o, "totp", json_boolean(totp == 1)) != 0
-        || json_object_set_new(o, "hotp", json_false()) != 0
+        || json_object_set_new(o, "totp", json_boolean(totp == 1
+                                                       && hotp != 1))
+           != 0
+        || json_object_set_new(o, "hotp", json_boolean(hotp == 1)) != 0
         || json_object_set_new(o, "phone",
                                ngx_http_otp_admin_phone(r,
                                                         &reply->values[4]))
            != 0
-        || json_object_set_new(o, "recovery_codes_left", json_integer(0))
+        || json_object_set_new(o, "recovery_codes_left",
+                               json_integer(recovery))
            != 0
         || json_object_set_new(o, "locked_until",
                                lock_ttl > 0

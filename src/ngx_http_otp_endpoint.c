@@ -1,7 +1,8 @@
 
 /*
  * The otp_endpoint location: GET challenge, POST verify, GET and POST
- * enroll, GET and POST logout (paths relative to the location).
+ * enroll, GET and POST logout, GET and POST recovery (paths relative to
+ * the location).
  *
  * Each step that needs Redis runs one store script and continues in the
  * script's reply handler.  A step returns NGX_DONE while a script is in
@@ -13,10 +14,13 @@
 
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_base32.h"
+#include "ngx_http_otp_device.h"
 #include "ngx_http_otp_form.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_qr.h"
+#include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
@@ -32,6 +36,14 @@
 #define NGX_HTTP_OTP_CHALLENGE_B64_LEN   22
 #define NGX_HTTP_OTP_MAX_SECRET          64
 
+/* new recovery codes need a code entered this recently */
+#define NGX_HTTP_OTP_RECOVERY_FRESH      600
+
+/* what a verification checked ($otp_method): in the order of the metrics */
+#define NGX_HTTP_OTP_FACTOR_TOTP         0
+#define NGX_HTTP_OTP_FACTOR_HOTP         1
+#define NGX_HTTP_OTP_FACTOR_RECOVERY     2
+
 
 typedef enum {
     NGX_HTTP_OTP_CHALLENGE = 0,
@@ -40,6 +52,8 @@ typedef enum {
     NGX_HTTP_OTP_ENROLL_POST,
     NGX_HTTP_OTP_LOGOUT_FORM,
     NGX_HTTP_OTP_LOGOUT_POST,
+    NGX_HTTP_OTP_RECOVERY_FORM,
+    NGX_HTTP_OTP_RECOVERY_POST,
     NGX_HTTP_OTP_SMS_FORM,
     NGX_HTTP_OTP_SMS_POST
 } ngx_http_otp_action_e;
@@ -63,7 +77,16 @@ typedef struct {
     ngx_http_otp_sid_t          old_sid;
     ngx_uint_t                  has_cookie;
 
+    /* recovery codes, HOTP, remembered devices */
+    ngx_uint_t                  factor;       /* NGX_HTTP_OTP_FACTOR_* */
+    ngx_uint_t                  hotp;         /* the key is HOTP */
+    ngx_int_t                   recovery_left;
+    ngx_str_t                   codes_html;   /* new codes, to show once */
+    ngx_str_t                   codes_hashes; /* what the store keeps */
+    ngx_http_otp_device_t       device;
+
     unsigned                    referenced:1;
+    unsigned                    remember:1;
 
     ngx_str_t                   phone;        /* POST sms */
 } ngx_http_otp_ep_t;
@@ -140,6 +163,34 @@ static void ngx_http_otp_log_failure(ngx_http_request_t *r,
     const char *what);
 static ngx_int_t ngx_http_otp_return_from(ngx_http_request_t *r,
     ngx_str_t *in, ngx_uint_t encoded, ngx_str_t *out);
+static ngx_int_t ngx_http_otp_page_url(ngx_http_request_t *r,
+    const char *page, ngx_str_t *url);
+
+static ngx_uint_t ngx_http_otp_offered(ngx_http_otp_loc_conf_t *olcf,
+    ngx_str_t *method);
+static ngx_http_otp_metric_e ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep,
+    ngx_http_otp_metric_e totp);
+static ngx_int_t ngx_http_otp_verify_hotp(ngx_http_request_t *r,
+    ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
+    uint64_t counter, ngx_str_t *sealed);
+static ngx_int_t ngx_http_otp_verify_recovery(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_verify_passed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_remember_device(ngx_http_request_t *r);
+static void ngx_http_otp_device_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_new_codes(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_recovery(ngx_http_request_t *r);
+static void ngx_http_otp_recovery_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_recovery_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_recovery_step_up(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_recovery_page(ngx_http_request_t *r);
+static void ngx_http_otp_recovery_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+
+static const char  *ngx_http_otp_factors[] = { "totp", "hotp", "recovery" };
 
 
 ngx_int_t
@@ -188,6 +239,11 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_LOGOUT_POST
                                                   : NGX_HTTP_OTP_LOGOUT_FORM;
 
+    } else if (ngx_http_otp_is(&action, "recovery")) {
+        ep->action = (r->method == NGX_HTTP_POST)
+                     ? NGX_HTTP_OTP_RECOVERY_POST
+                     : NGX_HTTP_OTP_RECOVERY_FORM;
+
     } else if (ngx_http_otp_is(&action, "sms")) {
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_SMS_POST
                                                   : NGX_HTTP_OTP_SMS_FORM;
@@ -199,6 +255,7 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
     if (ep->action == NGX_HTTP_OTP_VERIFY
         || ep->action == NGX_HTTP_OTP_ENROLL_POST
         || ep->action == NGX_HTTP_OTP_LOGOUT_POST
+        || ep->action == NGX_HTTP_OTP_RECOVERY_POST
         || ep->action == NGX_HTTP_OTP_SMS_POST)
     {
         if (r->method != NGX_HTTP_POST) {
@@ -243,6 +300,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_ENROLL_FORM:
         return ngx_http_otp_enroll(r);
+
+    case NGX_HTTP_OTP_RECOVERY_FORM:
+        return ngx_http_otp_recovery(r);
 
     case NGX_HTTP_OTP_SMS_FORM:
         return ngx_http_otp_sms_form(r);
@@ -507,6 +567,7 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     ep->method.len = fields[2].len;
     ep->phone.data = (u_char *) fields[5].value;
     ep->phone.len = fields[5].len;
+    ep->remember = (fields[4].len == 1 && fields[4].value[0] == '1');
 
     if (fields[3].found) {
         ep->ret.data = (u_char *) fields[3].value;
@@ -526,6 +587,10 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_ENROLL_POST:
         rc = ngx_http_otp_enroll(r);
+        break;
+
+    case NGX_HTTP_OTP_RECOVERY_POST:
+        rc = ngx_http_otp_recovery(r);
         break;
 
     case NGX_HTTP_OTP_SMS_POST:
@@ -624,6 +689,8 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
         return;
     }
+
+    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
 
     /* the challenge a text was sent for, shown again */
 
@@ -727,12 +794,15 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
 {
     u_char                    *p;
     ngx_int_t                  rc;
-    ngx_str_t                  csrf, ret_q;
+    ngx_str_t                  csrf, ret_q, left, days;
+    ngx_uint_t                 recovery;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_page_vars_t   pv;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
     if (ngx_http_otp_csrf_make(r, &ep->challenge, &csrf) != NGX_OK) {
@@ -763,7 +833,33 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_DECLINED) {
+    /*
+     * Recovery codes: offered while the user has some.  The page after a
+     * wrong code offers them and leaves out the count, so that it is the
+     * same whatever the user has (SPEC 6.10).
+     */
+
+    recovery = (olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY)
+               && (ep->recovery_left > 0 || ep->error);
+
+    if (rc == NGX_OK) {
+        /* ngx_http_otp_sms_page_vars() set the method */
+
+    } else if (recovery && ngx_http_otp_is(&ep->method, "recovery")) {
+        ngx_http_otp_page_var_cstr(&pv, "method", "recovery");
+        ngx_http_otp_page_var_cstr(&pv, "method_recovery", "1");
+
+        if (ep->error == NULL) {
+            if (ngx_http_otp_store_num(r, &left, ep->recovery_left)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_otp_page_var(&pv, "recovery_left", &left);
+        }
+
+    } else {
         ngx_http_otp_page_var_cstr(&pv, "method", "totp");
         ngx_http_otp_page_var_cstr(&pv, "method_totp", "1");
         ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
@@ -771,6 +867,25 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
 
     if (!ngx_http_otp_sms_no_totp(r)) {
         ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
+    }
+
+    if (recovery) {
+        ngx_http_otp_page_var_cstr(&pv, "has_recovery", "1");
+    }
+
+    /* otp_remember_device: "trust this browser for N days" */
+
+    if (olcf->remember) {
+        if (ngx_http_otp_store_num(r, &days,
+                                   ngx_max((olcf->remember + 43200) / 86400,
+                                           1))
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_otp_page_var_cstr(&pv, "remember_device", "1");
+        ngx_http_otp_page_var(&pv, "remember_days", &days);
     }
 
     if (ep->error) {
@@ -818,16 +933,7 @@ ngx_http_otp_verify(ngx_http_request_t *r)
         return ngx_http_otp_sms_verify(r);
     }
 
-    if ((ep->method.len == 0 || ngx_http_otp_is(&ep->method, "totp"))
-        && !(olcf->methods & NGX_HTTP_OTP_METHOD_TOTP))
-    {
-        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "Bad request",
-                                       "This sign-in method is not offered "
-                                       "here.");
-    }
-
-    if (ep->method.len && !ngx_http_otp_is(&ep->method, "totp")) {
+    if (!ngx_http_otp_offered(olcf, &ep->method)) {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "Bad request",
                                        "This sign-in method is not offered "
@@ -870,9 +976,18 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
 
     lock_ttl = ngx_http_otp_store_int(reply, 5);
 
+    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
+    ep->hotp = (reply->values[0].data != NULL
+                && reply->values[8].data != NULL);
+    ep->factor = ngx_http_otp_is(&ep->method, "recovery")
+                 ? NGX_HTTP_OTP_FACTOR_RECOVERY
+                 : ep->hotp ? NGX_HTTP_OTP_FACTOR_HOTP
+                            : NGX_HTTP_OTP_FACTOR_TOTP;
+
     if (lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_LOCKED);
+        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                    NGX_HTTP_OTP_M_TOTP_LOCKED));
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
         return;
     }
@@ -883,6 +998,11 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
         && ngx_http_otp_store_int(reply, 4) == 1)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_recovery(r));
         return;
     }
 
@@ -907,6 +1027,15 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
                           "otp: the secret of user \"%V\" does not open; "
                           "was otp_secret_file changed?", &ctx->user);
             ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        if (ep->hotp) {
+            ngx_http_otp_ep_finish(r, ngx_http_otp_verify_hotp(r, &secret,
+                                          alg, digits,
+                                          ngx_max(ngx_http_otp_store_int(
+                                                      reply, 9), 0),
+                                          &reply->values[0]));
             return;
         }
 
@@ -977,14 +1106,22 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "ok")) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_OK);
-        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "totp"));
+        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                    NGX_HTTP_OTP_M_TOTP_OK));
+
+        if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY) {
+            ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 0), 0);
+        }
+
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
+                                      ngx_http_otp_factors[ep->factor]));
         return;
     }
 
     if (ngx_http_otp_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_LOCKED);
+        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                    NGX_HTTP_OTP_M_TOTP_LOCKED));
         ngx_http_otp_metric_lockout(reply);
         ngx_http_otp_log_failure(r, "wrong code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
@@ -994,7 +1131,8 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "burnt")) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_BURNT);
+        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                    NGX_HTTP_OTP_M_TOTP_BURNT));
         ngx_http_otp_log_failure(r, "wrong code, challenge burnt");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
@@ -1007,7 +1145,8 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_is(&reply->status, "no_challenge")) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_EXPIRED);
+        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                    NGX_HTTP_OTP_M_TOTP_EXPIRED));
         ep->error = "This sign-in page has expired. Enter a new code.";
         ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
         return;
@@ -1015,11 +1154,15 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
 
     /* "wrong", a replayed step included */
 
-    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_TOTP_WRONG);
+    ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
+                                NGX_HTTP_OTP_M_TOTP_WRONG));
     ngx_http_otp_log_failure(r, "wrong code");
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-    ep->error = "That code did not work. Check your authenticator app and "
-                "try again.";
+    ep->error = (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY)
+                ? "That recovery code did not work. Each code works "
+                  "only once: check it and try another one."
+                : "That code did not work. Check your authenticator app "
+                  "and try again.";
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
                                                   NGX_HTTP_UNAUTHORIZED));
@@ -1078,10 +1221,12 @@ static void
 ngx_http_otp_verify_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
     if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
@@ -1090,9 +1235,27 @@ ngx_http_otp_verify_session(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ep->remember && olcf->remember) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_remember_device(r));
         return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
+}
+
+
+static ngx_int_t
+ngx_http_otp_verify_passed(ngx_http_request_t *r)
+{
+    ngx_str_t            url;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
@@ -1101,8 +1264,19 @@ ngx_http_otp_verify_session(ngx_http_request_t *r,
                   "otp: user \"%V\" passed with %V", &ctx->user,
                   &ctx->method);
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
-                                                    &ep->ret));
+    /* the last recovery code is gone: on to making new ones */
+
+    if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY
+        && ep->recovery_left == 0)
+    {
+        if (ngx_http_otp_page_url(r, "recovery", &url) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &url);
+    }
+
+    return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
 }
 
 
@@ -1243,7 +1417,7 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
 {
     size_t                    len;
     u_char                    secret[NGX_HTTP_OTP_MAX_SECRET];
-    ngx_str_t                 keys[2], args[5], sealed;
+    ngx_str_t                 keys[2], args[6], sealed;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_main_conf_t *omcf;
@@ -1293,7 +1467,14 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, keys, 1, args, 5,
+    if (olcf->enroll_type == NGX_HTTP_OTP_TYPE_HOTP) {
+        ngx_str_set(&args[5], "hotp");
+
+    } else {
+        ngx_str_set(&args[5], "totp");
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, keys, 1, args, 6,
                                ngx_http_otp_enroll_pending);
 }
 
@@ -1302,8 +1483,10 @@ static void
 ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
+    int                       rc;
+    uint64_t                  counter;
     ngx_int_t                 alg, digits, period;
-    ngx_str_t                 secret, keys[10], args[7];
+    ngx_str_t                 secret, keys[12], args[9];
     ngx_http_otp_ep_t        *ep;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -1322,6 +1505,8 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     alg = ngx_http_otp_alg_from(&reply->values[1]);
     digits = ngx_http_otp_store_int(reply, 2);
     period = ngx_http_otp_store_int(reply, 3);
+    ep->hotp = (reply->nvalues > 4 && ngx_http_otp_is(&reply->values[4],
+                                                      "hotp"));
 
     if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
         || ngx_http_otp_open_secret(r, &reply->values[0], &secret) != NGX_OK)
@@ -1342,12 +1527,29 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
 
     ep->sealed = reply->values[0];
 
-    if (ngx_http_otp_check_totp(r, &secret, alg, digits, period) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    if (ep->hotp) {
+        /* the first code of a new HOTP key: counter 0 and the window */
+
+        rc = ngx_http_otp_hotp_verify(secret.data, secret.len, alg, digits,
+                                      0, olcf->hotp_window,
+                                      (char *) ep->code.data, ep->code.len,
+                                      &counter);
+        ep->code_ok = (rc == 1);
+        ep->step = counter;
+
+    } else {
+        rc = (ngx_http_otp_check_totp(r, &secret, alg, digits, period)
+              == NGX_OK) ? 0 : -1;
     }
 
     ngx_explicit_memzero(secret.data, secret.len);
+
+    /* the recovery codes that come with the new key, if it is right */
+
+    if (rc == -1 || ngx_http_otp_new_codes(r) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     ngx_str_set(&keys[0], "e");
     keys[1] = ctx->user;
@@ -1359,6 +1561,8 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     keys[7] = ctx->user;
     ngx_str_set(&keys[8], "t");
     keys[9] = ctx->user;
+    ngx_str_set(&keys[10], "d");
+    keys[11] = ctx->user;
 
     if (ngx_http_otp_attempt_args(r, args) != NGX_OK
         || ngx_http_otp_store_num(r, &args[6],
@@ -1375,8 +1579,26 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     args[2] = args[1];
     args[1] = ep->sealed;
 
+    /* HOTP: no TOTP step, the counter after the one matched */
+
+    ngx_str_set(&args[7], "");
+
+    if (ep->hotp) {
+        ngx_str_set(&args[3], "");
+
+        if (ep->code_ok
+            && ngx_http_otp_store_num(r, &args[7], (int64_t) ep->step + 1)
+               != NGX_OK)
+        {
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    args[8] = ep->codes_hashes;
+
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, keys, 5, args, 7,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, keys, 6, args, 9,
                             ngx_http_otp_enroll_confirmed));
 }
 
@@ -1400,9 +1622,10 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     if (ngx_http_otp_is(&reply->status, "ok")) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_ENROLLMENTS);
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "otp: user \"%V\" enrolled an authenticator",
-                      &ctx->user);
-        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "totp"));
+                      "otp: user \"%V\" enrolled an authenticator (%s)",
+                      &ctx->user, ep->hotp ? "hotp" : "totp");
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
+                                      ep->hotp ? "hotp" : "totp"));
         return;
     }
 
@@ -1452,7 +1675,9 @@ ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
 
     pv.nvars = 0;
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
     ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
                                                NGX_HTTP_OTP_PAGE_RECOVERY,
@@ -1496,6 +1721,8 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
     u.alg = alg;
     u.digits = digits;
     u.period = period;
+    u.hotp = ep->hotp ? 1 : 0;
+    u.counter = 0;
 
     uri.data = ngx_pnalloc(r->pool, ngx_http_otp_uri_max_len(&u) + 1);
     if (uri.data == NULL) {
@@ -1561,6 +1788,10 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_var(&pv, "qr_svg", &qr);
     ngx_http_otp_page_var(&pv, "digits", &ndigits);
 
+    if (ep->hotp) {
+        ngx_http_otp_page_var_cstr(&pv, "hotp", "1");
+    }
+
     if (ngx_http_otp_sms_enroll_vars(r, &pv) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1571,6 +1802,566 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ENROLL, &pv);
+}
+
+
+/* ------------------------------------------ recovery codes, HOTP, devices */
+
+
+/* whether the challenge offers the method a form names */
+
+static ngx_uint_t
+ngx_http_otp_offered(ngx_http_otp_loc_conf_t *olcf, ngx_str_t *method)
+{
+    if (method->len == 0 || ngx_http_otp_is(method, "totp")) {
+        return (olcf->methods & NGX_HTTP_OTP_METHOD_TOTP) != 0;
+    }
+
+    if (ngx_http_otp_is(method, "recovery")) {
+        return (olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY) != 0;
+    }
+
+    return 0;
+}
+
+
+/* a TOTP counter of verifications, moved to the factor checked */
+
+static ngx_http_otp_metric_e
+ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep, ngx_http_otp_metric_e totp)
+{
+    switch (ep->factor) {
+
+    case NGX_HTTP_OTP_FACTOR_HOTP:
+        return NGX_HTTP_OTP_M_HOTP_OK + (totp - NGX_HTTP_OTP_M_TOTP_OK);
+
+    case NGX_HTTP_OTP_FACTOR_RECOVERY:
+        return NGX_HTTP_OTP_M_RECOVERY_OK + (totp - NGX_HTTP_OTP_M_TOTP_OK);
+
+    default:
+        return totp;
+    }
+}
+
+
+/*
+ * An HOTP code: the counters from the user's to otp_hotp_window past it
+ * are checked here; attempt_consume.lua takes the one matched if it is
+ * still ahead of the user's counter, and moves the counter past it.
+ */
+
+static ngx_int_t
+ngx_http_otp_verify_hotp(ngx_http_request_t *r, ngx_str_t *secret,
+    ngx_http_otp_alg_e alg, ngx_uint_t digits, uint64_t counter,
+    ngx_str_t *sealed)
+{
+    int                       rc;
+    uint64_t                  matched;
+    ngx_str_t                 keys[8], args[7];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    rc = ngx_http_otp_hotp_verify(secret->data, secret->len, alg, digits,
+                                  counter, olcf->hotp_window,
+                                  (char *) ep->code.data, ep->code.len,
+                                  &matched);
+
+    ngx_explicit_memzero(secret->data, secret->len);
+
+    if (rc == -1) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&args[2], "");
+
+    if (rc == 1
+        && ngx_http_otp_store_num(r, &args[2], (int64_t) matched) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&keys[0], "c");
+    keys[1] = ep->challenge;
+    ngx_str_set(&keys[2], "f");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "l");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "u");
+    keys[7] = ctx->user;
+
+    args[0] = ctx->user;
+    ngx_str_set(&args[1], "hotp");
+    args[6] = *sealed;
+
+    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT_CONSUME, keys, 4,
+                               args, 7, ngx_http_otp_verify_attempt);
+}
+
+
+/*
+ * A recovery code: its keyed hash goes to attempt_consume.lua, which
+ * removes it from the user's codes if it is one of them.  Anything that
+ * cannot be a recovery code counts as a wrong one.
+ */
+
+static ngx_int_t
+ngx_http_otp_verify_recovery(ngx_http_request_t *r)
+{
+    u_char                    *hex;
+    ngx_str_t                  keys[8], args[6];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    hex = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RECOVERY_HASH_LEN);
+    if (hex == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    args[2].data = hex;
+    args[2].len = NGX_HTTP_OTP_RECOVERY_HASH_LEN;
+
+    if (ngx_http_otp_recovery_hash(omcf->keys.code, (char *) ctx->user.data,
+                                   ctx->user.len, (char *) ep->code.data,
+                                   ep->code.len, (char *) hex)
+        != 0)
+    {
+        ngx_str_set(&args[2], "");
+    }
+
+    ngx_str_set(&keys[0], "c");
+    keys[1] = ep->challenge;
+    ngx_str_set(&keys[2], "f");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "l");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "u");
+    keys[7] = ctx->user;
+
+    args[0] = ctx->user;
+    ngx_str_set(&args[1], "recovery");
+
+    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT_CONSUME, keys, 4,
+                               args, 6, ngx_http_otp_verify_attempt);
+}
+
+
+/* "trust this browser": the device is remembered before its cookie */
+
+static ngx_int_t
+ngx_http_otp_remember_device(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 keys[2], args[4];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    rc = ngx_http_otp_device_new(r, &ctx->user, olcf->remember, &ep->device);
+
+    if (rc == NGX_DECLINED) {
+        /* a user name too long for a cookie: no device, a session */
+        return ngx_http_otp_verify_passed(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&keys[0], "d");
+    keys[1] = ctx->user;
+
+    args[0].data = ep->device.id;
+    args[0].len = sizeof(ep->device.id);
+
+    if (ngx_http_otp_store_num(r, &args[1], ep->device.expires) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], NGX_HTTP_OTP_DEVICE_MAX)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_DEVICE_NEW, keys, 1, args, 4,
+                               ngx_http_otp_device_saved);
+}
+
+
+static void
+ngx_http_otp_device_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_device_set_cookie(r, &ep->device) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" trusts this browser", &ctx->user);
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
+}
+
+
+/*
+ * Ten new recovery codes: the list the page shows (once) and their
+ * keyed hashes, which is all the store keeps.
+ */
+
+static ngx_int_t
+ngx_http_otp_new_codes(ngx_http_request_t *r)
+{
+    char                       code[NGX_HTTP_OTP_RECOVERY_CODE_LEN + 1];
+    u_char                    *p, *h;
+    ngx_uint_t                 i;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    p = ngx_pnalloc(r->pool, sizeof("<ol></ol>") - 1
+                             + NGX_HTTP_OTP_RECOVERY_CODES
+                               * (sizeof("<li></li>") - 1
+                                  + NGX_HTTP_OTP_RECOVERY_CODE_LEN));
+    h = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RECOVERY_CODES
+                             * NGX_HTTP_OTP_RECOVERY_HASH_LEN);
+    if (p == NULL || h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ep->codes_html.data = p;
+    ep->codes_hashes.data = h;
+
+    p = ngx_cpymem(p, "<ol>", sizeof("<ol>") - 1);
+
+    for (i = 0; i < NGX_HTTP_OTP_RECOVERY_CODES; i++) {
+        if (ngx_http_otp_recovery_code(code) != 0
+            || ngx_http_otp_recovery_hash(omcf->keys.code,
+                                          (char *) ctx->user.data,
+                                          ctx->user.len, code,
+                                          NGX_HTTP_OTP_RECOVERY_CODE_LEN,
+                                          (char *) h)
+               != 0)
+        {
+            ngx_explicit_memzero(code, sizeof(code));
+            return NGX_ERROR;
+        }
+
+        /* the alphabet needs no escaping */
+
+        p = ngx_cpymem(p, "<li>", sizeof("<li>") - 1);
+        p = ngx_cpymem(p, code, NGX_HTTP_OTP_RECOVERY_CODE_LEN);
+        p = ngx_cpymem(p, "</li>", sizeof("</li>") - 1);
+        h += NGX_HTTP_OTP_RECOVERY_HASH_LEN;
+    }
+
+    ngx_explicit_memzero(code, sizeof(code));
+
+    p = ngx_cpymem(p, "</ol>", sizeof("</ol>") - 1);
+
+    ep->codes_html.len = p - ep->codes_html.data;
+    ep->codes_hashes.len = h - ep->codes_hashes.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * GET recovery: how many codes are left, and a form for new ones; POST
+ * recovery: new codes, shown once.  Both need an authenticator and a
+ * session whose code was entered within NGX_HTTP_OTP_RECOVERY_FRESH
+ * seconds; otherwise the user goes through the challenge first and comes
+ * back here.
+ */
+
+static ngx_int_t
+ngx_http_otp_recovery(ngx_http_request_t *r)
+{
+    ngx_str_t            binding = ngx_string("recovery");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->action == NGX_HTTP_OTP_RECOVERY_POST
+        && ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form has expired or was not "
+                                       "sent from the recovery codes page. "
+                                       "Go back and reload it.");
+    }
+
+    ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
+                      == NGX_OK);
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_recovery_user);
+}
+
+
+static void
+ngx_http_otp_recovery_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                 lock_ttl;
+    ngx_str_t                 keys[6], args[4];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || reply->nvalues < 11) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    lock_ttl = ngx_http_otp_store_int(reply, 5);
+
+    if (lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        return;
+    }
+
+    /* recovery codes stand in for an authenticator: first one of those */
+
+    if (reply->values[0].data == NULL
+        || ngx_http_otp_store_int(reply, 4) == 1)
+    {
+        ngx_http_otp_ep_finish(r,
+            olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF
+            ? ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                      "No second factor",
+                                      "Your account has no second factor "
+                                      "yet. Ask an administrator to set "
+                                      "one up for you.")
+            : ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
+
+    if (!ep->has_cookie) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
+        return;
+    }
+
+    ngx_http_otp_session_hash(r, &ep->old_sid);
+
+    ngx_str_set(&keys[0], "s");
+    keys[1].data = ep->old_sid.hash;
+    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "su");
+    keys[5] = ctx->user;
+
+    args[0] = ctx->user;
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
+                            ngx_http_otp_recovery_session));
+}
+
+
+static void
+ngx_http_otp_recovery_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t            auth_time;
+    ngx_str_t            keys[2];
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    auth_time = ngx_http_otp_store_int(reply, 1);
+
+    if (!ngx_http_otp_is(&reply->status, "ok") || auth_time == NGX_ERROR
+        || ngx_time() - auth_time > NGX_HTTP_OTP_RECOVERY_FRESH)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
+        return;
+    }
+
+    if (ep->action == NGX_HTTP_OTP_RECOVERY_FORM) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_page(r));
+        return;
+    }
+
+    if (ngx_http_otp_new_codes(r) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ctx->user;
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, keys, 1,
+                            &ep->codes_hashes, 1,
+                            ngx_http_otp_recovery_saved));
+}
+
+
+/* the challenge first, then back to this page (and then to ep->ret) */
+
+static ngx_int_t
+ngx_http_otp_recovery_step_up(ngx_http_request_t *r)
+{
+    ngx_str_t            url;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_page_url(r, "recovery", &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ep->ret = url;
+
+    return ngx_http_otp_redirect_page(r, "challenge");
+}
+
+
+static ngx_int_t
+ngx_http_otp_recovery_page(ngx_http_request_t *r)
+{
+    ngx_str_t                  csrf, left;
+    ngx_str_t                  binding = ngx_string("recovery");
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
+        || ngx_http_otp_store_num(r, &left, ep->recovery_left) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "recovery_left", &left);
+
+    if (ep->recovery_left == 0) {
+        ngx_http_otp_page_var_cstr(&pv, "none_left", "1");
+    }
+
+    return ngx_http_otp_send_page(r, NGX_HTTP_OK, NGX_HTTP_OTP_PAGE_RECOVERY,
+                                  &pv);
+}
+
+
+static void
+ngx_http_otp_recovery_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        /* the authenticator went meanwhile */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "otp: user \"%V\" made new recovery codes", &ctx->user);
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
+    ngx_http_otp_page_var_cstr(&pv, "regenerated", "1");
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
+                                                 NGX_HTTP_OTP_PAGE_RECOVERY,
+                                                 &pv));
 }
 
 
@@ -1869,9 +2660,24 @@ ngx_http_otp_redirect(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_otp_redirect_page(ngx_http_request_t *r, const char *page)
 {
+    ngx_str_t  url;
+
+    if (ngx_http_otp_page_url(r, page, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
+}
+
+
+/* "<endpoint><page>?r=<the return address>" */
+
+static ngx_int_t
+ngx_http_otp_page_url(ngx_http_request_t *r, const char *page,
+    ngx_str_t *url)
+{
     u_char                    *p;
     size_t                     len;
-    ngx_str_t                  url;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_core_loc_conf_t  *clcf;
@@ -1885,18 +2691,18 @@ ngx_http_otp_redirect_page(ngx_http_request_t *r, const char *page)
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    url.data = p;
+    url->data = p;
     p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
     p = ngx_cpymem(p, page, ngx_strlen(page));
     p = ngx_cpymem(p, "?r=", sizeof("?r=") - 1);
     p += ngx_http_otp_return_encode((char *) ep->ret.data, ep->ret.len,
                                     (char *) p);
-    url.len = p - url.data;
+    url->len = p - url->data;
 
-    return ngx_http_otp_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
+    return NGX_OK;
 }
 
 

@@ -19,8 +19,10 @@
 
 
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_device.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
@@ -44,8 +46,6 @@ static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
 static void ngx_http_otp_gate_user_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
-static void ngx_http_otp_gate_resume(ngx_http_request_t *r,
-    ngx_int_t rc);
 static ngx_int_t ngx_http_otp_gate_challenge(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, const char *page);
 static ngx_uint_t ngx_http_otp_is_browser(ngx_http_request_t *r);
@@ -116,7 +116,7 @@ ngx_http_otp_subrequest(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf)
         goto refuse;
     }
 
-    if (!olcf->enable) {
+    if (!olcf->enable || ngx_http_otp_bypassed(r, olcf) == NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -273,6 +273,24 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* otp_bypass: trusted networks, health checks */
+
+    switch (ngx_http_otp_bypassed(r, olcf)) {
+
+    case NGX_OK:
+        ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
+        ctx->gate_done = 1;
+        ctx->gate_rc = NGX_OK;
+        ngx_http_otp_metric_gate(r);
+        return NGX_OK;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    default: /* NGX_DECLINED */
+        break;
+    }
+
     if (ctx->user.len == 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         return ngx_http_otp_gate_sent(r, ngx_http_otp_send_no_user(r));
@@ -296,10 +314,18 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
                                     &ctx->method)
         == NGX_OK)
     {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_CACHE);
+
+        /* otp_max_age: a good session, but the code is too old here */
+
+        if (ngx_http_otp_stale(olcf, ctx->auth_time)) {
+            ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+            return ngx_http_otp_gate_challenge(r, ctx, "challenge");
+        }
+
         ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
         ctx->gate_done = 1;
         ctx->gate_rc = NGX_OK;
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_CACHE);
         ngx_http_otp_metric_gate(r);
         return NGX_OK;
     }
@@ -349,9 +375,11 @@ ngx_http_otp_gate_session_done(ngx_http_request_t *r,
 {
     ngx_int_t                 auth_time;
     ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_gate_ctx_t  *gctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     gctx = ctx->endpoint;
 
     if (reply == NULL) {
@@ -376,6 +404,13 @@ ngx_http_otp_gate_session_done(ngx_http_request_t *r,
         ngx_http_otp_session_remember(&gctx->sid, &ctx->user,
                                       ctx->auth_time, &ctx->method);
 
+        if (ngx_http_otp_stale(olcf, ctx->auth_time)) {
+            ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+            ngx_http_otp_gate_resume(r,
+                ngx_http_otp_gate_challenge(r, ctx, "challenge"));
+            return;
+        }
+
         ngx_http_otp_gate_resume(r, NGX_OK);
         return;
     }
@@ -390,6 +425,21 @@ ngx_http_otp_gate_session_done(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_otp_gate_no_session(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    /* otp_remember_device: a browser the user trusts makes a session */
+
+    if (ngx_http_otp_device_gate(r, ctx) == NGX_AGAIN) {
+        ctx->gate_waiting = 1;
+        r->read_event_handler = ngx_http_test_reading;
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_otp_gate_user_state(r, ctx);
+}
+
+
+ngx_int_t
+ngx_http_otp_gate_user_state(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
     ngx_str_t  keys[6];
 
@@ -482,7 +532,7 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
  * (NGX_DONE) finishes there.
  */
 
-static void
+void
 ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_otp_ctx_t  *ctx;

@@ -71,12 +71,13 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits error has_sms return_q",
+      "digits hotp error has_sms return_q",
       "qr_svg",
       "csrf return qr_svg" },
 
     { "recovery.html",
-      "issuer user codes_html continue regenerated",
+      "issuer user codes_html continue regenerated csrf return "
+      "recovery_left none_left",
       "codes_html",
       "codes_html" },
 

@@ -15,7 +15,7 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS   16
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS   20
 
 
 /*

@@ -680,6 +680,12 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
         }
     }
 
+    /* a method asked for by name; else texts once one was sent */
+
+    if (v.method->len && !ngx_http_otp_sms_is(v.method, "sms")) {
+        return NGX_DECLINED;
+    }
+
     totp = !ngx_http_otp_sms_no_totp(r);
 
     if (!sent && totp && !ngx_http_otp_sms_is(v.method, "sms")) {

@@ -163,7 +163,8 @@ case 'user_state' => sub {
     my $keys = $t->redis('DBSIZE');
 
     is_deeply(run('user_state', \@k),
-              [ 'ok', undef, undef, 0, 0, 0, 0, 0, 0, undef ],
+              [ 'ok', undef, undef, 0, 0, 0, 0, 0, 0, undef, 0, 0,
+                undef ],
               'unknown user');
     is($t->redis('DBSIZE'), $keys, 'read-only: no key created');
 
@@ -176,7 +177,8 @@ case 'user_state' => sub {
     $t->redis('EXPIRE', $k[2], 600);
 
     is_deeply(run('user_state', \@k),
-              [ 'ok', $sealed, 'sha256', 8, 60, 1, 100, 3, 1, undef ],
+              [ 'ok', $sealed, 'sha256', 8, 60, 1, 100, 3, 1, undef, 0, 0,
+                undef ],
               'enrolled, locked, pending, binary secret intact');
 
     $t->redis('SET', $k[1], 1, 'PX', 300);
@@ -405,13 +407,14 @@ case 'enroll_begin' => sub {
     my $sealed = "\x00sealed\xff";
 
     is_deeply(run('enroll_begin', [$e], $sealed, 'sha1', 6, 30, 600),
-              [ 'ok', $sealed, 'sha1', 6, 30 ], 'new enrollment');
+              [ 'ok', $sealed, 'sha1', 6, 30, 'totp' ], 'new enrollment');
     my $ttl = $t->redis('TTL', $e);
     ok($ttl > 595 && $ttl <= 600, "expires ($ttl)");
 
     $t->redis('EXPIRE', $e, 50);
     is_deeply(run('enroll_begin', [$e], 'other', 'sha512', 8, 60, 600),
-              [ 'ok', $sealed, 'sha1', 6, 30 ], 'a reload: the same one');
+              [ 'ok', $sealed, 'sha1', 6, 30, 'totp' ],
+              'a reload: the same one');
     ok($t->redis('TTL', $e) <= 50, 'and its expiry not extended');
 
     like(run('enroll_begin', [ key(e => 'kim2') ], 'x', 'sha1', 6, 30, 0),
@@ -452,7 +455,8 @@ case 'enroll_confirm' => sub {
     is($t->redis('GET', key(t => 'liz')), $s + 1, 'step recorded');
     is_deeply(run('user_state',
                   [ $u, key(l => 'liz'), key(e => 'liz') ]),
-              [ 'ok', 'S1', 'sha256', 8, 60, 0, 0, 2, 0, undef ],
+              [ 'ok', 'S1', 'sha256', 8, 60, 0, 0, 2, 0, undef, 0, 0,
+                undef ],
               'user_state');
 
     challenge('lz', 'liz');

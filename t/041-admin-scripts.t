@@ -91,7 +91,7 @@ case 'admin_status' => sub {
     $t->redis('HSET', key(u => 'st'), 'totp', "\0\1sealed", 'alg', 'sha1',
               'digits', 6, 'period', 30, 'must_enroll', 1,
               'phone', "\0phone\xff");
-    is_deeply(status('st'), [ 'ok', 1, 1, 0, 0, "\0phone\xff" ],
+    is_deeply(status('st'), [ 'ok', 1, 1, 0, 0, "\0phone\xff", 0, 0 ],
               'enrolled, must enroll, binary phone intact');
 
     session('st-1', 'st');
@@ -142,7 +142,8 @@ case 'forget_totp' => sub {
 case 'require_enroll' => sub {
     is_deeply(run('require_enroll', [ key(u => 're') ]), ['ok'], 'ok');
     is($t->redis('HGET', key(u => 're'), 'must_enroll'), 1, 'flag set');
-    is_deeply(status('re'), [ 'ok', 0, 1, 0, 0, undef ], 'status shows it');
+    is_deeply(status('re'), [ 'ok', 0, 1, 0, 0, undef, 0, 0 ],
+              'status shows it');
 };
 
 case 'set_phone' => sub {

@@ -54,6 +54,10 @@ EOF
 
 $t->run_nginx;
 
+# a worker that crashes at debug never connects: this waits in vain and
+# the probe below fails; one that works is asked only once it is ready
+$t->wait_redis_ready;
+
 my $port = $t->port;
 my $probe = eval {
     send_raw($port, raw_request(port => $port, user => 'alice',

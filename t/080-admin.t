@@ -163,7 +163,7 @@ $alice->enroll;
 my $s = status_of('alice');
 is_deeply($s, {
     user => 'alice', totp => JSON::PP::true, hotp => JSON::PP::false,
-    phone => undef, recovery_codes_left => 0, locked_until => undef,
+    phone => undef, recovery_codes_left => 10, locked_until => undef,
     must_enroll => JSON::PP::false, sessions => 1,
 }, 'enrolled user: every field, one session');
 

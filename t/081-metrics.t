@@ -353,6 +353,12 @@ my %expect = (
     'otp_sms_failed_total' => 0,
 );
 
+# HOTP and recovery codes: none in this test
+for my $m (qw(hotp recovery)) {
+    $expect{"otp_verifications_total{method=\"$m\",result=\"$_\"}"} = 0
+        for qw(ok wrong burnt locked expired);
+}
+
 for my $series (sort keys %expect) {
     is(($v->{$series} // -1) - ($base->{$series} // 0), $expect{$series},
        "$series: $expect{$series}");

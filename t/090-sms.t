@@ -48,8 +48,8 @@ sub provider_conf {
     return $c;
 }
 
-my $json_loc = provider_conf('sms-json.conf', $jp);
-my $form_loc = provider_conf('sms-twilio.conf', $tp);
+my $json_loc = provider_conf('sms/json.conf', $jp);
+my $form_loc = provider_conf('sms/twilio.conf', $tp);
 
 my $common = <<'EOF';
         auth_basic "test";
@@ -213,7 +213,7 @@ like($msg->{text},
      qr/^Your gate\.example code is \d{6}\. It expires in 5 min\.$/,
      '... the default template');
 is($req[0]{headers}{authorization}, 'Bearer REPLACE-WITH-YOUR-API-KEY',
-   '... with the provider\'s credentials of conf/sms-json.conf');
+   '... with the provider\'s credentials of conf/sms/json.conf');
 ok(!exists $req[0]{headers}{cookie}
    && !grep({ /YWxpY2U6YWxpY2U/ } values %{ $req[0]{headers} }),
    'none of the client\'s headers (Cookie, its Authorization) reach it');

@@ -55,7 +55,7 @@ my ($rc, $out) = nginx_t();
 is($rc, 0, 'otp_methods totp sms with a provider passes') or diag($out);
 
 ($rc, $out) = nginx_t(location => <<'EOF');
-            otp_methods sms totp recovery link;
+            otp_methods sms totp recovery;
             otp_sms_phone $http_x_phone;
             otp_sms_template "{issuer}: {code}, {minutes}m\n@{host} #{code}";
             otp_sms_code_length 10;

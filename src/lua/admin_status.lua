@@ -4,13 +4,16 @@
 -- KEYS[2]  P l:<user>    lock marker
 -- KEYS[3]  P su:<user>   set of the user's session keys
 --
--- Reply: {"ok", totp, must_enroll, lock_ttl, sessions, phone}
---   totp         1 if an authenticator is enrolled, else 0
+-- Reply: {"ok", totp, must_enroll, lock_ttl, sessions, phone, hotp,
+--         recovery}
+--   totp         1 if an authenticator is enrolled, else 0 (HOTP too)
 --   must_enroll  1 if an admin asked for a new enrollment, else 0
 --   lock_ttl     seconds the user stays locked, 0 if not locked
 --   sessions     live sessions: keys of the set that still exist and
 --                belong to the current generation
 --   phone        the sealed phone number (binary), nil if none
+--   hotp         1 if the authenticator is an HOTP one, else 0
+--   recovery     recovery codes left
 --        {"unknown"}   no user record, no lock and no session set
 --
 -- The session keys come from the set, not from KEYS: with Redis Cluster,
@@ -28,7 +31,8 @@ if known == 0 then
     return {'unknown'}
 end
 
-local u = redis.call('HMGET', KEYS[1], 'totp', 'must_enroll', 'gen', 'phone')
+local u = redis.call('HMGET', KEYS[1], 'totp', 'must_enroll', 'gen', 'phone',
+                     'type', 'rc')
 local gen = tonumber(u[3]) or 0
 
 local n = 0
@@ -45,5 +49,7 @@ return {
     u[2] == '1' and 1 or 0,
     left(redis.call('PTTL', KEYS[2])),
     n,
-    u[4]
+    u[4],
+    (u[1] and u[5] == 'hotp') and 1 or 0,
+    math.floor(#(u[6] or '') / 64)
 }

@@ -3,13 +3,17 @@
 -- makes that secret the user's, unless the enrollment changed meanwhile.
 -- Wrong codes count toward the lockout exactly as in attempt.lua, and the
 -- TOTP step follows the same rule: it must be newer than the last one
--- accepted for the user, or the code counts as wrong.
+-- accepted for the user, or the code counts as wrong.  An HOTP
+-- enrollment (type "hotp") starts the user's counter after the code
+-- that confirmed it.  The new authenticator comes with new recovery
+-- codes, and browsers remembered with the old one are forgotten.
 --
 -- KEYS[1]  P e:<user>   pending enrollment (hash: secret alg digits period)
 -- KEYS[2]  P u:<user>   user record (hash)
 -- KEYS[3]  P f:<user>   consecutive failures of the user
 -- KEYS[4]  P l:<user>   lock marker
 -- KEYS[5]  P t:<user>   last accepted TOTP step
+-- KEYS[6]  P d:<user>   remembered devices (optional)
 -- ARGV[1]  user (unused here; kept so every call names the user first)
 -- ARGV[2]  the sealed secret the code was checked against (binary)
 -- ARGV[3]  "ok" (the code was right) or "wrong"
@@ -17,6 +21,9 @@
 -- ARGV[5]  failures that lock the user (otp_lockout n)
 -- ARGV[6]  lock time, seconds (otp_lockout time)
 -- ARGV[7]  life of the last-step record, seconds
+-- ARGV[8]  HOTP: the next counter (the matched one + 1), else "" (optional)
+-- ARGV[9]  the new recovery codes: their keyed hashes, 64 hex digits
+--          each, concatenated; "" for none (optional: absent keeps them)
 --
 -- Reply: {"ok"}                the user is enrolled
 --        {"wrong"}             the enrollment is still pending
@@ -42,10 +49,15 @@ local sealed, result, step = ARGV[2], ARGV[3], ARGV[4]
 local lock_after, lock_secs = count(ARGV[5]), count(ARGV[6])
 local step_ttl = count(ARGV[7])
 local n = tonumber(step)
+local counter = tonumber(ARGV[8] or '')
+local codes = ARGV[9]
 
 if not (lock_after and lock_secs and step_ttl)
    or (result ~= 'ok' and result ~= 'wrong')
    or (step ~= '' and not (n and n >= 0 and n % 1 == 0))
+   or ((ARGV[8] or '') ~= '' and not (counter and counter >= 1
+                                      and counter % 1 == 0))
+   or (codes and (#codes % 64 ~= 0 or codes:find('[^0-9a-f]')))
 then
     return redis.error_reply('ERR enroll_confirm: bad arguments')
 end
@@ -55,9 +67,16 @@ if locked > 0 then
     return {'locked', locked}
 end
 
-local e = redis.call('HMGET', KEYS[1], 'secret', 'alg', 'digits', 'period')
+local e = redis.call('HMGET', KEYS[1],
+                     'secret', 'alg', 'digits', 'period', 'type')
 if e[1] ~= sealed then
     return {'no_enrollment'}
+end
+
+local hotp = e[5] == 'hotp'
+
+if result == 'ok' and hotp and not counter then
+    return redis.error_reply('ERR enroll_confirm: no HOTP counter')
 end
 
 if result == 'ok' then
@@ -67,6 +86,19 @@ if result == 'ok' then
         redis.call('HSET', KEYS[2], 'totp', e[1], 'alg', e[2],
                    'digits', e[3], 'period', e[4])
         redis.call('HDEL', KEYS[2], 'must_enroll')
+        if hotp then
+            redis.call('HSET', KEYS[2], 'type', 'hotp', 'counter', counter)
+        else
+            redis.call('HDEL', KEYS[2], 'type', 'counter')
+        end
+        if codes == '' then
+            redis.call('HDEL', KEYS[2], 'rc')
+        elseif codes then
+            redis.call('HSET', KEYS[2], 'rc', codes)
+        end
+        if KEYS[6] then
+            redis.call('DEL', KEYS[6])
+        end
         if step ~= '' then
             redis.call('SET', KEYS[5], step, 'EX', step_ttl)
         end

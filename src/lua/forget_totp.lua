@@ -1,12 +1,14 @@
 -- forget_totp.lua: an admin removes a user's authenticator; the next
--- sign-in enrolls a new one.  A pending enrollment goes too, and so does
--- every session, the ones workers hold in memory included (a new
--- generation, as in revoke_user.lua): they were opened with the
--- authenticator that is no longer trusted.
+-- sign-in enrolls a new one.  A pending enrollment goes too, and so do
+-- the recovery codes, the remembered browsers and every session, the
+-- ones workers hold in memory included (a new generation, as in
+-- revoke_user.lua): they were opened with the authenticator that is no
+-- longer trusted.
 --
 -- KEYS[1]  P u:<user>    user record (hash)
 -- KEYS[2]  P e:<user>    pending enrollment
 -- KEYS[3]  P su:<user>   set of the user's session keys
+-- KEYS[4]  P d:<user>    remembered devices (optional)
 --
 -- Reply: {"ok", had_totp, sessions}
 --   had_totp   1 if an authenticator was enrolled, else 0
@@ -18,7 +20,12 @@
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
 
 local had = redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
+redis.call('HDEL', KEYS[1], 'type', 'counter', 'rc')
 redis.call('DEL', KEYS[2])
+
+if KEYS[4] then
+    redis.call('DEL', KEYS[4])
+end
 
 if not known then
     return {'ok', 0, 0}

@@ -368,7 +368,7 @@ static const test_page_t  pages[] = {
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits error has_sms return_q",
+      "digits hotp error has_sms return_q",
       "qr_svg",
       "<html lang=\"en\">|<svg|href=\"otpauth://totp/Ex:alice?secret=JBSW"
       "&amp;issuer=Ex\"|JBSW Y3DP|<form method=\"post\" action=\"enroll\""
@@ -376,7 +376,8 @@ static const test_page_t  pages[] = {
       "|autocomplete=\"one-time-code\"|inputmode=\"numeric\"|autofocus" },
 
     { "recovery.html",
-      "issuer user codes_html continue regenerated",
+      "issuer user codes_html continue regenerated csrf return "
+      "recovery_left none_left",
       "codes_html",
       "<html lang=\"en\">|<ol><li>aaaa-bbbb</li></ol>|href=\"/p?a=1&amp;b\"" },
 

@@ -1,0 +1,38 @@
+-- device_new.lua: remember a browser for a user ("trust this browser").
+-- The browser holds a signed cookie with the device id; the id counts
+-- only while it is here, so that an admin or a new enrollment can
+-- forget every browser of a user at once.
+--
+-- KEYS[1]  P d:<user>   remembered devices (sorted set: id, score expiry)
+-- ARGV[1]  device id (hex)
+-- ARGV[2]  expiry, unix seconds
+-- ARGV[3]  now, unix seconds
+-- ARGV[4]  most devices kept per user; the oldest go first
+--
+-- Reply: {"ok", devices}
+--
+-- The set expires with the last of its devices.
+
+local function count(s)
+    local n = tonumber(s)
+    if n and n >= 1 and n % 1 == 0 then
+        return n
+    end
+end
+
+local expiry, now, most = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
+
+if not (expiry and now and most) or expiry <= now
+   or not ARGV[1]:find('^[0-9a-f]+$')
+then
+    return redis.error_reply('ERR device_new: bad arguments')
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(most + 1))
+
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], tonumber(last[2]))
+
+return {'ok', redis.call('ZCARD', KEYS[1])}

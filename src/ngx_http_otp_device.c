@@ -1,0 +1,377 @@
+
+/*
+ * Remembered devices: the device cookie, and the gate's use of it.
+ *
+ * The cookie is "<otp_cookie name>_device", with the attributes of the
+ * session cookie and a Max-Age of otp_remember_device.  Its payload is
+ * the id (16 random bytes), the time the code was entered and the
+ * expiry (8 bytes each, big-endian) and the user name.  A cookie that is
+ * forged, expired, another user's or no longer in Redis is ignored.
+ */
+
+
+#include "ngx_http_otp_device.h"
+#include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_policy.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_token.h"
+
+
+#define NGX_HTTP_OTP_DEVICE_FIXED     (NGX_HTTP_OTP_DEVICE_ID_LEN + 16)
+#define NGX_HTTP_OTP_DEVICE_MAX_USER                                          \
+    (NGX_HTTP_OTP_SIGNED_MAX_PAYLOAD - NGX_HTTP_OTP_DEVICE_FIXED)
+
+
+typedef struct {
+    ngx_http_otp_device_t       dev;
+    ngx_http_otp_sid_t          sid;          /* the session it opens */
+} ngx_http_otp_device_gate_t;
+
+
+static ngx_int_t ngx_http_otp_device_cookie_name(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_otp_device_from_cookie(ngx_http_request_t *r,
+    ngx_str_t *user, ngx_http_otp_device_t *dev);
+static void ngx_http_otp_device_gate_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_put_time(u_char *p, time_t t);
+static time_t ngx_http_otp_get_time(u_char *p);
+
+
+ngx_int_t
+ngx_http_otp_device_new(ngx_http_request_t *r, ngx_str_t *user, time_t secs,
+    ngx_http_otp_device_t *dev)
+{
+    u_char                     id[NGX_HTTP_OTP_DEVICE_ID_LEN];
+    u_char                    *payload, *p;
+    size_t                     len;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (user->len > NGX_HTTP_OTP_DEVICE_MAX_USER) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_random(id, sizeof(id)) != 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(dev->id, id, sizeof(id));
+    dev->issued = ngx_time();
+    dev->expires = dev->issued + secs;
+
+    len = NGX_HTTP_OTP_DEVICE_FIXED + user->len;
+
+    payload = ngx_pnalloc(r->pool, len);
+    if (payload == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(payload, id, sizeof(id));
+    ngx_explicit_memzero(id, sizeof(id));
+    ngx_http_otp_put_time(p, dev->issued);
+    ngx_http_otp_put_time(p + 8, dev->expires);
+    ngx_memcpy(p + 16, user->data, user->len);
+
+    dev->cookie.data = ngx_pnalloc(r->pool, ngx_http_otp_signed_len(len));
+    if (dev->cookie.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_signed_encode(omcf->keys.cookie, "device", payload, len,
+                                   (char *) dev->cookie.data,
+                                   &dev->cookie.len)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_device_cookie_name(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char                   *p;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    p = ngx_pnalloc(r->pool, olcf->cookie.name.len + sizeof("_device") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->data = p;
+    p = ngx_cpymem(p, olcf->cookie.name.data, olcf->cookie.name.len);
+    p = ngx_cpymem(p, "_device", sizeof("_device") - 1);
+    name->len = p - name->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
+    ngx_http_otp_device_t *dev)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_str_t                 name;
+    ngx_uint_t                secure;
+    ngx_table_elt_t          *h;
+    ngx_http_otp_cookie_t    *ck;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ck = &olcf->cookie;
+
+    if (ngx_http_otp_device_cookie_name(r, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
+
+#if (NGX_HTTP_SSL || NGX_COMPAT)
+    if (ck->secure == NGX_HTTP_OTP_SECURE_AUTO && r->connection->ssl) {
+        secure = 1;
+    }
+#endif
+
+    len = name.len + 1 + dev->cookie.len
+          + sizeof("; Path=") - 1 + ck->path.len
+          + sizeof("; Domain=") - 1 + ck->domain.len
+          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
+          + sizeof("; HttpOnly; SameSite=Strict; Secure") - 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, name.data, name.len);
+    *p++ = '=';
+    p = ngx_cpymem(p, dev->cookie.data, dev->cookie.len);
+    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
+    p = ngx_cpymem(p, ck->path.data, ck->path.len);
+
+    if (ck->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
+    }
+
+    p = ngx_sprintf(p, "; Max-Age=%T",
+                    ngx_max(dev->expires - ngx_time(), 0));
+    p = ngx_cpymem(p, "; HttpOnly; SameSite=",
+                   sizeof("; HttpOnly; SameSite=") - 1);
+    p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
+
+    if (secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK and dev set for an intact, unexpired device cookie of user */
+
+static ngx_int_t
+ngx_http_otp_device_from_cookie(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_http_otp_device_t *dev)
+{
+    u_char                     payload[NGX_HTTP_OTP_SIGNED_MAX_PAYLOAD];
+    size_t                     len;
+    ngx_str_t                  name, value;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_device_cookie_name(r, &name) != NGX_OK
+        || ngx_http_otp_get_cookie(r, &name, &value) != NGX_OK
+        || value.len > ngx_http_otp_signed_len(sizeof(payload)))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_signed_decode(omcf->keys.cookie, "device",
+                                   (char *) value.data, value.len, payload,
+                                   sizeof(payload), &len)
+        != 0
+        || len != NGX_HTTP_OTP_DEVICE_FIXED + user->len
+        || ngx_memcmp(payload + NGX_HTTP_OTP_DEVICE_FIXED, user->data,
+                      user->len)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_hex_dump(dev->id, payload, NGX_HTTP_OTP_DEVICE_ID_LEN);
+    dev->issued = ngx_http_otp_get_time(payload + NGX_HTTP_OTP_DEVICE_ID_LEN);
+    dev->expires = ngx_http_otp_get_time(payload + NGX_HTTP_OTP_DEVICE_ID_LEN
+                                         + 8);
+    dev->cookie = value;
+
+    if (dev->issued < 1 || dev->expires <= ngx_time()) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_device_gate(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    ngx_str_t                    keys[10], args[6];
+    ngx_http_otp_loc_conf_t     *olcf;
+    ngx_http_otp_device_gate_t  *dg;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->remember == 0) {
+        return NGX_DECLINED;
+    }
+
+    dg = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_device_gate_t));
+    if (dg == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_device_from_cookie(r, &ctx->user, &dg->dev) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* a session that otp_max_age would send to the challenge at once */
+
+    if (ngx_http_otp_stale(olcf, dg->dev.issued)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_session_new_id(r, &dg->sid) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&keys[0], "d");
+    keys[1] = ctx->user;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "l");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "s");
+    keys[7].data = dg->sid.hash;
+    keys[7].len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ngx_str_set(&keys[8], "su");
+    keys[9] = ctx->user;
+
+    args[0] = ctx->user;
+    args[1].data = dg->dev.id;
+    args[1].len = sizeof(dg->dev.id);
+
+    if (ngx_http_otp_store_num(r, &args[2], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], olcf->session_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], dg->dev.issued) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->policy = dg;
+
+    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_DEVICE_SESSION, keys, 5, args,
+                               6, ngx_http_otp_device_gate_done)
+        != NGX_OK)
+    {
+        /* Redis is away: the usual path answers 503 */
+        return NGX_DECLINED;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_otp_device_gate_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ctx_t          *ctx;
+    ngx_http_otp_device_gate_t  *dg;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    dg = ctx->policy;
+
+    if (reply == NULL
+        || reply->status.len != 2
+        || ngx_strncmp(reply->status.data, "ok", 2) != 0)
+    {
+        /* revoked, expired, locked, no factor, Redis failed: as if none */
+        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_user_state(r, ctx));
+        return;
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, &dg->sid) != NGX_OK) {
+        ngx_http_otp_gate_resume(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&ctx->method, "remembered");
+    ctx->auth_time = dg->dev.issued;
+    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    ngx_http_otp_session_remember(&dg->sid, &ctx->user, ctx->auth_time,
+                                  &ctx->method);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" passed on a remembered browser",
+                  &ctx->user);
+
+    ngx_http_otp_gate_resume(r, NGX_OK);
+}
+
+
+static void
+ngx_http_otp_put_time(u_char *p, time_t t)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = (uint64_t) t;
+
+    for (i = 0; i < 8; i++) {
+        p[7 - i] = (u_char) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+
+static time_t
+ngx_http_otp_get_time(u_char *p)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+
+    return (v > (uint64_t) NGX_MAX_TIME_T_VALUE) ? 0 : (time_t) v;
+}

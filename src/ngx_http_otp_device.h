@@ -1,0 +1,51 @@
+
+/*
+ * Remembered devices (otp_remember_device): "trust this browser".
+ *
+ * After a right code with the box ticked, the browser gets a device
+ * cookie: a signed value (purpose "device") of a random id, the user and
+ * the cookie's expiry.  The id counts only while the user's set in Redis
+ * holds it (P d:<user>), so that the admin API and a new enrollment can
+ * forget every browser of a user at once.  The gate turns a good device
+ * cookie into a new session with method "remembered".
+ */
+
+
+#ifndef _NGX_HTTP_OTP_DEVICE_H_INCLUDED_
+#define _NGX_HTTP_OTP_DEVICE_H_INCLUDED_
+
+
+#include "ngx_http_otp.h"
+
+
+#define NGX_HTTP_OTP_DEVICE_ID_LEN    16
+#define NGX_HTTP_OTP_DEVICE_MAX       20      /* remembered per user */
+
+
+typedef struct {
+    u_char                      id[2 * NGX_HTTP_OTP_DEVICE_ID_LEN]; /* hex */
+    time_t                      issued;       /* the code was entered */
+    time_t                      expires;
+    ngx_str_t                   cookie;       /* the cookie's value */
+} ngx_http_otp_device_t;
+
+
+/* a new device of user for secs: id, times and the cookie's value */
+ngx_int_t ngx_http_otp_device_new(ngx_http_request_t *r, ngx_str_t *user,
+    time_t secs, ngx_http_otp_device_t *dev);
+
+/* Set-Cookie with the device cookie; beside the session cookie */
+ngx_int_t ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
+    ngx_http_otp_device_t *dev);
+
+/*
+ * The gate, for a request without a good session: NGX_AGAIN while
+ * Redis is asked about the device cookie (the reply resumes the gate),
+ * NGX_DECLINED when there is no device cookie for this user and this
+ * location.
+ */
+ngx_int_t ngx_http_otp_device_gate(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_OTP_DEVICE_H_INCLUDED_ */
