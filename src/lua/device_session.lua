@@ -17,7 +17,8 @@
 --
 -- Reply: {"ok"}           a session was made
 --        {"unknown"}      the device is not remembered (revoked, expired)
---        {"no_factor"}    no authenticator, or one must be enrolled again
+--        {"no_factor"}    no authenticator and no verified phone number,
+--                         or an authenticator must be enrolled again
 --        {"locked"}       the user is locked
 -- Nothing is written unless the reply is "ok".
 
@@ -46,9 +47,9 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
     return {'locked'}
 end
 
-local u = redis.call('HMGET', KEYS[2], 'totp', 'must_enroll', 'gen')
+local u = redis.call('HMGET', KEYS[2], 'totp', 'must_enroll', 'gen', 'phone')
 
-if not u[1] or u[2] == '1' then
+if not (u[1] or u[4]) or u[2] == '1' then
     return {'no_factor'}
 end
 
