@@ -1739,6 +1739,8 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_sms_is(&reply->status, "ok")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_OK);
+
         if (ngx_http_otp_store_int(reply, 0) == 1) {
             ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                           "otp: user \"%V\" enrolled a phone number",
@@ -1751,6 +1753,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
 
     if (ngx_http_otp_sms_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_LOCKED);
         ngx_http_otp_metric_lockout(reply);
         ngx_http_otp_ep_log_failure(r, "wrong SMS code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
@@ -1760,6 +1763,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_sms_is(&reply->status, "burnt")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_BURNT);
         ngx_http_otp_ep_log_failure(r, "wrong SMS code, challenge burnt");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_done(r,
@@ -1772,6 +1776,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_sms_is(&reply->status, "no_challenge")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_EXPIRED);
         st->own = 0;
         *v.error = "This sign-in page has expired. Ask for a new code.";
         ngx_http_otp_ep_done(r, ngx_http_otp_ep_new_challenge(r));
@@ -1792,6 +1797,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
 
     /* "wrong" */
 
+    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_WRONG);
     ngx_http_otp_ep_log_failure(r, "wrong SMS code");
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
 

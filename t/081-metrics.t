@@ -353,8 +353,8 @@ my %expect = (
     'otp_sms_failed_total' => 0,
 );
 
-# HOTP and recovery codes: none in this test
-for my $m (qw(hotp recovery)) {
+# HOTP, recovery and SMS codes: none in this test
+for my $m (qw(hotp recovery sms)) {
     $expect{"otp_verifications_total{method=\"$m\",result=\"$_\"}"} = 0
         for qw(ok wrong burnt locked expired);
 }

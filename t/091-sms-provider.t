@@ -226,6 +226,11 @@ $r = $bob->post('verify', { csrf => $csrf, code => $bob_code,
                             method => 'sms', return => $ret });
 is($r->{status}, 303, '... the code of the text before it still works');
 
+my $ok = metric('otp_verifications_total{method="sms",result="ok"}');
+my $wrong = metric('otp_verifications_total{method="sms",result="wrong"}');
+is($ok, 2, 'otp_verifications_total{method="sms",result="ok"} 2');
+is($wrong, $first eq $next ? 0 : 1, '... result="wrong" for the replaced');
+
 # a refused connection
 
 my $site = site($t, $refused);
