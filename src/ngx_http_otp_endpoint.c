@@ -1367,21 +1367,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_otp_session_hash(r, &ep->old_sid);
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = ep->old_sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "su");
-    keys[5] = ctx->user;
-
-    args[0] = ctx->user;
-
-    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
+        != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -2198,21 +2185,8 @@ ngx_http_otp_recovery_user(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_otp_session_hash(r, &ep->old_sid);
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = ep->old_sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "su");
-    keys[5] = ctx->user;
-
-    args[0] = ctx->user;
-
-    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
+        != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

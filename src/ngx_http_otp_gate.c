@@ -334,21 +334,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return ngx_http_otp_gate_no_session(r, ctx);
     }
 
-    ngx_http_otp_session_hash(r, &gctx->sid);
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = gctx->sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "su");
-    keys[5] = ctx->user;
-
-    args[0] = ctx->user;
-
-    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    if (ngx_http_otp_session_check_args(r, &gctx->sid, &ctx->user, keys, args)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

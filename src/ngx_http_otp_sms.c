@@ -443,34 +443,19 @@ static ngx_int_t
 ngx_http_otp_sms_session(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done)
 {
-    ngx_str_t                 keys[6], args[4];
-    ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_str_t            keys[6], args[4];
+    ngx_http_otp_sms_t  *st;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
     if (ngx_http_otp_session_from_cookie(r, &st->sid) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    ngx_http_otp_session_hash(r, &st->sid);
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = st->sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "su");
-    keys[5] = ctx->user;
-
-    args[0] = ctx->user;
-
-    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    if (ngx_http_otp_session_check_args(r, &st->sid, &ctx->user, keys, args)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
