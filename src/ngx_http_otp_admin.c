@@ -680,26 +680,22 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
 static json_t *
 ngx_http_otp_admin_phone(ngx_http_request_t *r, ngx_str_t *sealed)
 {
-    u_char                     phone[NGX_HTTP_OTP_PHONE_MAX_LEN];
-    u_char                     masked[NGX_HTTP_OTP_PHONE_MASKED_MAX];
-    size_t                     len, mlen;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_admin_t      *ad;
-    ngx_http_otp_main_conf_t  *omcf;
+    u_char                 masked[NGX_HTTP_OTP_PHONE_MASKED_MAX];
+    size_t                 mlen;
+    ngx_str_t              phone;
+    ngx_http_otp_ctx_t    *ctx;
+    ngx_http_otp_admin_t  *ad;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     ad = ctx->admin;
 
     if (sealed->data == NULL) {
         return json_null();
     }
 
-    if (sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
-        || sealed->len > NGX_HTTP_OTP_SEAL_OVERHEAD + sizeof(phone)
-        || ngx_http_otp_open(omcf->keys.seal, ad->user.data, ad->user.len,
-                             sealed->data, sealed->len, phone)
-           != 0)
+    if (ngx_http_otp_store_open(r, &ad->user, sealed,
+                                NGX_HTTP_OTP_PHONE_MAX_LEN, &phone)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "otp: the phone number of user \"%V\" does not "
@@ -707,15 +703,14 @@ ngx_http_otp_admin_phone(ngx_http_request_t *r, ngx_str_t *sealed)
         return json_null();
     }
 
-    len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
-
-    if (ngx_http_otp_phone_valid((char *) phone, len) != 0) {
+    if (ngx_http_otp_phone_valid((char *) phone.data, phone.len) != 0) {
         return json_null();
     }
 
-    mlen = ngx_http_otp_phone_mask((char *) phone, len, (char *) masked);
+    mlen = ngx_http_otp_phone_mask((char *) phone.data, phone.len,
+                                   (char *) masked);
 
-    ngx_explicit_memzero(phone, sizeof(phone));
+    ngx_explicit_memzero(phone.data, phone.len);
 
     return json_stringn((const char *) masked, mlen);
 }

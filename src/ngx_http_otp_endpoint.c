@@ -146,8 +146,6 @@ static ngx_int_t ngx_http_otp_csrf_make(ngx_http_request_t *r,
     ngx_str_t *binding, ngx_str_t *token);
 static ngx_int_t ngx_http_otp_csrf_valid(ngx_http_request_t *r,
     ngx_str_t *binding, time_t max_age);
-static ngx_int_t ngx_http_otp_open_secret(ngx_http_request_t *r,
-    ngx_str_t *sealed, ngx_str_t *secret);
 static ngx_int_t ngx_http_otp_check_totp(ngx_http_request_t *r,
     ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
     ngx_uint_t period);
@@ -1020,7 +1018,8 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
     if (reply->values[0].data != NULL && alg != NGX_ERROR
         && (digits == 6 || digits == 8) && period > 0)
     {
-        if (ngx_http_otp_open_secret(r, &reply->values[0], &secret)
+        if (ngx_http_otp_store_open(r, &ctx->user, &reply->values[0],
+                                    NGX_HTTP_OTP_MAX_SECRET, &secret)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1496,7 +1495,9 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
                                                       "hotp"));
 
     if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
-        || ngx_http_otp_open_secret(r, &reply->values[0], &secret) != NGX_OK)
+        || ngx_http_otp_store_open(r, &ctx->user, &reply->values[0],
+                                   NGX_HTTP_OTP_MAX_SECRET, &secret)
+           != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "otp: the pending enrollment of user \"%V\" does not "
@@ -2516,39 +2517,6 @@ ngx_http_otp_csrf_valid(ngx_http_request_t *r, ngx_str_t *binding,
                       "otp: bad or missing CSRF token for user \"%V\"",
                       &ctx->user);
         return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_otp_open_secret(ngx_http_request_t *r, ngx_str_t *sealed,
-    ngx_str_t *secret)
-{
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-
-    if (sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
-        || sealed->len > NGX_HTTP_OTP_SEAL_OVERHEAD + NGX_HTTP_OTP_MAX_SECRET)
-    {
-        return NGX_ERROR;
-    }
-
-    secret->len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
-    secret->data = ngx_pnalloc(r->pool, secret->len);
-    if (secret->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_otp_open(omcf->keys.seal, ctx->user.data, ctx->user.len,
-                          sealed->data, sealed->len, secret->data)
-        != 0)
-    {
-        return NGX_ERROR;
     }
 
     return NGX_OK;

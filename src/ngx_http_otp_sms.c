@@ -229,11 +229,12 @@ static ngx_int_t
 ngx_http_otp_sms_open(ngx_http_request_t *r, ngx_str_t *sealed,
     ngx_str_t *phone)
 {
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_main_conf_t  *omcf;
+    ngx_int_t            rc;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    /* no number, or none of a number's size: nothing to say */
 
     if (sealed->data == NULL
         || sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
@@ -243,15 +244,13 @@ ngx_http_otp_sms_open(ngx_http_request_t *r, ngx_str_t *sealed,
         return NGX_DECLINED;
     }
 
-    phone->len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
-    phone->data = ngx_pnalloc(r->pool, phone->len);
-    if (phone->data == NULL) {
+    rc = ngx_http_otp_store_open(r, &ctx->user, sealed,
+                                 NGX_HTTP_OTP_PHONE_MAX_LEN, phone);
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_otp_open(omcf->keys.seal, ctx->user.data, ctx->user.len,
-                          sealed->data, sealed->len, phone->data)
-        != 0
+    if (rc != NGX_OK
         || ngx_http_otp_phone_valid((char *) phone->data, phone->len) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -283,6 +283,38 @@ ngx_http_otp_store_int(ngx_http_otp_store_reply_t *reply, ngx_uint_t i)
 
 
 ngx_int_t
+ngx_http_otp_store_open(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_str_t *sealed, size_t max, ngx_str_t *value)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    if (sealed->data == NULL
+        || sealed->len <= NGX_HTTP_OTP_SEAL_OVERHEAD
+        || sealed->len > NGX_HTTP_OTP_SEAL_OVERHEAD + max)
+    {
+        return NGX_DECLINED;
+    }
+
+    value->len = sealed->len - NGX_HTTP_OTP_SEAL_OVERHEAD;
+    value->data = ngx_pnalloc(r->pool, value->len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_open(omcf->keys.seal, user->data, user->len,
+                          sealed->data, sealed->len, value->data)
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_otp_store_num(ngx_http_request_t *r, ngx_str_t *s, int64_t n)
 {
     u_char  *p;

@@ -72,6 +72,14 @@ ngx_int_t ngx_http_otp_store_run(ngx_http_request_t *r,
 ngx_int_t ngx_http_otp_store_int(ngx_http_otp_store_reply_t *reply,
     ngx_uint_t i);
 
+/*
+ * A value sealed to a user (an enrolled secret, a phone number), opened
+ * into r's pool.  NGX_DECLINED: none, longer than max, or not sealed for
+ * this user under this key; NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_http_otp_store_open(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_str_t *sealed, size_t max, ngx_str_t *value);
+
 /* a decimal string in r's pool */
 ngx_int_t ngx_http_otp_store_num(ngx_http_request_t *r, ngx_str_t *s,
     int64_t n);
