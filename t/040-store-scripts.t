@@ -17,20 +17,11 @@ use OtpTest;
 my $t = OtpTest->new;
 $t->run_redis;
 
-my $top = $ENV{OTP_TOP} || do { require Cwd; Cwd::getcwd() };
 my $P = 'otp:';
 
-my %sha;
-for my $name (qw(user_state challenge_new attempt enroll_begin
-                 enroll_confirm session_new session_check session_end
-                 revoke_user counter unlock))
-{
-    my $src = $t->read_file("$top/src/lua/$name.lua");
-    BAIL_OUT("src/lua/$name.lua is missing or empty") if $src eq '';
-    my $sha = $t->redis('SCRIPT', 'LOAD', $src);
-    like($sha, qr/^[0-9a-f]{40}$/, "$name.lua loads") or diag($sha);
-    $sha{$name} = $sha;
-}
+my %sha = $t->load_scripts(qw(user_state challenge_new attempt enroll_begin
+                               enroll_confirm session_new session_check
+                               session_end revoke_user counter unlock));
 
 sub key { $P . join ':', @_ }
 

@@ -15,19 +15,11 @@ use OtpTest;
 my $t = OtpTest->new;
 $t->run_redis;
 
-my $top = $ENV{OTP_TOP} || do { require Cwd; Cwd::getcwd() };
 my $P = 'otp:';
 
-my %sha;
-for my $name (qw(admin_status forget_totp require_enroll set_phone
-                 revoke_user session_new enroll_begin enroll_confirm))
-{
-    my $src = $t->read_file("$top/src/lua/$name.lua");
-    BAIL_OUT("src/lua/$name.lua is missing or empty") if $src eq '';
-    my $sha = $t->redis('SCRIPT', 'LOAD', $src);
-    like($sha, qr/^[0-9a-f]{40}$/, "$name.lua loads") or diag($sha);
-    $sha{$name} = $sha;
-}
+my %sha = $t->load_scripts(qw(admin_status forget_totp require_enroll
+                               set_phone revoke_user session_new
+                               enroll_begin enroll_confirm));
 
 sub key { $P . join ':', @_ }
 

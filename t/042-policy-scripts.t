@@ -19,20 +19,12 @@ use OtpTest;
 my $t = OtpTest->new;
 $t->run_redis;
 
-my $top = $ENV{OTP_TOP} || do { require Cwd; Cwd::getcwd() };
 my $P = 'otp:';
 
-my %sha;
-for my $name (qw(attempt_consume recovery_set device_new device_session
-                 challenge_new enroll_begin enroll_confirm revoke_user
-                 forget_totp session_new session_check user_state))
-{
-    my $src = $t->read_file("$top/src/lua/$name.lua");
-    BAIL_OUT("src/lua/$name.lua is missing or empty") if $src eq '';
-    my $sha = $t->redis('SCRIPT', 'LOAD', $src);
-    like($sha, qr/^[0-9a-f]{40}$/, "$name.lua loads") or diag($sha);
-    $sha{$name} = $sha;
-}
+my %sha = $t->load_scripts(qw(attempt_consume recovery_set device_new
+                               device_session challenge_new enroll_begin
+                               enroll_confirm revoke_user forget_totp
+                               session_new session_check user_state));
 
 sub key { $P . join ':', @_ }
 

@@ -28,8 +28,6 @@ use OtpFaults qw(clients timed wait_until redis_conn commandstat count
 # build, not only under SANITIZE=1 (glibc; nginx inherits it)
 $ENV{MALLOC_PERTURB_} //= 165;
 
-my $top = $ENV{OTP_TOP} || do { require Cwd; Cwd::getcwd() };
-
 my @SCRIPTS = qw(user_state challenge_new attempt enroll_begin
                  enroll_confirm session_new session_check session_end
                  revoke_user counter unlock);
@@ -199,8 +197,7 @@ case('redis killed mid-flight, restarted empty' => sub {
     ok(defined $secs && $secs < 5, 'within 5 s');
 
     my $redis = redis_conn($t);
-    my @shas = map { sha1_hex($t->read_file("$top/src/lua/$_.lua")) }
-               @SCRIPTS;
+    my @shas = map { sha1_hex($t->script($_)) } @SCRIPTS;
     is_deeply($redis->cmd('SCRIPT', 'EXISTS', @shas), [ (1) x @SCRIPTS ],
               'every script loaded again by the handshake');
 

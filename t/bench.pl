@@ -235,9 +235,7 @@ printf "  (recheck 0: Redis counted %d EVALSHA for %d requests)\n",
 
 # the same script, the same keys and arguments, straight to Redis
 
-my $top = $ENV{OTP_TOP} || '.';
-my $sha = $redis->cmd('SCRIPT', 'LOAD',
-                      $t->read_file("$top/src/lua/session_check.lua"));
+my $sha = $redis->cmd('SCRIPT', 'LOAD', $t->script('session_check'));
 my $skeys = $redis->cmd('KEYS', 'otp:s:*');
 die "not one session key in Redis\n" unless @$skeys == 1;
 my @eval = ('EVALSHA', $sha, 3, $skeys->[0], 'otp:u:alice', 'otp:su:alice',

@@ -19,12 +19,7 @@
 -- The session keys come from the set, not from KEYS: with Redis Cluster,
 -- they must share the user's hash slot (see revoke_user.lua).
 
-local function left(ms)
-    if ms == -2 then
-        return 0
-    end
-    return math.max(1, math.floor((ms + 999) / 1000))
-end
+-- include: _prelude.lua
 
 local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3])
 if known == 0 then

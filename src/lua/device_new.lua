@@ -13,12 +13,7 @@
 --
 -- The set expires with the last of its devices.
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
+-- include: _prelude.lua
 
 local expiry, now, most = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
 

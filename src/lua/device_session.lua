@@ -22,12 +22,7 @@
 --        {"locked"}       the user is locked
 -- Nothing is written unless the reply is "ok".
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
+-- include: _prelude.lua
 
 local now, idle, ttl = count(ARGV[3]), count(ARGV[4]), count(ARGV[5])
 

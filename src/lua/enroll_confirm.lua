@@ -31,19 +31,7 @@
 --        {"locked", seconds, 1}   this attempt locked the user
 --        {"no_enrollment"}     nothing pending, or another secret pending
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
-
-local function left(ms)
-    if ms == -2 then
-        return 0
-    end
-    return math.max(1, math.floor((ms + 999) / 1000))
-end
+-- include: _prelude.lua
 
 local sealed, result, step = ARGV[2], ARGV[3], ARGV[4]
 local lock_after, lock_secs = count(ARGV[5]), count(ARGV[6])
@@ -107,14 +95,7 @@ if result == 'ok' then
     end
 end
 
-local f = redis.call('INCR', KEYS[3])
-if f == 1 then
-    redis.call('EXPIRE', KEYS[3], lock_secs)
-end
-
-if f >= lock_after then
-    redis.call('SET', KEYS[4], 1, 'EX', lock_secs)
-    redis.call('DEL', KEYS[3])
+if failure(KEYS[3], KEYS[4], lock_after, lock_secs) then
     return {'locked', lock_secs, 1}
 end
 

@@ -16,12 +16,7 @@
 -- they are dropped here, so that a user who signs in every day does not
 -- grow the set forever.
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
+-- include: _prelude.lua
 
 local now, idle, ttl = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
 

@@ -33,19 +33,7 @@
 -- A right code that a newer text replaced, or that expired, counts as
 -- a wrong one.
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
-
-local function left(ms)
-    if ms == -2 then
-        return 0
-    end
-    return math.max(1, math.floor((ms + 999) / 1000))
-end
+-- include: _prelude.lua
 
 local user, result, hash = ARGV[1], ARGV[2], ARGV[3]
 local now, max = count(ARGV[4]), count(ARGV[5])
@@ -96,14 +84,7 @@ end
 
 a = redis.call('HINCRBY', KEYS[1], 'a', 1)
 
-local f = redis.call('INCR', KEYS[2])
-if f == 1 then
-    redis.call('EXPIRE', KEYS[2], lock_secs)
-end
-
-if f >= lock_after then
-    redis.call('SET', KEYS[3], 1, 'EX', lock_secs)
-    redis.call('DEL', KEYS[2])
+if failure(KEYS[2], KEYS[3], lock_after, lock_secs) then
     return {'locked', lock_secs, 1}
 end
 

@@ -21,12 +21,7 @@
 --        {"no_challenge"}   sent and counted for the user, but the
 --                           challenge is gone (expired meanwhile)
 
-local function count(s)
-    local n = tonumber(s)
-    if n and n >= 1 and n % 1 == 0 then
-        return n
-    end
-end
+-- include: _prelude.lua
 
 local window = 86400
 

@@ -37,19 +37,7 @@
 --        {"daily", secs}          the user's texts in the window; secs
 --                                 until the oldest one leaves it
 
-local function count(s, min)
-    local n = tonumber(s)
-    if n and n >= min and n % 1 == 0 then
-        return n
-    end
-end
-
-local function left(ms)
-    if ms == -2 then
-        return 0
-    end
-    return math.max(1, math.floor((ms + 999) / 1000))
-end
+-- include: _prelude.lua
 
 local window, hold = 86400, 300
 

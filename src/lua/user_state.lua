@@ -21,14 +21,7 @@
 --                always the last value (ngx_http_otp_sms.c reads it so):
 --                values added later go before it
 
-local function left(ms)
-    -- rounded up, so a lock with 300 ms to go still reads as locked;
-    -- a lock without an expiry (-1) counts as locked too
-    if ms == -2 then
-        return 0
-    end
-    return math.max(1, math.floor((ms + 999) / 1000))
-end
+-- include: _prelude.lua
 
 local u = redis.call('HMGET', KEYS[1],
                      'totp', 'alg', 'digits', 'period', 'must_enroll', 'gen',

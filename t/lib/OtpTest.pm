@@ -137,10 +137,8 @@ sub wait_redis_ready {
     my $deadline = time + ($o{seconds} || 10);
 
     require Digest::SHA;
-    my @sha;
-    for my $f (glob "$self->{top}/src/lua/*.lua") {
-        push @sha, Digest::SHA::sha1_hex($self->read_file($f));
-    }
+    my @sha = map { Digest::SHA::sha1_hex($self->script($_)) }
+              $self->scripts;
 
     while (time < $deadline) {
         my $ok = eval {
@@ -157,6 +155,44 @@ sub wait_redis_ready {
         sleep 0.05;
     }
     return 0;
+}
+
+# The names of the store's scripts: src/lua/*.lua but the pieces they
+# include (_*.lua), which src/embed.sh does not embed on their own.
+sub scripts {
+    my ($self) = @_;
+    return map { m{/([^/_][^/]*)\.lua$} ? $1 : () }
+           sort glob "$self->{top}/src/lua/*.lua";
+}
+
+# src/lua/<name>.lua as the module embeds it: src/embed.sh -t expands its
+# "-- include:" lines the way the build does, so the tests load exactly
+# the text the module loads.
+sub script {
+    my ($self, $name) = @_;
+    my $file = "$self->{top}/src/lua/$name.lua";
+
+    open my $fh, '-|', 'sh', "$self->{top}/src/embed.sh", '-t', $file
+        or croak "embed.sh: $!";
+    binmode $fh;
+    local $/;
+    my $text = <$fh> // '';
+    close $fh or croak "embed.sh -t $file failed";
+    return $text;
+}
+
+# SCRIPT LOAD of each named script, one test each; the hashes by name.
+sub load_scripts {
+    my ($self, @names) = @_;
+    my %sha;
+    for my $name (@names) {
+        my $text = $self->script($name);
+        BAIL_OUT("src/lua/$name.lua is missing or empty") if $text eq '';
+        my $sha = $self->redis('SCRIPT', 'LOAD', $text);
+        like($sha, qr/^[0-9a-f]{40}$/, "$name.lua loads") or diag($sha);
+        $sha{$name} = $sha;
+    }
+    return %sha;
 }
 
 sub redis_addr { "127.0.0.1:$_[0]{redis_port}" }
