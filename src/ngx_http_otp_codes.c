@@ -13,6 +13,7 @@
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_user.h"
 
 
 /* new recovery codes need a code entered this recently */
@@ -136,34 +137,32 @@ static void
 ngx_http_otp_recovery_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 lock_ttl;
-    ngx_str_t                 keys[6], args[4];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_str_t                  keys[6], args[4];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || reply->nvalues < 11) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK
+        || !us.has_recovery)
+    {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
     /* recovery codes stand in for an authenticator: first one of those */
 
-    if (reply->values[0].data == NULL
-        || ngx_http_otp_store_int(reply, 4) == 1)
-    {
+    if (us.secret.data == NULL || us.must_enroll) {
         ngx_http_otp_ep_finish(r,
             olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF
             ? ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -175,7 +174,7 @@ ngx_http_otp_recovery_user(ngx_http_request_t *r,
         return;
     }
 
-    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
+    ep->recovery_left = us.recovery;
 
     if (!ep->has_cookie) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));

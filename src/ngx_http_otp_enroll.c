@@ -18,6 +18,7 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_uri.h"
+#include "ngx_http_otp_user.h"
 #include "ngx_http_otp_verify.h"
 
 
@@ -68,27 +69,24 @@ static void
 ngx_http_otp_enroll_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 lock_ttl, must_enroll;
-    ngx_str_t                 keys[6], args[4];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_str_t                  keys[6], args[4];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-    must_enroll = ngx_http_otp_store_int(reply, 4);
-
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
@@ -101,8 +99,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
-    if ((reply->values[0].data == NULL && !ngx_http_otp_sms_factor(r, reply))
-        || must_enroll == 1)
+    if ((us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us))
+        || us.must_enroll)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
         return;

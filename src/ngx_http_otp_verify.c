@@ -19,6 +19,7 @@
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_user.h"
 
 
 #define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
@@ -67,44 +68,42 @@ static void
 ngx_http_otp_challenge_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 rc, must_enroll, lock_ttl;
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_int_t                  rc;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-    must_enroll = ngx_http_otp_store_int(reply, 4);
+    ngx_http_otp_sms_user(r, &us);
 
-    ngx_http_otp_sms_user(r, reply);
-
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
-    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
+    ep->recovery_left = us.recovery;
 
     /* the challenge a text was sent for, shown again */
 
-    rc = ngx_http_otp_sms_challenge(r, reply);
+    rc = ngx_http_otp_sms_challenge(r, &us);
 
     if (rc != NGX_DECLINED) {
         ngx_http_otp_ep_finish(r, rc);
         return;
     }
 
-    if ((reply->values[0].data == NULL && !ngx_http_otp_sms_factor(r, reply))
-        || must_enroll == 1)
+    if ((us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us))
+        || us.must_enroll)
     {
 
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
@@ -115,7 +114,7 @@ ngx_http_otp_challenge_user(ngx_http_request_t *r,
                                          "one up for you.");
 
         } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
-                   && must_enroll != 1)
+                   && !us.must_enroll)
         {
             rc = ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
 
@@ -359,46 +358,42 @@ static void
 ngx_http_otp_verify_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 lock_ttl, digits, period, alg;
-    ngx_str_t                 secret, keys[8], args[7];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_int_t                  digits, period, alg;
+    ngx_str_t                  secret, keys[8], args[7];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    ngx_http_otp_sms_user(r, reply);
+    ngx_http_otp_sms_user(r, &us);
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-
-    ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 10), 0);
-    ep->hotp = (reply->values[0].data != NULL
-                && reply->values[8].data != NULL);
+    ep->recovery_left = us.recovery;
+    ep->hotp = (us.secret.data != NULL && us.hotp);
     ep->factor = ngx_http_otp_is(&ep->method, "recovery")
                  ? NGX_HTTP_OTP_FACTOR_RECOVERY
                  : ep->hotp ? NGX_HTTP_OTP_FACTOR_HOTP
                             : NGX_HTTP_OTP_FACTOR_TOTP;
 
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
                                     NGX_HTTP_OTP_M_TOTP_LOCKED));
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
     /* an administrator asked for a new authenticator: the old one is done */
 
-    if (reply->values[0].data != NULL
-        && ngx_http_otp_store_int(reply, 4) == 1)
-    {
+    if (us.secret.data != NULL && us.must_enroll) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
         return;
     }
@@ -415,14 +410,14 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
      */
 
     ep->code_ok = 0;
-    alg = ngx_http_otp_alg_from(&reply->values[1]);
-    digits = ngx_http_otp_store_int(reply, 2);
-    period = ngx_http_otp_store_int(reply, 3);
+    alg = ngx_http_otp_alg_from(&us.alg);
+    digits = us.digits;
+    period = us.period;
 
-    if (reply->values[0].data != NULL && alg != NGX_ERROR
+    if (us.secret.data != NULL && alg != NGX_ERROR
         && (digits == 6 || digits == 8) && period > 0)
     {
-        if (ngx_http_otp_store_open(r, &ctx->user, &reply->values[0],
+        if (ngx_http_otp_store_open(r, &ctx->user, &us.secret,
                                     NGX_HTTP_OTP_MAX_SECRET, &secret)
             != NGX_OK)
         {
@@ -435,10 +430,8 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
 
         if (ep->hotp) {
             ngx_http_otp_ep_finish(r, ngx_http_otp_verify_hotp(r, &secret,
-                                          alg, digits,
-                                          ngx_max(ngx_http_otp_store_int(
-                                                      reply, 9), 0),
-                                          &reply->values[0]));
+                                          alg, digits, us.counter,
+                                          &us.secret));
             return;
         }
 
