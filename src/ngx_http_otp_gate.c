@@ -27,6 +27,7 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_return.h"
+#include "ngx_http_otp_user.h"
 
 
 typedef struct {
@@ -457,30 +458,29 @@ static void
 ngx_http_otp_gate_user_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 rc, lock_ttl, must_enroll;
-    ngx_uint_t                enrolled;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_int_t                  rc;
+    ngx_uint_t                 enrolled;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
         ngx_http_otp_gate_resume(r, ngx_http_otp_gate_sent(r,
                                      ngx_http_otp_send_unavailable(r)));
         return;
     }
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-    must_enroll = ngx_http_otp_store_int(reply, 4);
-    enrolled = ((reply->values[0].data != NULL
-                 || ngx_http_otp_sms_factor(r, reply))
-                && must_enroll != 1);
+    enrolled = ((us.secret.data != NULL || ngx_http_otp_sms_factor(r, &us))
+                && !us.must_enroll);
 
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        rc = ngx_http_otp_gate_sent(r, ngx_http_otp_send_locked(r, lock_ttl));
+        rc = ngx_http_otp_gate_sent(r, ngx_http_otp_send_locked(r,
+                                                                us.lock_ttl));
 
     } else if (enrolled) {
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
@@ -488,7 +488,7 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
 
     } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED
                || (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
-                   && must_enroll == 1))
+                   && us.must_enroll))
     {
         /* an administrator's "require-enroll" holds even where optional */
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;

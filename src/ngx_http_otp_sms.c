@@ -468,30 +468,24 @@ ngx_http_otp_sms_session(ngx_http_request_t *r,
 
 
 void
-ngx_http_otp_sms_user(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
+ngx_http_otp_sms_user(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
 {
     ngx_http_otp_sms_t  *st;
 
     st = ngx_http_otp_sms_get(r);
 
-    if (st == NULL || reply->nvalues < 8) {
+    if (st == NULL) {
         return;
     }
 
-    st->totp = (reply->values[0].data != NULL);
-
-    if (reply->nvalues > NGX_HTTP_OTP_USER_STATE_PHONE) {
-        st->phone = reply->values[reply->nvalues - 1];
-    }
-
+    st->totp = (us->secret.data != NULL);
+    st->phone = us->phone;
     st->known = 1;
 }
 
 
 ngx_uint_t
-ngx_http_otp_sms_factor(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
+ngx_http_otp_sms_factor(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
 {
     ngx_str_t                 phone;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -502,9 +496,7 @@ ngx_http_otp_sms_factor(ngx_http_request_t *r,
         return 0;
     }
 
-    if (reply->nvalues > NGX_HTTP_OTP_USER_STATE_PHONE
-        && reply->values[reply->nvalues - 1].data != NULL)
-    {
+    if (us->phone.data != NULL) {
         return 1;
     }
 
@@ -517,7 +509,7 @@ ngx_http_otp_sms_factor(ngx_http_request_t *r,
 
 ngx_int_t
 ngx_http_otp_sms_challenge(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
+    ngx_http_otp_user_state_t *us)
 {
     u_char                 *p;
     ngx_str_t               arg;
@@ -527,7 +519,7 @@ ngx_http_otp_sms_challenge(ngx_http_request_t *r,
     /* an administrator's "require-enroll" goes first */
 
     if (!ngx_http_otp_sms_offered(r)
-        || ngx_http_otp_store_int(reply, 4) == 1
+        || us->must_enroll
         || ngx_http_arg(r, (u_char *) "c", 1, &arg) != NGX_OK
         || arg.len != NGX_HTTP_OTP_SMS_ID_B64_LEN)
     {
@@ -547,8 +539,8 @@ ngx_http_otp_sms_challenge(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    st->factor = (reply->values[0].data != NULL
-                  || ngx_http_otp_sms_factor(r, reply));
+    st->factor = (us->secret.data != NULL
+                  || ngx_http_otp_sms_factor(r, us));
 
     ngx_http_otp_ep_view(r, &v);
 
@@ -792,31 +784,28 @@ static void
 ngx_http_otp_sms_form_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 rc, lock_ttl;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_int_t                  rc;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    ngx_http_otp_sms_user(r, reply);
+    ngx_http_otp_sms_user(r, &us);
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
-    if (reply->values[0].data == NULL
-        && !ngx_http_otp_sms_factor(r, reply))
-    {
+    if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
             ngx_http_otp_ep_done(r,
                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -1041,33 +1030,30 @@ static void
 ngx_http_otp_sms_post_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                 rc, lock_ttl;
-    ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_int_t                  rc;
+    ngx_http_otp_sms_t        *st;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
-    if (reply == NULL || reply->nvalues < 8) {
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
         ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    ngx_http_otp_sms_user(r, reply);
+    ngx_http_otp_sms_user(r, &us);
 
-    lock_ttl = ngx_http_otp_store_int(reply, 5);
-
-    if (lock_ttl > 0) {
+    if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, lock_ttl));
+        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
-    if (reply->values[0].data == NULL
-        && !ngx_http_otp_sms_factor(r, reply))
-    {
+    if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
             ngx_http_otp_ep_done(r,
                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,

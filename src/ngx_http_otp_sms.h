@@ -13,13 +13,7 @@
 #include "ngx_http_otp.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_store.h"
-
-
-/*
- * user_state.lua's reply has the sealed phone number as its last value,
- * the ninth or a later one
- */
-#define NGX_HTTP_OTP_USER_STATE_PHONE   8
+#include "ngx_http_otp_user.h"
 
 
 /*
@@ -37,18 +31,18 @@ ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
  * NGX_DECLINED when there is none to show.
  */
 ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
+    ngx_http_otp_user_state_t *us);
 
 /* what user_state.lua said of the user, for the pages */
 void ngx_http_otp_sms_user(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
+    ngx_http_otp_user_state_t *us);
 
 /*
  * 1 if the user of a user_state.lua reply has SMS as a factor here: sms
  * in otp_methods, and a number from otp_sms_phone or a verified one.
  */
 ngx_uint_t ngx_http_otp_sms_factor(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
+    ngx_http_otp_user_state_t *us);
 
 /*
  * The challenge page's SMS values; NGX_OK when the page asks for a

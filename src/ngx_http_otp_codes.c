@@ -1,0 +1,335 @@
+
+/*
+ * The recovery codes page: GET recovery tells how many codes are left,
+ * POST recovery replaces them with ten new ones, shown once; and the
+ * making of new codes, which enrollment uses too.  The codes themselves
+ * (alphabet, keyed hash) are in ngx_http_otp_recovery.c.
+ */
+
+
+#include "ngx_http_otp_codes.h"
+#include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_recovery.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_user.h"
+
+
+/* new recovery codes need a code entered this recently */
+#define NGX_HTTP_OTP_RECOVERY_FRESH      600
+
+
+static void ngx_http_otp_recovery_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_recovery_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_recovery_step_up(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_recovery_page(ngx_http_request_t *r);
+static void ngx_http_otp_recovery_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+
+
+/*
+ * Ten new recovery codes: the list the page shows (once) and their
+ * keyed hashes, which is all the store keeps.
+ */
+
+ngx_int_t
+ngx_http_otp_new_codes(ngx_http_request_t *r)
+{
+    char                       code[NGX_HTTP_OTP_RECOVERY_CODE_LEN + 1];
+    u_char                    *p, *h;
+    ngx_uint_t                 i;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    p = ngx_pnalloc(r->pool, sizeof("<ol></ol>") - 1
+                             + NGX_HTTP_OTP_RECOVERY_CODES
+                               * (sizeof("<li></li>") - 1
+                                  + NGX_HTTP_OTP_RECOVERY_CODE_LEN));
+    h = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RECOVERY_CODES
+                             * NGX_HTTP_OTP_RECOVERY_HASH_LEN);
+    if (p == NULL || h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ep->codes_html.data = p;
+    ep->codes_hashes.data = h;
+
+    p = ngx_cpymem(p, "<ol>", sizeof("<ol>") - 1);
+
+    for (i = 0; i < NGX_HTTP_OTP_RECOVERY_CODES; i++) {
+        if (ngx_http_otp_recovery_code(code) != 0
+            || ngx_http_otp_recovery_hash(omcf->keys.code,
+                                          (char *) ctx->user.data,
+                                          ctx->user.len, code,
+                                          NGX_HTTP_OTP_RECOVERY_CODE_LEN,
+                                          (char *) h)
+               != 0)
+        {
+            ngx_explicit_memzero(code, sizeof(code));
+            return NGX_ERROR;
+        }
+
+        /* the alphabet needs no escaping */
+
+        p = ngx_cpymem(p, "<li>", sizeof("<li>") - 1);
+        p = ngx_cpymem(p, code, NGX_HTTP_OTP_RECOVERY_CODE_LEN);
+        p = ngx_cpymem(p, "</li>", sizeof("</li>") - 1);
+        h += NGX_HTTP_OTP_RECOVERY_HASH_LEN;
+    }
+
+    ngx_explicit_memzero(code, sizeof(code));
+
+    p = ngx_cpymem(p, "</ol>", sizeof("</ol>") - 1);
+
+    ep->codes_html.len = p - ep->codes_html.data;
+    ep->codes_hashes.len = h - ep->codes_hashes.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * GET recovery: how many codes are left, and a form for new ones; POST
+ * recovery: new codes, shown once.  Both need an authenticator and a
+ * session whose code was entered within NGX_HTTP_OTP_RECOVERY_FRESH
+ * seconds; otherwise the user goes through the challenge first and comes
+ * back here.
+ */
+
+ngx_int_t
+ngx_http_otp_recovery(ngx_http_request_t *r)
+{
+    ngx_str_t            binding = ngx_string("recovery");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->action == NGX_HTTP_OTP_RECOVERY_POST
+        && ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form has expired or was not "
+                                       "sent from the recovery codes page. "
+                                       "Go back and reload it.");
+    }
+
+    ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
+                      == NGX_OK);
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_recovery_user);
+}
+
+
+static void
+ngx_http_otp_recovery_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_str_t                  keys[6], args[4];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK
+        || !us.has_recovery)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (us.lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        return;
+    }
+
+    /* recovery codes stand in for an authenticator: first one of those */
+
+    if (us.secret.data == NULL || us.must_enroll) {
+        ngx_http_otp_ep_finish(r,
+            olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF
+            ? ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                      "No second factor",
+                                      "Your account has no second factor "
+                                      "yet. Ask an administrator to set "
+                                      "one up for you.")
+            : ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    ep->recovery_left = us.recovery;
+
+    if (!ep->has_cookie) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
+        return;
+    }
+
+    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
+        != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
+                            ngx_http_otp_recovery_session));
+}
+
+
+static void
+ngx_http_otp_recovery_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t            auth_time;
+    ngx_str_t            keys[2];
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    auth_time = ngx_http_otp_store_int(reply, 1);
+
+    if (!ngx_http_otp_is(&reply->status, "ok") || auth_time == NGX_ERROR
+        || ngx_time() - auth_time > NGX_HTTP_OTP_RECOVERY_FRESH)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
+        return;
+    }
+
+    if (ep->action == NGX_HTTP_OTP_RECOVERY_FORM) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_page(r));
+        return;
+    }
+
+    if (ngx_http_otp_new_codes(r) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = ctx->user;
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, keys, 1,
+                            &ep->codes_hashes, 1,
+                            ngx_http_otp_recovery_saved));
+}
+
+
+/* the challenge first, then back to this page (and then to ep->ret) */
+
+static ngx_int_t
+ngx_http_otp_recovery_step_up(ngx_http_request_t *r)
+{
+    ngx_str_t            url;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_page_url(r, "recovery", &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ep->ret = url;
+
+    return ngx_http_otp_redirect_page(r, "challenge");
+}
+
+
+static ngx_int_t
+ngx_http_otp_recovery_page(ngx_http_request_t *r)
+{
+    ngx_str_t                  csrf, left;
+    ngx_str_t                  binding = ngx_string("recovery");
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
+        || ngx_http_otp_store_num(r, &left, ep->recovery_left) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "recovery_left", &left);
+
+    if (ep->recovery_left == 0) {
+        ngx_http_otp_page_var_cstr(&pv, "none_left", "1");
+    }
+
+    return ngx_http_otp_send_page(r, NGX_HTTP_OK, NGX_HTTP_OTP_PAGE_RECOVERY,
+                                  &pv);
+}
+
+
+static void
+ngx_http_otp_recovery_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        /* the authenticator went meanwhile */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "otp: user \"%V\" made new recovery codes", &ctx->user);
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
+    ngx_http_otp_page_var_cstr(&pv, "regenerated", "1");
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
+                                                 NGX_HTTP_OTP_PAGE_RECOVERY,
+                                                 &pv));
+}

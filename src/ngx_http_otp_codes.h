@@ -1,0 +1,22 @@
+
+/*
+ * The recovery codes page: GET and POST recovery, and new codes for it
+ * and for enrollment.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_CODES_H_INCLUDED_
+#define _NGX_HTTP_OTP_CODES_H_INCLUDED_
+
+
+#include "ngx_http_otp.h"
+
+
+/* a step of the endpoint (see ngx_http_otp_endpoint.h) */
+ngx_int_t ngx_http_otp_recovery(ngx_http_request_t *r);
+
+/* ten new codes: ep->codes_html, shown once, and ep->codes_hashes */
+ngx_int_t ngx_http_otp_new_codes(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_OTP_CODES_H_INCLUDED_ */

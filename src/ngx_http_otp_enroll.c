@@ -1,0 +1,544 @@
+
+/*
+ * Enrollment: GET enroll shows a new key (QR code, otpauth URI and the
+ * key in base32) for a user with no factor, or within a session for one
+ * who has; POST enroll takes the key's first code, stores the key and
+ * new recovery codes, starts a session and shows the codes once.
+ */
+
+
+#include "ngx_http_otp_enroll.h"
+#include "ngx_http_otp_base32.h"
+#include "ngx_http_otp_codes.h"
+#include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_page.h"
+#include "ngx_http_otp_qr.h"
+#include "ngx_http_otp_session.h"
+#include "ngx_http_otp_sms.h"
+#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_uri.h"
+#include "ngx_http_otp_user.h"
+#include "ngx_http_otp_verify.h"
+
+
+static void ngx_http_otp_enroll_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_enroll_begin(ngx_http_request_t *r);
+static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_enroll_page(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *secret, ngx_http_otp_alg_e alg,
+    ngx_uint_t digits, ngx_uint_t period);
+
+
+ngx_int_t
+ngx_http_otp_enroll(ngx_http_request_t *r)
+{
+    ngx_str_t            binding = ngx_string("enroll");
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->action == NGX_HTTP_OTP_ENROLL_POST
+        && ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Request refused",
+                                       "This form has expired or was not "
+                                       "sent from the setup page. Go back "
+                                       "and reload it.");
+    }
+
+    ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
+                      == NGX_OK);
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_enroll_user);
+}
+
+
+static void
+ngx_http_otp_enroll_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_str_t                  keys[6], args[4];
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_user_state_t  us;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (us.lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        return;
+    }
+
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
+        ngx_http_otp_ep_finish(r,
+            ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                    "Setup is done by an administrator",
+                                    "Ask an administrator to set up your "
+                                    "second factor."));
+        return;
+    }
+
+    if ((us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us))
+        || us.must_enroll)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+        return;
+    }
+
+    /*
+     * Already enrolled: a new authenticator replaces the old one only
+     * within a session, never through the first factor alone.
+     */
+
+    if (!ep->has_cookie) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
+                                                             "challenge"));
+        return;
+    }
+
+    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
+        != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
+                            ngx_http_otp_enroll_session));
+}
+
+
+static void
+ngx_http_otp_enroll_session(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
+                                                             "challenge"));
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+}
+
+
+static ngx_int_t
+ngx_http_otp_enroll_begin(ngx_http_request_t *r)
+{
+    size_t                    len;
+    u_char                    secret[NGX_HTTP_OTP_MAX_SECRET];
+    ngx_str_t                 keys[2], args[6], sealed;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_main_conf_t *omcf;
+
+    static const char  *algs[] = { "sha1", "sha256", "sha512" };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    /*
+     * A fresh secret, sealed to this user; the script keeps the one
+     * already pending, if any, so that a reload shows the same QR code.
+     */
+
+    len = ngx_http_otp_secret_len(olcf->totp_algorithm);
+
+    sealed.len = len + NGX_HTTP_OTP_SEAL_OVERHEAD;
+    sealed.data = ngx_pnalloc(r->pool, sealed.len);
+    if (sealed.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_otp_random(secret, len) != 0
+        || ngx_http_otp_seal(omcf->keys.seal, ctx->user.data, ctx->user.len,
+                             secret, len, sealed.data)
+           != 0)
+    {
+        ngx_explicit_memzero(secret, sizeof(secret));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    ngx_str_set(&keys[0], "e");
+    keys[1] = ctx->user;
+
+    args[0] = sealed;
+    args[1].data = (u_char *) algs[olcf->totp_algorithm];
+    args[1].len = ngx_strlen(algs[olcf->totp_algorithm]);
+
+    if (ngx_http_otp_store_num(r, &args[2], olcf->totp_digits) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->totp_period) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (olcf->enroll_type == NGX_HTTP_OTP_TYPE_HOTP) {
+        ngx_str_set(&args[5], "hotp");
+
+    } else {
+        ngx_str_set(&args[5], "totp");
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, keys, 1, args, 6,
+                               ngx_http_otp_enroll_pending);
+}
+
+
+static void
+ngx_http_otp_enroll_pending(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    int                       rc;
+    uint64_t                  counter;
+    ngx_int_t                 alg, digits, period;
+    ngx_str_t                 secret, keys[12], args[9];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")
+        || reply->nvalues < 4)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    alg = ngx_http_otp_alg_from(&reply->values[1]);
+    digits = ngx_http_otp_store_int(reply, 2);
+    period = ngx_http_otp_store_int(reply, 3);
+    ep->hotp = (reply->nvalues > 4 && ngx_http_otp_is(&reply->values[4],
+                                                      "hotp"));
+
+    if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
+        || ngx_http_otp_store_open(r, &ctx->user, &reply->values[0],
+                                   NGX_HTTP_OTP_MAX_SECRET, &secret)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp: the pending enrollment of user \"%V\" does not "
+                      "open; was otp_secret_file changed?", &ctx->user);
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ep->action == NGX_HTTP_OTP_ENROLL_FORM) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_page(r, NGX_HTTP_OK,
+                                                 &secret, alg, digits,
+                                                 period));
+        return;
+    }
+
+    ep->sealed = reply->values[0];
+
+    if (ep->hotp) {
+        /* the first code of a new HOTP key: counter 0 and the window */
+
+        rc = ngx_http_otp_hotp_verify(secret.data, secret.len, alg, digits,
+                                      0, olcf->hotp_window,
+                                      (char *) ep->code.data, ep->code.len,
+                                      &counter);
+        ep->code_ok = (rc == 1);
+        ep->step = counter;
+
+    } else {
+        rc = (ngx_http_otp_check_totp(r, &secret, alg, digits, period)
+              == NGX_OK) ? 0 : -1;
+    }
+
+    ngx_explicit_memzero(secret.data, secret.len);
+
+    /* the recovery codes that come with the new key, if it is right */
+
+    if (rc == -1 || ngx_http_otp_new_codes(r) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&keys[0], "e");
+    keys[1] = ctx->user;
+    ngx_str_set(&keys[2], "u");
+    keys[3] = ctx->user;
+    ngx_str_set(&keys[4], "f");
+    keys[5] = ctx->user;
+    ngx_str_set(&keys[6], "l");
+    keys[7] = ctx->user;
+    ngx_str_set(&keys[8], "t");
+    keys[9] = ctx->user;
+    ngx_str_set(&keys[10], "d");
+    keys[11] = ctx->user;
+
+    if (ngx_http_otp_attempt_args(r, args) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6],
+                                  period * (2 * olcf->totp_skew + 2))
+           != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* attempt.lua's arguments, rearranged for enroll_confirm.lua */
+
+    args[3] = args[2];
+    args[2] = args[1];
+    args[1] = ep->sealed;
+
+    /* HOTP: no TOTP step, the counter after the one matched */
+
+    ngx_str_set(&args[7], "");
+
+    if (ep->hotp) {
+        ngx_str_set(&args[3], "");
+
+        if (ep->code_ok
+            && ngx_http_otp_store_num(r, &args[7], (int64_t) ep->step + 1)
+               != NGX_OK)
+        {
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    args[8] = ep->codes_hashes;
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, keys, 6, args, 9,
+                            ngx_http_otp_enroll_confirmed));
+}
+
+
+static void
+ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t            secs;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_ENROLLMENTS);
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: user \"%V\" enrolled an authenticator (%s)",
+                      &ctx->user, ep->hotp ? "hotp" : "totp");
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
+                                      ep->hotp ? "hotp" : "totp"));
+        return;
+    }
+
+    if (ngx_http_otp_is(&reply->status, "locked")) {
+        secs = ngx_http_otp_store_int(reply, 0);
+        ngx_http_otp_metric_lockout(reply);
+        ngx_http_otp_log_failure(r, "wrong setup code, now locked");
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
+                                       secs > 0 ? secs : 60));
+        return;
+    }
+
+    /* "wrong" or "no_enrollment": the form again, with the pending QR */
+
+    ngx_http_otp_log_failure(r, "wrong setup code");
+
+    ep->error = "That code did not work. Make sure the app shows the "
+                "account you just added, and enter its current code.";
+    ep->action = NGX_HTTP_OTP_ENROLL_FORM;
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+}
+
+
+void
+ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    pv.nvars = 0;
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
+    ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
+                                               NGX_HTTP_OTP_PAGE_RECOVERY,
+                                               &pv));
+}
+
+
+static ngx_int_t
+ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
+    ngx_uint_t period)
+{
+    u_char                    *p;
+    char                      *svg;
+    size_t                     i, svg_len;
+    ngx_str_t                  uri, b32, grouped, qr, csrf, issuer, ndigits;
+    ngx_str_t                  binding = ngx_string("enroll");
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_uri_t         u;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ngx_http_otp_issuer(r, &issuer) != NGX_OK
+        || ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
+        || ngx_http_otp_store_num(r, &ndigits, digits) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_http_otp_uri_t));
+
+    u.issuer = (const char *) issuer.data;
+    u.issuer_len = issuer.len;
+    u.account = (const char *) ctx->user.data;
+    u.account_len = ctx->user.len;
+    u.secret = secret->data;
+    u.secret_len = secret->len;
+    u.alg = alg;
+    u.digits = digits;
+    u.period = period;
+    u.hotp = ep->hotp ? 1 : 0;
+    u.counter = 0;
+
+    uri.data = ngx_pnalloc(r->pool, ngx_http_otp_uri_max_len(&u) + 1);
+    if (uri.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    uri.len = ngx_http_otp_uri_build(&u, (char *) uri.data);
+    uri.data[uri.len] = '\0';
+
+    /* the key for typing in: base32 in groups of four */
+
+    b32.data = ngx_pnalloc(r->pool,
+                           ngx_http_otp_base32_encoded_len(secret->len));
+    if (b32.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b32.len = ngx_http_otp_base32_encode(secret->data, secret->len,
+                                         (char *) b32.data);
+
+    grouped.data = ngx_pnalloc(r->pool, b32.len + b32.len / 4 + 1);
+    if (grouped.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = grouped.data;
+
+    for (i = 0; i < b32.len; i++) {
+        if (i && i % 4 == 0) {
+            *p++ = ' ';
+        }
+
+        *p++ = b32.data[i];
+    }
+
+    grouped.len = p - grouped.data;
+
+    svg = ngx_http_otp_qr_svg((char *) uri.data, uri.len, &svg_len);
+    if (svg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    qr.data = ngx_pnalloc(r->pool, svg_len);
+    if (qr.data == NULL) {
+        free(svg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(qr.data, svg, svg_len);
+    qr.len = svg_len;
+    free(svg);
+
+    ngx_explicit_memzero(secret->data, secret->len);
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var(&pv, "user", &ctx->user);
+    ngx_http_otp_page_var(&pv, "account", &ctx->user);
+    ngx_http_otp_page_var(&pv, "csrf", &csrf);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
+    ngx_http_otp_page_var(&pv, "otpauth_uri", &uri);
+    ngx_http_otp_page_var(&pv, "secret_grouped", &grouped);
+    ngx_http_otp_page_var(&pv, "qr_svg", &qr);
+    ngx_http_otp_page_var(&pv, "digits", &ndigits);
+
+    if (ep->hotp) {
+        ngx_http_otp_page_var_cstr(&pv, "hotp", "1");
+    }
+
+    if (ngx_http_otp_sms_enroll_vars(r, &pv) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ep->error) {
+        ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
+        status = NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ENROLL, &pv);
+}

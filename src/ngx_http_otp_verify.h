@@ -1,0 +1,33 @@
+
+/*
+ * The challenge page and its form: GET challenge and POST verify with a
+ * TOTP, HOTP or recovery code, and the session a right code starts.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_VERIFY_H_INCLUDED_
+#define _NGX_HTTP_OTP_VERIFY_H_INCLUDED_
+
+
+#include "ngx_http_otp.h"
+
+
+/* steps of the endpoint (see ngx_http_otp_endpoint.h) */
+ngx_int_t ngx_http_otp_challenge(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_verify(ngx_http_request_t *r);
+
+/* a new challenge, then its page (401 when ep->error is set) */
+ngx_int_t ngx_http_otp_challenge_new(ngx_http_request_t *r);
+/* the page of ep->challenge */
+ngx_int_t ngx_http_otp_challenge_page(ngx_http_request_t *r,
+    ngx_uint_t status);
+
+/*
+ * A new session signed in with method; its reply goes on in the verify
+ * or in the enrollment page, after ep->action
+ */
+ngx_int_t ngx_http_otp_session_start(ngx_http_request_t *r,
+    const char *method);
+
+
+#endif /* _NGX_HTTP_OTP_VERIFY_H_INCLUDED_ */
