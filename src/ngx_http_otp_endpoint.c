@@ -757,37 +757,14 @@ ngx_http_otp_log_failure(ngx_http_request_t *r, const char *what)
 /* -------------------------------- for the methods in other files (SMS) */
 
 
-void
-ngx_http_otp_ep_view(ngx_http_request_t *r, ngx_http_otp_ep_view_t *v)
+ngx_http_otp_ep_t *
+ngx_http_otp_ep(ngx_http_request_t *r)
 {
-    ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
 
-    v->ret = &ep->ret;
-    v->code = &ep->code;
-    v->method = &ep->method;
-    v->challenge = &ep->challenge;
-    v->phone = &ep->phone;
-    v->error = &ep->error;
-}
-
-
-ngx_int_t
-ngx_http_otp_ep_script(ngx_http_request_t *r, ngx_http_otp_script_e script,
-    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
-    ngx_http_otp_store_handler_pt done)
-{
-    return ngx_http_otp_ep_run(r, script, keys, nkeys, args, nargs, done);
-}
-
-
-void
-ngx_http_otp_ep_done(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_http_otp_ep_finish(r, rc);
+    return ctx->endpoint;
 }
 
 
@@ -826,39 +803,4 @@ ngx_http_otp_ep_csrf(ngx_http_request_t *r, ngx_str_t *token)
     ep = ctx->endpoint;
 
     return ngx_http_otp_csrf_make(r, &ep->challenge, token);
-}
-
-
-ngx_int_t
-ngx_http_otp_ep_new_challenge(ngx_http_request_t *r)
-{
-    return ngx_http_otp_challenge_new(r);
-}
-
-
-ngx_int_t
-ngx_http_otp_ep_page(ngx_http_request_t *r, ngx_uint_t status)
-{
-    return ngx_http_otp_challenge_page(r, status);
-}
-
-
-ngx_int_t
-ngx_http_otp_ep_signed_in(ngx_http_request_t *r, const char *method)
-{
-    return ngx_http_otp_session_start(r, method);
-}
-
-
-ngx_int_t
-ngx_http_otp_ep_goto(ngx_http_request_t *r, const char *page)
-{
-    return ngx_http_otp_redirect_page(r, page);
-}
-
-
-void
-ngx_http_otp_ep_log_failure(ngx_http_request_t *r, const char *what)
-{
-    ngx_http_otp_log_failure(r, what);
 }

@@ -29,6 +29,7 @@
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_token.h"
+#include "ngx_http_otp_verify.h"
 
 
 #define NGX_HTTP_OTP_SMS_ID_LEN         16
@@ -126,8 +127,6 @@ static void ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
 static void ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
-static ngx_uint_t ngx_http_otp_sms_is(ngx_str_t *s, const char *word);
-
 
 /* ------------------------------------------------------------- helpers */
 
@@ -158,17 +157,6 @@ ngx_http_otp_sms_get(ngx_http_request_t *r)
     }
 
     return ctx->sms;
-}
-
-
-static ngx_uint_t
-ngx_http_otp_sms_is(ngx_str_t *s, const char *word)
-{
-    size_t  len;
-
-    len = ngx_strlen(word);
-
-    return s->len == len && ngx_strncmp(s->data, word, len) == 0;
 }
 
 
@@ -368,18 +356,18 @@ ngx_http_otp_sms_state(ngx_http_request_t *r,
 {
     ngx_str_t               keys[4];
     ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_view_t  v;
+    ngx_http_otp_ep_t       *ep;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     ngx_str_set(&keys[0], "c");
-    keys[1] = *v.challenge;
+    keys[1] = ep->challenge;
     ngx_str_set(&keys[2], "u");
     keys[3] = ctx->user;
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_SMS_STATE, keys, 2,
-                                  &ctx->user, 1, done);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_STATE, keys, 2,
+                               &ctx->user, 1, done);
 }
 
 
@@ -431,8 +419,8 @@ ngx_http_otp_sms_user_state(ngx_http_request_t *r,
     ngx_str_set(&keys[4], "e");
     keys[5] = ctx->user;
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_USER_STATE, keys, 3,
-                                  NULL, 0, done);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3,
+                               NULL, 0, done);
 }
 
 
@@ -459,8 +447,8 @@ ngx_http_otp_sms_session(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3,
-                                  args, 4, done);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3,
+                               args, 4, done);
 }
 
 
@@ -514,7 +502,7 @@ ngx_http_otp_sms_challenge(ngx_http_request_t *r,
     u_char                 *p;
     ngx_str_t               arg;
     ngx_http_otp_sms_t     *st;
-    ngx_http_otp_ep_view_t  v;
+    ngx_http_otp_ep_t       *ep;
 
     /* an administrator's "require-enroll" goes first */
 
@@ -542,9 +530,9 @@ ngx_http_otp_sms_challenge(ngx_http_request_t *r,
     st->factor = (us->secret.data != NULL
                   || ngx_http_otp_sms_factor(r, us));
 
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
-    *v.challenge = arg;
+    ep->challenge = arg;
 
     return ngx_http_otp_sms_state(r, ngx_http_otp_sms_challenge_state);
 }
@@ -562,8 +550,8 @@ ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
-    if (reply == NULL || !ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
@@ -573,19 +561,19 @@ ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
 
         if (!st->factor) {
             /* nothing to sign in with: set something up */
-            ngx_http_otp_ep_done(r, ngx_http_otp_ep_goto(r,
-                                        ngx_http_otp_setup_page(olcf)));
+            ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
+                                          ngx_http_otp_setup_page(olcf)));
             return;
         }
 
         /* expired, used, or another user's: a new one */
-        ngx_http_otp_ep_done(r, ngx_http_otp_ep_new_challenge(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
         return;
     }
 
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_ep_page(r, NGX_HTTP_OK));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r, NGX_HTTP_OK));
 }
 
 
@@ -598,7 +586,7 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
     ngx_str_t                 masked, phone, s;
     ngx_uint_t                has_sms, sent, totp;
     ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ep_view_t    v;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -612,7 +600,7 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     rc = ngx_http_otp_sms_configured(r, &phone);
     if (rc == NGX_ERROR) {
@@ -658,13 +646,13 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
 
     /* a method asked for by name; else texts once one was sent */
 
-    if (v.method->len && !ngx_http_otp_sms_is(v.method, "sms")) {
+    if (ep->method.len && !ngx_http_otp_is(&ep->method, "sms")) {
         return NGX_DECLINED;
     }
 
     totp = !ngx_http_otp_sms_no_totp(r);
 
-    if (!sent && totp && !ngx_http_otp_sms_is(v.method, "sms")) {
+    if (!sent && totp && !ngx_http_otp_is(&ep->method, "sms")) {
         return NGX_DECLINED;
     }
 
@@ -717,7 +705,7 @@ ngx_http_otp_sms_enroll_vars(ngx_http_request_t *r,
 {
     ngx_int_t               rc;
     ngx_str_t               phone, ret_q;
-    ngx_http_otp_ep_view_t  v;
+    ngx_http_otp_ep_t       *ep;
 
     if (!ngx_http_otp_sms_offered(r)) {
         return NGX_OK;
@@ -730,15 +718,15 @@ ngx_http_otp_sms_enroll_vars(ngx_http_request_t *r,
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     ret_q.data = ngx_pnalloc(r->pool,
-                             ngx_http_otp_return_encoded_len(v.ret->len));
+                             ngx_http_otp_return_encoded_len(ep->ret.len));
     if (ret_q.data == NULL) {
         return NGX_ERROR;
     }
 
-    ret_q.len = ngx_http_otp_return_encode((char *) v.ret->data, v.ret->len,
+    ret_q.len = ngx_http_otp_return_encode((char *) ep->ret.data, ep->ret.len,
                                            (char *) ret_q.data);
 
     ngx_http_otp_page_var_cstr(pv, "has_sms", "1");
@@ -773,7 +761,7 @@ ngx_http_otp_sms_form(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         /* the identity layer knows the number: nothing to enter here */
-        return ngx_http_otp_ep_goto(r, "challenge");
+        return ngx_http_otp_redirect_page(r, "challenge");
     }
 
     return ngx_http_otp_sms_user_state(r, ngx_http_otp_sms_form_user);
@@ -793,7 +781,7 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
@@ -801,13 +789,13 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
 
     if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
     if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-            ngx_http_otp_ep_done(r,
+            ngx_http_otp_ep_finish(r,
                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
                                         "Setup is done by an administrator",
                                         "Ask an administrator to set up "
@@ -815,7 +803,7 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
             return;
         }
 
-        ngx_http_otp_ep_done(r, ngx_http_otp_sms_form_challenge(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_form_challenge(r));
         return;
     }
 
@@ -824,10 +812,10 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
     rc = ngx_http_otp_sms_session(r, ngx_http_otp_sms_form_session);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_otp_ep_goto(r, "challenge");
+        rc = ngx_http_otp_redirect_page(r, "challenge");
     }
 
-    ngx_http_otp_ep_done(r, rc);
+    ngx_http_otp_ep_finish(r, rc);
 }
 
 
@@ -836,16 +824,16 @@ ngx_http_otp_sms_form_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     if (reply == NULL) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    if (!ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_ep_goto(r, "challenge"));
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "challenge"));
         return;
     }
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_sms_form_challenge(r));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_form_challenge(r));
 }
 
 
@@ -856,17 +844,17 @@ ngx_http_otp_sms_form_challenge(ngx_http_request_t *r)
 {
     ngx_str_t               keys[2], args[2];
     ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_view_t  v;
+    ngx_http_otp_ep_t       *ep;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
-    if (ngx_http_otp_sms_id(r, v.challenge) != NGX_OK) {
+    if (ngx_http_otp_sms_id(r, &ep->challenge) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_str_set(&keys[0], "c");
-    keys[1] = *v.challenge;
+    keys[1] = ep->challenge;
 
     args[0] = ctx->user;
 
@@ -876,8 +864,8 @@ ngx_http_otp_sms_form_challenge(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_CHALLENGE_NEW, keys, 1,
-                                  args, 2, ngx_http_otp_sms_form_created);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, keys, 1,
+                               args, 2, ngx_http_otp_sms_form_created);
 }
 
 
@@ -885,12 +873,12 @@ static void
 ngx_http_otp_sms_form_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    if (reply == NULL || !ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_sms_phone_page(r, NGX_HTTP_OK));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_phone_page(r, NGX_HTTP_OK));
 }
 
 
@@ -899,44 +887,44 @@ ngx_http_otp_sms_phone_page(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_str_t                  csrf, ret_q;
     ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_ep_view_t     v;
+    ngx_http_otp_ep_t          *ep;
     ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_page_vars_t   pv;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     if (ngx_http_otp_ep_csrf(r, &csrf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ret_q.data = ngx_pnalloc(r->pool,
-                             ngx_http_otp_return_encoded_len(v.ret->len));
+                             ngx_http_otp_return_encoded_len(ep->ret.len));
     if (ret_q.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ret_q.len = ngx_http_otp_return_encode((char *) v.ret->data, v.ret->len,
+    ret_q.len = ngx_http_otp_return_encode((char *) ep->ret.data, ep->ret.len,
                                            (char *) ret_q.data);
 
     pv.nvars = 0;
 
     ngx_http_otp_page_var(&pv, "user", &ctx->user);
     ngx_http_otp_page_var(&pv, "csrf", &csrf);
-    ngx_http_otp_page_var(&pv, "return", v.ret);
+    ngx_http_otp_page_var(&pv, "return", &ep->ret);
     ngx_http_otp_page_var(&pv, "return_q", &ret_q);
 
     if (olcf->methods & NGX_HTTP_OTP_METHOD_TOTP) {
         ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
     }
 
-    if (v.phone->len) {
-        ngx_http_otp_page_var(&pv, "phone", v.phone);
+    if (ep->phone.len) {
+        ngx_http_otp_page_var(&pv, "phone", &ep->phone);
     }
 
-    if (*v.error) {
-        ngx_http_otp_page_var_cstr(&pv, "error", *v.error);
+    if (ep->error) {
+        ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
     }
 
     return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_SMS, &pv);
@@ -955,10 +943,10 @@ ngx_http_otp_sms_post(ngx_http_request_t *r)
     ngx_str_t               phone;
     ngx_http_otp_sms_t     *st;
     ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_view_t  v;
+    ngx_http_otp_ep_t       *ep;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     if (!ngx_http_otp_sms_offered(r)) {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -987,7 +975,7 @@ ngx_http_otp_sms_post(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (v.phone->len == 0) {
+    if (ep->phone.len == 0) {
         /* a text to the number the challenge already has */
         return ngx_http_otp_sms_reserve(r);
     }
@@ -1000,13 +988,13 @@ ngx_http_otp_sms_post(ngx_http_request_t *r)
                                        "changed here.");
     }
 
-    if (ngx_http_otp_phone_normalize((char *) v.phone->data, v.phone->len,
+    if (ngx_http_otp_phone_normalize((char *) ep->phone.data, ep->phone.len,
                                      (char *) buf, &len)
         != 0)
     {
-        *v.error = "That does not look like a mobile number. Enter it "
-                   "with + and the country code, for example "
-                   "+15551234567.";
+        ep->error = "That does not look like a mobile number. Enter it "
+                    "with + and the country code, for example "
+                    "+15551234567.";
         return ngx_http_otp_sms_phone_page(r, NGX_HTTP_BAD_REQUEST);
     }
 
@@ -1041,7 +1029,7 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
     st = ctx->sms;
 
     if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
@@ -1049,13 +1037,13 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
 
     if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
         return;
     }
 
     if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
         if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-            ngx_http_otp_ep_done(r,
+            ngx_http_otp_ep_finish(r,
                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
                                         "Setup is done by an administrator",
                                         "Ask an administrator to set up "
@@ -1064,7 +1052,7 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
         }
 
         st->mode = "new";
-        ngx_http_otp_ep_done(r, ngx_http_otp_sms_reserve(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_reserve(r));
         return;
     }
 
@@ -1078,7 +1066,7 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
                                      "your phone number.");
     }
 
-    ngx_http_otp_ep_done(r, rc);
+    ngx_http_otp_ep_finish(r, rc);
 }
 
 
@@ -1091,12 +1079,12 @@ ngx_http_otp_sms_post_session(ngx_http_request_t *r,
     st = ngx_http_otp_sms_get(r);
 
     if (reply == NULL) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    if (!ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r,
+    if (!ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Sign in first",
                                     "Your account has a second factor. "
                                     "Sign in with it before you change "
@@ -1106,7 +1094,7 @@ ngx_http_otp_sms_post_session(ngx_http_request_t *r,
 
     st->mode = "change";
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_sms_reserve(r));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_reserve(r));
 }
 
 
@@ -1117,13 +1105,13 @@ ngx_http_otp_sms_reserve(ngx_http_request_t *r)
     ngx_str_t                 keys[10], args[8], phone;
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_ep_view_t    v;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     if (ngx_http_otp_sms_id(r, &st->token) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1135,7 +1123,7 @@ ngx_http_otp_sms_reserve(ngx_http_request_t *r)
     }
 
     ngx_str_set(&keys[0], "c");
-    keys[1] = *v.challenge;
+    keys[1] = ep->challenge;
     ngx_str_set(&keys[2], "u");
     keys[3] = ctx->user;
     ngx_str_set(&keys[4], "l");
@@ -1166,8 +1154,8 @@ ngx_http_otp_sms_reserve(ngx_http_request_t *r)
         ngx_str_set(&args[7], "1");
     }
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_SMS_RESERVE, keys, 5,
-                                  args, 8, ngx_http_otp_sms_reserved);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_RESERVE, keys, 5,
+                               args, 8, ngx_http_otp_sms_reserved);
 }
 
 
@@ -1181,7 +1169,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
     if (reply == NULL) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
@@ -1191,31 +1179,31 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         secs = 1;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_sms_start(r, reply));
+    if (ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_start(r, reply));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "locked")) {
+    if (ngx_http_otp_is(&reply->status, "locked")) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r, secs));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, secs));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "no_challenge")) {
+    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
         /* the page expired: a new one, where the user asks again */
-        ngx_http_otp_ep_done(r, ngx_http_otp_sms_back(r, 0));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_back(r, 0));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "no_phone")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_ep_goto(r, "sms"));
+    if (ngx_http_otp_is(&reply->status, "no_phone")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "sms"));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "burnt")) {
+    if (ngx_http_otp_is(&reply->status, "burnt")) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        ngx_http_otp_ep_done(r,
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                     "Too many wrong codes",
                                     "Too many wrong codes for this "
@@ -1224,8 +1212,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "busy")) {
-        ngx_http_otp_ep_done(r,
+    if (ngx_http_otp_is(&reply->status, "busy")) {
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    ngx_min(secs, 5),
                                    "A code is on its way",
@@ -1235,8 +1223,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "max_sends")) {
-        ngx_http_otp_ep_done(r,
+    if (ngx_http_otp_is(&reply->status, "max_sends")) {
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    secs, "No more codes",
                                    "This sign-in has sent all the text "
@@ -1246,8 +1234,8 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "wait")) {
-        ngx_http_otp_ep_done(r,
+    if (ngx_http_otp_is(&reply->status, "wait")) {
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    secs, "Please wait",
                                    "A code was sent a moment ago. Wait "
@@ -1256,11 +1244,11 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "daily")) {
+    if (ngx_http_otp_is(&reply->status, "daily")) {
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: user \"%V\" reached otp_sms_daily_limit",
                       &ctx->user);
-        ngx_http_otp_ep_done(r,
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    secs, "Too many text messages",
                                    "Your account has received all the "
@@ -1270,7 +1258,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
 }
 
 
@@ -1376,12 +1364,12 @@ ngx_http_otp_sms_resume(ngx_http_request_t *r)
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_SENT);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp: a code was texted to user \"%V\"", &ctx->user);
-        ngx_http_otp_ep_done(r, ngx_http_otp_sms_done(r, 1));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_done(r, 1));
         return;
     }
 
     ngx_http_otp_sms_log_failed(r, status);
-    ngx_http_otp_ep_done(r, ngx_http_otp_sms_done(r, 0));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_done(r, 0));
 }
 
 
@@ -1393,13 +1381,13 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
     ngx_str_t                 keys[6], args[8];
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_ep_view_t    v;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     st->sent = sent;
 
@@ -1408,7 +1396,7 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
     }
 
     ngx_str_set(&keys[0], "c");
-    keys[1] = *v.challenge;
+    keys[1] = ep->challenge;
     ngx_str_set(&keys[2], "sd");
     keys[3] = ctx->user;
     ngx_str_set(&keys[4], "sp");
@@ -1443,8 +1431,8 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_script(r, NGX_HTTP_OTP_SMS_DONE, keys, 3, args, 8,
-                                  ngx_http_otp_sms_counted);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_DONE, keys, 3, args, 8,
+                               ngx_http_otp_sms_counted);
 }
 
 
@@ -1457,12 +1445,12 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
     st = ngx_http_otp_sms_get(r);
 
     if (reply == NULL) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
     if (!st->sent) {
-        ngx_http_otp_ep_done(r,
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_BAD_GATEWAY, 0,
                                    "Could not send the code",
                                    "We could not send the text message. "
@@ -1471,8 +1459,8 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_sms_back(r,
-                            ngx_http_otp_sms_is(&reply->status, "ok")));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_back(r,
+                                  ngx_http_otp_is(&reply->status, "ok")));
 }
 
 
@@ -1484,16 +1472,16 @@ ngx_http_otp_sms_url(ngx_http_request_t *r, ngx_uint_t with_challenge,
 {
     u_char                    *p;
     size_t                     len;
-    ngx_http_otp_ep_view_t     v;
+    ngx_http_otp_ep_t          *ep;
     ngx_http_core_loc_conf_t  *clcf;
 
     static u_char  page[] = "challenge?method=sms&c=";
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
-    len = clcf->name.len + sizeof(page) - 1 + v.challenge->len
-          + sizeof("&r=") - 1 + ngx_http_otp_return_encoded_len(v.ret->len);
+    len = clcf->name.len + sizeof(page) - 1 + ep->challenge.len
+          + sizeof("&r=") - 1 + ngx_http_otp_return_encoded_len(ep->ret.len);
 
     url->data = ngx_pnalloc(r->pool, len);
     if (url->data == NULL) {
@@ -1504,14 +1492,14 @@ ngx_http_otp_sms_url(ngx_http_request_t *r, ngx_uint_t with_challenge,
 
     if (with_challenge) {
         p = ngx_cpymem(p, page, sizeof(page) - 1);
-        p = ngx_cpymem(p, v.challenge->data, v.challenge->len);
+        p = ngx_cpymem(p, ep->challenge.data, ep->challenge.len);
         p = ngx_cpymem(p, "&r=", sizeof("&r=") - 1);
 
     } else {
         p = ngx_cpymem(p, "challenge?r=", sizeof("challenge?r=") - 1);
     }
 
-    p += ngx_http_otp_return_encode((char *) v.ret->data, v.ret->len,
+    p += ngx_http_otp_return_encode((char *) ep->ret.data, ep->ret.len,
                                     (char *) p);
     url->len = p - url->data;
 
@@ -1621,7 +1609,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_uint_t                ok;
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_ep_view_t    v;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_main_conf_t *omcf;
 
@@ -1629,10 +1617,10 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     st = ctx->sms;
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
-    if (reply == NULL || !ngx_http_otp_sms_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
@@ -1643,8 +1631,8 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ok = 0;
 
     if (ngx_http_otp_code_hash(omcf->keys.code, (char *) ctx->user.data,
-                               ctx->user.len, (char *) v.code->data,
-                               v.code->len, hash)
+                               ctx->user.len, (char *) ep->code.data,
+                               ep->code.len, hash)
         == 0
         && st->own && st->hash.len == NGX_HTTP_OTP_MAC_LEN)
     {
@@ -1655,7 +1643,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_explicit_memzero(hash, sizeof(hash));
 
     ngx_str_set(&keys[0], "c");
-    keys[1] = *v.challenge;
+    keys[1] = ep->challenge;
     ngx_str_set(&keys[2], "f");
     keys[3] = ctx->user;
     ngx_str_set(&keys[4], "l");
@@ -1680,13 +1668,13 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
            != NGX_OK
         || ngx_http_otp_store_num(r, &args[6], olcf->lockout_time) != NGX_OK)
     {
-        ngx_http_otp_ep_done(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_http_otp_ep_done(r,
-        ngx_http_otp_ep_script(r, NGX_HTTP_OTP_SMS_ATTEMPT, keys, 4, args, 7,
-                               ngx_http_otp_sms_verify_attempt));
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, keys, 4, args, 7,
+                            ngx_http_otp_sms_verify_attempt));
 }
 
 
@@ -1697,18 +1685,18 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_int_t                secs;
     ngx_http_otp_sms_t      *st;
     ngx_http_otp_ctx_t      *ctx;
-    ngx_http_otp_ep_view_t   v;
+    ngx_http_otp_ep_t        *ep;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     st = ctx->sms;
-    ngx_http_otp_ep_view(r, &v);
+    ep = ngx_http_otp_ep(r);
 
     if (reply == NULL) {
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_unavailable(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "ok")) {
+    if (ngx_http_otp_is(&reply->status, "ok")) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_OK);
 
         if (ngx_http_otp_store_int(reply, 0) == 1) {
@@ -1717,26 +1705,26 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
                           &ctx->user);
         }
 
-        ngx_http_otp_ep_done(r, ngx_http_otp_ep_signed_in(r, "sms"));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "sms"));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "locked")) {
+    if (ngx_http_otp_is(&reply->status, "locked")) {
         secs = ngx_http_otp_store_int(reply, 0);
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_LOCKED);
         ngx_http_otp_metric_lockout(reply);
-        ngx_http_otp_ep_log_failure(r, "wrong SMS code, now locked");
+        ngx_http_otp_log_failure(r, "wrong SMS code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_done(r, ngx_http_otp_send_locked(r,
-                                    secs > 0 ? secs : 60));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
+                                      secs > 0 ? secs : 60));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "burnt")) {
+    if (ngx_http_otp_is(&reply->status, "burnt")) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_BURNT);
-        ngx_http_otp_ep_log_failure(r, "wrong SMS code, challenge burnt");
+        ngx_http_otp_log_failure(r, "wrong SMS code, challenge burnt");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        ngx_http_otp_ep_done(r,
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                     "Too many wrong codes",
                                     "Too many wrong codes for this "
@@ -1745,17 +1733,17 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "no_challenge")) {
+    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_EXPIRED);
         st->own = 0;
-        *v.error = "This sign-in page has expired. Ask for a new code.";
-        ngx_http_otp_ep_done(r, ngx_http_otp_ep_new_challenge(r));
+        ep->error = "This sign-in page has expired. Ask for a new code.";
+        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
         return;
     }
 
-    if (ngx_http_otp_sms_is(&reply->status, "conflict")) {
+    if (ngx_http_otp_is(&reply->status, "conflict")) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        ngx_http_otp_ep_done(r,
+        ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
                                     "Phone number not added",
                                     "Your account got a second factor "
@@ -1768,13 +1756,14 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     /* "wrong" */
 
     ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_WRONG);
-    ngx_http_otp_ep_log_failure(r, "wrong SMS code");
+    ngx_http_otp_log_failure(r, "wrong SMS code");
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
 
-    *v.error = (ngx_http_otp_store_int(reply, 1) == 1)
-               ? "That code has expired. Ask for a new one."
-               : "That code did not work. Check the text message and try "
-                 "again.";
+    ep->error = (ngx_http_otp_store_int(reply, 1) == 1)
+                ? "That code has expired. Ask for a new one."
+                : "That code did not work. Check the text message and try "
+                  "again.";
 
-    ngx_http_otp_ep_done(r, ngx_http_otp_ep_page(r, NGX_HTTP_UNAUTHORIZED));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
+                                  NGX_HTTP_UNAUTHORIZED));
 }

@@ -18,7 +18,7 @@
 --   counter      the next HOTP counter expected, 0 for TOTP
 --   recovery     recovery codes left
 --   phone        the verified phone number (sealed, binary), nil if none;
---                always the last value (ngx_http_otp_sms.c reads it so):
+--                always the last value (ngx_http_otp_user.c reads it so):
 --                values added later go before it
 
 -- include: _prelude.lua
