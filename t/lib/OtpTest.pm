@@ -51,17 +51,25 @@ sub new {
 sub dir  { $_[0]{dir} }
 sub port { $_[0]{port} }
 
+# A port nothing listens on now, and never one handed out before in this
+# process: the kernel may offer a closed port again, and two servers of
+# one test on one port make nginx give up binding after it has started.
+my %ports_given;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1',
-        LocalPort => 0,
-        Proto     => 'tcp',
-        ReuseAddr => 1,
-        Listen    => 1,
-    ) or croak "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1',
+            LocalPort => 0,
+            Proto     => 'tcp',
+            ReuseAddr => 1,
+            Listen    => 1,
+        ) or croak "no free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $ports_given{$port}++;
+    }
+    croak 'no free port that was not handed out before';
 }
 
 sub write_file {
@@ -353,11 +361,29 @@ sub run_nginx {
         $self->{nginx}, '-p', "$self->{dir}/", '-c', $conf,
         '-e', "$self->{dir}/error.log",
     );
-    unless ($self->wait_port($self->{port}, $ENV{OTP_VALGRIND} ? 60 : 10)) {
+    my $wait = $ENV{OTP_VALGRIND} ? 60 : 10;
+    unless ($self->wait_port($self->{port}, $wait)
+            && $self->_wait_pid_file($conf, $wait))
+    {
         croak "nginx did not start:\n" . $self->read_file('error.log')
             . $self->read_file('stderr.log');
     }
     return $self;
+}
+
+# nginx writes its pid file once every listening socket is bound: a port
+# that answers may be the first of several, with a later one failing
+sub _wait_pid_file {
+    my ($self, $conf, $seconds) = @_;
+    my ($pid_file) = $self->read_file($conf) =~ /^\s*pid\s+([^\s;]+)\s*;/m
+        or return 1;
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        return 1 if -s $pid_file;
+        return 0 if waitpid($self->{pids}{nginx}, WNOHANG) > 0;
+        sleep 0.05;
+    }
+    return 0;
 }
 
 sub reload_nginx {
