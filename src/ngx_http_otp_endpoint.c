@@ -24,6 +24,7 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_token.h"
+#include "ngx_http_otp_user.h"
 #include "ngx_http_otp_verify.h"
 
 
@@ -258,20 +259,15 @@ ngx_int_t
 ngx_http_otp_ep_user_state(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done)
 {
-    ngx_str_t            keys[6];
+    ngx_str_t            keys[2 * NGX_HTTP_OTP_USER_STATE_KEYS];
     ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ctx->user;
-    ngx_str_set(&keys[2], "l");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "e");
-    keys[5] = ctx->user;
+    ngx_http_otp_user_state_keys(&ctx->user, keys);
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3, NULL, 0,
-                               done);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys,
+                               NGX_HTTP_OTP_USER_STATE_KEYS, NULL, 0, done);
 }
 
 

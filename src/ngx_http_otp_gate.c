@@ -429,16 +429,12 @@ ngx_http_otp_gate_no_session(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 ngx_int_t
 ngx_http_otp_gate_user_state(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
-    ngx_str_t  keys[6];
+    ngx_str_t  keys[2 * NGX_HTTP_OTP_USER_STATE_KEYS];
 
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ctx->user;
-    ngx_str_set(&keys[2], "l");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "e");
-    keys[5] = ctx->user;
+    ngx_http_otp_user_state_keys(&ctx->user, keys);
 
-    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3, NULL, 0,
+    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_USER_STATE, keys,
+                               NGX_HTTP_OTP_USER_STATE_KEYS, NULL, 0,
                                ngx_http_otp_gate_user_done)
         != NGX_OK)
     {

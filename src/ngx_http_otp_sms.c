@@ -80,8 +80,6 @@ static ngx_int_t ngx_http_otp_sms_state(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done);
 static void ngx_http_otp_sms_keep_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
-static ngx_int_t ngx_http_otp_sms_user_state(ngx_http_request_t *r,
-    ngx_http_otp_store_handler_pt done);
 static ngx_int_t ngx_http_otp_sms_session(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done);
 
@@ -400,27 +398,6 @@ ngx_http_otp_sms_keep_state(ngx_http_request_t *r,
     st->totp = (ngx_http_otp_store_int(reply, 6) == 1);
     st->phone = reply->values[7];
     st->known = 1;
-}
-
-
-static ngx_int_t
-ngx_http_otp_sms_user_state(ngx_http_request_t *r,
-    ngx_http_otp_store_handler_pt done)
-{
-    ngx_str_t            keys[6];
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ctx->user;
-    ngx_str_set(&keys[2], "l");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "e");
-    keys[5] = ctx->user;
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys, 3,
-                               NULL, 0, done);
 }
 
 
@@ -764,7 +741,7 @@ ngx_http_otp_sms_form(ngx_http_request_t *r)
         return ngx_http_otp_redirect_page(r, "challenge");
     }
 
-    return ngx_http_otp_sms_user_state(r, ngx_http_otp_sms_form_user);
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_sms_form_user);
 }
 
 
@@ -1010,7 +987,7 @@ ngx_http_otp_sms_post(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_sms_user_state(r, ngx_http_otp_sms_post_user);
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_sms_post_user);
 }
 
 

@@ -30,6 +30,20 @@
 #define NGX_HTTP_OTP_USER_PHONE         8
 
 
+void
+ngx_http_otp_user_state_keys(ngx_str_t *user, ngx_str_t *keys)
+{
+    /* the user record, the lock marker, the enrollment requirement */
+
+    ngx_str_set(&keys[0], "u");
+    keys[1] = *user;
+    ngx_str_set(&keys[2], "l");
+    keys[3] = *user;
+    ngx_str_set(&keys[4], "e");
+    keys[5] = *user;
+}
+
+
 ngx_int_t
 ngx_http_otp_user_state_parse(ngx_http_otp_store_reply_t *reply,
     ngx_http_otp_user_state_t *us)

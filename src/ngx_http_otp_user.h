@@ -30,6 +30,11 @@ typedef struct {
 } ngx_http_otp_user_state_t;
 
 
+/* user_state.lua's keys for user: three (prefix, user) pairs */
+#define NGX_HTTP_OTP_USER_STATE_KEYS  3
+
+void ngx_http_otp_user_state_keys(ngx_str_t *user, ngx_str_t *keys);
+
 /*
  * NGX_OK and us filled in; NGX_ERROR when Redis failed or the reply is
  * too short to tell (answer 503).
