@@ -253,24 +253,7 @@ sub commandstat {
 # The worker processes of the nginx that $t started.
 sub worker_pids {
     my ($t) = @_;
-    my $master = $t->{pids}{nginx} or return ();
-    my @pids;
-
-    opendir my $d, '/proc' or return ();
-    for my $pid (grep { /^\d+$/ } readdir $d) {
-        open my $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh>;
-        close $fh;
-        next unless $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
-        next unless $1 == $master;
-        open my $cl, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$cl> // '';
-        close $cl;
-        push @pids, $pid if $cmd =~ /worker process/;
-    }
-    closedir $d;
-
-    return sort { $a <=> $b } @pids;
+    return $t->worker_pids;
 }
 
 sub rss_kb {

@@ -363,7 +363,8 @@ sub run_nginx {
     );
     my $wait = $ENV{OTP_VALGRIND} ? 60 : 10;
     unless ($self->wait_port($self->{port}, $wait)
-            && $self->_wait_pid_file($conf, $wait))
+            && $self->_wait_pid_file($conf, $wait)
+            && $self->_wait_workers($conf, $wait))
     {
         croak "nginx did not start:\n" . $self->read_file('error.log')
             . $self->read_file('stderr.log');
@@ -384,6 +385,48 @@ sub _wait_pid_file {
         sleep 0.05;
     }
     return 0;
+}
+
+# the master has forked its worker_processes workers (1 if not set), so
+# that a test looking at them right away sees them all; under valgrind a
+# worker's title is not in its /proc cmdline, so there is nothing to see
+sub _wait_workers {
+    my ($self, $conf, $seconds) = @_;
+    return 1 if $ENV{OTP_VALGRIND};
+    my ($n) = $self->read_file($conf)
+              =~ /^\s*worker_processes\s+(\d+)\s*;/m;
+    $n //= 1;
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        my @workers = $self->worker_pids;
+        return 1 if @workers >= $n;
+        return 0 if waitpid($self->{pids}{nginx}, WNOHANG) > 0;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+# the pids of the nginx master's worker processes, in order
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{pids}{nginx} or return ();
+    my @pids;
+
+    opendir my $d, '/proc' or return ();
+    for my $pid (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh>;
+        close $fh;
+        next unless $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
+        next unless $1 == $master;
+        open my $cl, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = <$cl> // '';
+        close $cl;
+        push @pids, $pid if $cmd =~ /worker process/;
+    }
+    closedir $d;
+
+    return sort { $a <=> $b } @pids;
 }
 
 sub reload_nginx {
