@@ -611,12 +611,10 @@ ngx_http_otp_check_totp(ngx_http_request_t *r, ngx_str_t *secret,
 ngx_int_t
 ngx_http_otp_attempt_args(ngx_http_request_t *r, ngx_str_t *args)
 {
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
     args[0] = ctx->user;
@@ -635,10 +633,23 @@ ngx_http_otp_attempt_args(ngx_http_request_t *r, ngx_str_t *args)
         ngx_str_set(&args[2], "");
     }
 
-    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
+    return ngx_http_otp_limit_args(r, &args[3]);
+}
+
+
+/* otp_max_attempts and otp_lockout's n and time, in args[0..2] */
+
+ngx_int_t
+ngx_http_otp_limit_args(ngx_http_request_t *r, ngx_str_t *args)
+{
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_store_num(r, &args[0], olcf->max_attempts) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[1], olcf->lockout_failures)
            != NGX_OK
-        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
+        || ngx_http_otp_store_num(r, &args[2], olcf->lockout_time) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -104,6 +104,8 @@ ngx_int_t ngx_http_otp_check_totp(ngx_http_request_t *r,
 /* attempt.lua's first six arguments */
 ngx_int_t ngx_http_otp_attempt_args(ngx_http_request_t *r,
     ngx_str_t *args);
+/* otp_max_attempts and otp_lockout for the attempt scripts: three */
+ngx_int_t ngx_http_otp_limit_args(ngx_http_request_t *r, ngx_str_t *args);
 ngx_int_t ngx_http_otp_redirect(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *location);
 /* 302 to another page of the endpoint, with the return address */

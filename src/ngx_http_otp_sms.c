@@ -86,6 +86,8 @@ static ngx_int_t ngx_http_otp_sms_session(ngx_http_request_t *r,
 static void ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
+static ngx_int_t ngx_http_otp_sms_user_checked(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply, ngx_uint_t *has_factor);
 static void ngx_http_otp_sms_form_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_sms_form_session(ngx_http_request_t *r,
@@ -745,11 +747,17 @@ ngx_http_otp_sms_form(ngx_http_request_t *r)
 }
 
 
-static void
-ngx_http_otp_sms_form_user(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
+/*
+ * What GET and POST sms do first with user_state.lua's reply: 503
+ * without one, 429 for a locked user, 403 for a user with no second
+ * factor where only an administrator sets one up.  NGX_DECLINED when
+ * the page goes on, with *has_factor set.
+ */
+
+static ngx_int_t
+ngx_http_otp_sms_user_checked(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply, ngx_uint_t *has_factor)
 {
-    ngx_int_t                  rc;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_user_state_t  us;
@@ -758,28 +766,45 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
+        return ngx_http_otp_send_unavailable(r);
     }
 
     ngx_http_otp_sms_user(r, &us);
 
     if (us.lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        return ngx_http_otp_send_locked(r, us.lock_ttl);
+    }
+
+    *has_factor = (us.secret.data != NULL
+                   || ngx_http_otp_sms_factor(r, &us));
+
+    if (!*has_factor && olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "Setup is done by an administrator",
+                                       "Ask an administrator to set up "
+                                       "your second factor.");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_otp_sms_form_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  has_factor;
+
+    rc = ngx_http_otp_sms_user_checked(r, reply, &has_factor);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
         return;
     }
 
-    if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
-        if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-            ngx_http_otp_ep_finish(r,
-                ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                        "Setup is done by an administrator",
-                                        "Ask an administrator to set up "
-                                        "your second factor."));
-            return;
-        }
-
+    if (!has_factor) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_sms_form_challenge(r));
         return;
     }
@@ -995,39 +1020,22 @@ static void
 ngx_http_otp_sms_post_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                  rc;
-    ngx_http_otp_sms_t        *st;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_int_t            rc;
+    ngx_uint_t           has_factor;
+    ngx_http_otp_sms_t  *st;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+    rc = ngx_http_otp_sms_user_checked(r, reply, &has_factor);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
         return;
     }
 
-    ngx_http_otp_sms_user(r, &us);
-
-    if (us.lock_ttl > 0) {
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
-        return;
-    }
-
-    if (us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us)) {
-        if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-            ngx_http_otp_ep_finish(r,
-                ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                        "Setup is done by an administrator",
-                                        "Ask an administrator to set up "
-                                        "your second factor."));
-            return;
-        }
-
+    if (!has_factor) {
         st->mode = "new";
         ngx_http_otp_ep_finish(r, ngx_http_otp_sms_reserve(r));
         return;
@@ -1581,17 +1589,15 @@ static void
 ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    u_char                    hash[NGX_HTTP_OTP_MAC_LEN];
-    ngx_str_t                 keys[8], args[7];
-    ngx_uint_t                ok;
-    ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ctx_t       *ctx;
+    u_char                     hash[NGX_HTTP_OTP_MAC_LEN];
+    ngx_str_t                  keys[8], args[7];
+    ngx_uint_t                 ok;
     ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_loc_conf_t  *olcf;
-    ngx_http_otp_main_conf_t *omcf;
+    ngx_http_otp_sms_t        *st;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     st = ctx->sms;
     ep = ngx_http_otp_ep(r);
@@ -1640,10 +1646,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_store_num(r, &args[3], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->max_attempts) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_failures)
-           != NGX_OK
-        || ngx_http_otp_store_num(r, &args[6], olcf->lockout_time) != NGX_OK)
+        || ngx_http_otp_limit_args(r, &args[4]) != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

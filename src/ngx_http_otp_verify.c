@@ -46,6 +46,8 @@ static ngx_int_t ngx_http_otp_verify_hotp(ngx_http_request_t *r,
     ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
     uint64_t counter, ngx_str_t *sealed);
 static ngx_int_t ngx_http_otp_verify_recovery(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_consume(ngx_http_request_t *r,
+    const char *kind, ngx_str_t *args, ngx_uint_t nargs);
 static ngx_int_t ngx_http_otp_remember_device(ngx_http_request_t *r);
 static void ngx_http_otp_device_saved(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
@@ -728,7 +730,7 @@ ngx_http_otp_verify_hotp(ngx_http_request_t *r, ngx_str_t *secret,
 {
     int                       rc;
     uint64_t                  matched;
-    ngx_str_t                 keys[8], args[7];
+    ngx_str_t                 args[7];
     ngx_http_otp_ep_t        *ep;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -756,29 +758,9 @@ ngx_http_otp_verify_hotp(ngx_http_request_t *r, ngx_str_t *secret,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "f");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "u");
-    keys[7] = ctx->user;
-
-    args[0] = ctx->user;
-    ngx_str_set(&args[1], "hotp");
     args[6] = *sealed;
 
-    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
-           != NGX_OK
-        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT_CONSUME, keys, 4,
-                               args, 7, ngx_http_otp_verify_attempt);
+    return ngx_http_otp_consume(r, "hotp", args, 7);
 }
 
 
@@ -792,14 +774,12 @@ static ngx_int_t
 ngx_http_otp_verify_recovery(ngx_http_request_t *r)
 {
     u_char                    *hex;
-    ngx_str_t                  keys[8], args[6];
+    ngx_str_t                  args[6];
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_main_conf_t  *omcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
@@ -819,6 +799,27 @@ ngx_http_otp_verify_recovery(ngx_http_request_t *r)
         ngx_str_set(&args[2], "");
     }
 
+    return ngx_http_otp_consume(r, "recovery", args, 6);
+}
+
+
+/*
+ * attempt_consume.lua on the form's challenge, for kind "hotp" or
+ * "recovery"; the caller has set the proof (args[2]) and, for HOTP, the
+ * sealed secret (args[6]).
+ */
+
+static ngx_int_t
+ngx_http_otp_consume(ngx_http_request_t *r, const char *kind,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    ngx_str_t            keys[8];
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
     ngx_str_set(&keys[0], "c");
     keys[1] = ep->challenge;
     ngx_str_set(&keys[2], "f");
@@ -829,18 +830,15 @@ ngx_http_otp_verify_recovery(ngx_http_request_t *r)
     keys[7] = ctx->user;
 
     args[0] = ctx->user;
-    ngx_str_set(&args[1], "recovery");
+    args[1].data = (u_char *) kind;
+    args[1].len = ngx_strlen(kind);
 
-    if (ngx_http_otp_store_num(r, &args[3], olcf->max_attempts) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_failures)
-           != NGX_OK
-        || ngx_http_otp_store_num(r, &args[5], olcf->lockout_time) != NGX_OK)
-    {
+    if (ngx_http_otp_limit_args(r, &args[3]) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT_CONSUME, keys, 4,
-                               args, 6, ngx_http_otp_verify_attempt);
+                               args, nargs, ngx_http_otp_verify_attempt);
 }
 
 
