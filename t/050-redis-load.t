@@ -16,7 +16,7 @@ use HTTP::Tiny;
 use OtpTest;
 use OtpFlow qw(basic_auth form_field);
 use OtpFaults qw(clients redis_conn keys_without_ttl commandstat count
-                 wrong_code enroll_user gate_ready worker_pids run_wrk
+                 wrong_code enroll_user gate_ready run_wrk
                  case track);
 
 # freed memory is overwritten, so that a use after free shows in any
@@ -83,7 +83,7 @@ http {
 EOF
     $t->run_nginx;
 
-    my @workers = worker_pids($t);
+    my @workers = $t->worker_pids;
     is(scalar @workers, $workers, "$workers worker processes");
     ok(defined gate_ready($t, '/private/index.html'),
        'every worker connected to Redis');

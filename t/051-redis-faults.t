@@ -22,7 +22,7 @@ use Time::HiRes qw(sleep time);
 use OtpTest;
 use OtpFlow qw(basic_auth);
 use OtpFaults qw(clients timed wait_until redis_conn commandstat count
-                 enroll_user gate_ready worker_pids case track);
+                 enroll_user gate_ready case track);
 
 # freed memory is overwritten, so that a use after free shows in any
 # build, not only under SANITIZE=1 (glibc; nginx inherits it)
@@ -411,7 +411,7 @@ case('clients that go away while waiting on Redis' => sub {
     ok(defined gate_ready($t, '/private/'), 'worker connected');
     my $alice = enroll_user($t, 'alice');
     my @csrf = map { ($alice->challenge)[1] } 1 .. 4;
-    my @workers = worker_pids($t);
+    my @workers = $t->worker_pids;
 
     my $auth = basic_auth('alice');
     my $get = "GET /private/index.html HTTP/1.1\r\nHost: x\r\n"
@@ -451,7 +451,7 @@ case('clients that go away while waiting on Redis' => sub {
 
         my $rec = wait_until(5, sub { gated($t, $alice) == 200 });
         ok(defined $rec, "$round: alice passes again");
-        is_deeply([ worker_pids($t) ], \@workers, "$round: same worker");
+        is_deeply([ $t->worker_pids ], \@workers, "$round: same worker");
     }
 
     like($t->error_log, qr/client (closed|prematurely closed) connection/,
@@ -628,7 +628,7 @@ case('reload and quit while requests wait on paused Redis' => sub {
 
     # reload
 
-    my @old = worker_pids($t);
+    my @old = $t->worker_pids;
     $t->signal_redis('STOP');
     my $waiting = gated_clients($t, $alice, 4);
     sleep 0.3;
@@ -638,7 +638,7 @@ case('reload and quit while requests wait on paused Redis' => sub {
 
     my $new = wait_until(5, sub {
         my %old = map { $_ => 1 } @old;
-        grep { !$old{$_} } worker_pids($t);
+        grep { !$old{$_} } $t->worker_pids;
     });
     ok(defined $new, 'new workers started');
     my @lat = static_latencies($t, 10, 0.02);

@@ -16,9 +16,9 @@ use Time::HiRes qw(sleep);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr security_headers_ok wrong_code b32decode
-                 pct_decode query_form
-                 send_raw raw_request);
+use OtpAttack qw(users site security_headers_ok wrong_code b32decode
+                 pct_decode query_form);
+use OtpHttp qw(hdr send_raw http_request);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -161,8 +161,8 @@ security_headers_ok($r, 'gate redirect');
 $r = $alice->request('HEAD', '/private/index.html');
 is($r->{status}, 302, 'HEAD is a browser request too');
 
-$r = send_raw($port, raw_request(port => $port, user => 'alice',
-                                 path => '/private/index.html'));
+$r = send_raw($port, http_request(port => $port, user => 'alice',
+                                  path => '/private/index.html'));
 is($r->{status}, 302, 'no Accept header: browser');
 
 $r = $alice->get('/private/index.html',

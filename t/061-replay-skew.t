@@ -13,8 +13,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr wrong_code raw_request worker_conns race
-                 fresh_step);
+use OtpAttack qw(users site wrong_code fresh_step);
+use OtpHttp qw(hdr http_request worker_conns race);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -141,9 +141,9 @@ sub conns {
 
 sub verify_req {
     my ($f, $csrf, $code) = @_;
-    return raw_request(
+    return http_request(
         port => $port, method => 'POST', path => '/_otp/verify',
-        user => $f->user, headers => [ Accept => 'text/html' ],
+        user => $f->user, headers => [[Accept => 'text/html']],
         form => { csrf => $csrf, code => $code, return => '/private/' });
 }
 
@@ -194,9 +194,9 @@ my (undef, $dsecret, $dcsrf) = $dave->enroll_page('/');
 $code = totp($dsecret, %p10);
 @c = conns();
 @res = race($port, \@c, [ map {
-    raw_request(port => $port, method => 'POST', path => '/_otp/enroll',
-                user => 'dave', headers => [ Accept => 'text/html' ],
-                form => { csrf => $dcsrf, code => $code })
+    http_request(port => $port, method => 'POST', path => '/_otp/enroll',
+                 user => 'dave', headers => [[Accept => 'text/html']],
+                 form => { csrf => $dcsrf, code => $code })
 } 1 .. 8 ]);
 is(scalar(grep { $_->{status} == 200 } @res), 1,
    'same first code 8 times at once: exactly one enrollment')

@@ -19,7 +19,8 @@ use Time::HiRes qw(sleep time);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr wrong_code raw_request worker_conns race);
+use OtpAttack qw(users site wrong_code);
+use OtpHttp qw(hdr http_request worker_conns race);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -104,9 +105,9 @@ sub conns {
 
 sub verify_req {
     my ($p, $f, $csrf, $code) = @_;
-    return raw_request(
+    return http_request(
         port => $p, method => 'POST', path => '/_otp/verify',
-        user => $f->user, headers => [ Accept => 'text/html' ],
+        user => $f->user, headers => [[Accept => 'text/html']],
         form => { csrf => $csrf, code => $code, return => '/private/' });
 }
 

@@ -15,9 +15,10 @@ use Time::HiRes qw(sleep time);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr raw_request send_raw worker_conns exchange
-                 keys_from_file mint_cookie cookie_id session_key
+use OtpAttack qw(users site keys_from_file mint_cookie cookie_id session_key
                  b64url_encode);
+use OtpHttp qw(hdr header_values http_request send_raw worker_conns
+               exchange);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -99,18 +100,18 @@ sub enrolled {
 # GET /private/ as $user with $cookie (undef: none) on a new connection
 sub gate {
     my ($user, $cookie, $p) = @_;
-    return send_raw($p || $port, raw_request(
+    return send_raw($p || $port, http_request(
         port => $p || $port, user => $user, path => '/private/index.html',
         cookie => defined $cookie ? "otp_session=$cookie" : undef,
-        headers => [ Accept => 'text/html' ]));
+        headers => [[Accept => 'text/html']]));
 }
 
 sub gate_req {
     my ($user, $cookie, $p) = @_;
-    return raw_request(port => $p, user => $user, keepalive => 1,
-                       path => '/private/index.html',
-                       cookie => "otp_session=$cookie",
-                       headers => [ Accept => 'text/html' ]);
+    return http_request(port => $p, user => $user, keepalive => 1,
+                        path => '/private/index.html',
+                        cookie => "otp_session=$cookie",
+                        headers => [[Accept => 'text/html']]);
 }
 
 # the statuses of many cookies tried on the gate, those that opened it
@@ -199,7 +200,7 @@ my $bob = enrolled('bob');
 my $bobs = $bob->cookie;
 my $r = gate('alice', $bobs);
 is($r->{status}, 302, "bob's cookie for alice: 302");
-like($r->{headers}{location}[0] // '', qr{/_otp/challenge\?},
+like((header_values($r, 'location'))[0] // '', qr{/_otp/challenge\?},
      'to her challenge');
 # the first factor runs before the gate: a user auth_basic does not know
 # never gets as far as a session check

@@ -15,9 +15,9 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr wrong_code raw_request send_raw
-                 keys_from_file mint_csrf location_target
-                 header_values html_unescape pct_encode);
+use OtpAttack qw(users site wrong_code keys_from_file mint_csrf
+                 location_target html_unescape pct_encode);
+use OtpHttp qw(hdr http_request send_raw header_values);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -342,9 +342,9 @@ unlike($page->{content}, qr/<script>/, 'no element injection');
 for my $q ('//evil.example', '/%09/evil.example', '/%0d%0aX-Injected:1',
            'https://evil.example', '/%5cevil.example')
 {
-    $r = send_raw($port, raw_request(port => $port, user => 'alice',
-                                     path => "/_otp/challenge?r=$q",
-                                     headers => [ Accept => 'text/html' ]));
+    $r = send_raw($port, http_request(port => $port, user => 'alice',
+                                      path => "/_otp/challenge?r=$q",
+                                      headers => [[Accept => 'text/html']]));
     is(form_field($r->{body}, 'return'), '/', "raw r=$q: return field /");
     ok(!exists $r->{headers}{'x-injected'}, '  no injected header');
 }
@@ -387,9 +387,9 @@ sub original {
     my ($f, $path, $p, $h) = @_;
     $p //= $port;
     $h //= "127.0.0.1:$p";
-    my $g = send_raw($p, raw_request(port => $p, user => $f->user,
-                                     path => $path,
-                                     headers => [ Accept => 'text/html' ]));
+    my $g = send_raw($p, http_request(port => $p, user => $f->user,
+                                      path => $path,
+                                      headers => [[Accept => 'text/html']]));
     return ($g) unless $g->{status} == 302;
     my ($gh, $gp) = where($g, $h);
     my ($page, $c) = $f->challenge(
@@ -428,9 +428,9 @@ for my $path ('/private/index.html?a=1&b=%2F', '/private/%7Ex/')
 
 # the same without absolute_redirect
 for my $path ('//evil.example/x', '/%5Cevil.example', '/private/?q=1') {
-    my $g = send_raw($noabs, raw_request(port => $noabs, user => 'carol',
-                                         path => $path,
-                                         headers => [ Accept => 'text/html' ]));
+    my $g = send_raw($noabs, http_request(port => $noabs, user => 'carol',
+                                          path => $path,
+                                          headers => [[Accept => 'text/html']]));
     my ($loc) = header_values($g, 'location');
     like($loc // '', qr{^/_otp/challenge\?r=},
          "absolute_redirect off, GET $path: Location a path of ours");

@@ -20,8 +20,8 @@ use Time::HiRes qw(time);
 
 use OtpTest;
 use OtpFlow qw(totp form_field);
-use OtpAttack qw(users raw_request worker_conns exchange wrong_code median
-                 hdr);
+use OtpAttack qw(users wrong_code median);
+use OtpHttp qw(http_request worker_conns exchange hdr header_values);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -95,10 +95,10 @@ my @classes = qw(wrong reused unknown unenrolled);
 
 sub req {
     my ($class, $code) = @_;
-    return raw_request(
+    return http_request(
         port => $port, method => 'POST', path => '/_otp/verify',
         user => $who{$class}, keepalive => 1,
-        headers => [ Accept => 'text/html' ],
+        headers => [[Accept => 'text/html']],
         form => { csrf => $csrf{$class}, code => $code // $code{$class},
                   return => '/x' });
 }
@@ -111,7 +111,8 @@ sub normal {
     $b =~ s/(value=")[A-Za-z0-9_-]{22}\.1\.[A-Za-z0-9_-]+"/$1CSRF"/g;
     my %h = %{ $res->{headers} };
     delete @h{qw(date connection)};
-    my $heads = join "\n", map { "$_: @{ $h{$_} }" } sort keys %h;
+    my $heads = join "\n", map { "$_: " . join(' ', header_values($res, $_)) }
+                     sort keys %h;
     return "$res->{status}\n$heads\n\n$b";
 }
 

@@ -16,8 +16,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site wrong_code b32decode b64url_encode cookie_id
-                 send_raw raw_request);
+use OtpAttack qw(users site wrong_code b32decode b64url_encode cookie_id);
+use OtpHttp qw(send_raw http_request);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -133,7 +133,7 @@ for my $u ([ 'alice', undef ], [ 'bob', $warn ]) {
     my $forged = $f->cookie;
     substr($forged, 10, 1) = substr($forged, 10, 1) eq 'A' ? 'B' : 'A';
     push @cookies, $forged;
-    my $g = send_raw($port // $t->port, raw_request(
+    my $g = send_raw($port // $t->port, http_request(
         port => $port // $t->port, user => $user,
         path => '/private/index.html', cookie => "otp_session=$forged"));
     is($g->{status}, 302, "$user: forged cookie refused");

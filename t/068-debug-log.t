@@ -16,8 +16,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users wrong_code b32decode b64url_encode send_raw
-                 raw_request);
+use OtpAttack qw(users wrong_code b32decode b64url_encode);
+use OtpHttp qw(send_raw http_request);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -60,9 +60,9 @@ $t->wait_redis_ready;
 
 my $port = $t->port;
 my $probe = eval {
-    send_raw($port, raw_request(port => $port, user => 'alice',
-                                path => '/private/index.html',
-                                headers => [ Accept => 'text/html' ]),
+    send_raw($port, http_request(port => $port, user => 'alice',
+                                 path => '/private/index.html',
+                                 headers => [[Accept => 'text/html']]),
              timeout => 3);
 };
 is($probe && $probe->{status}, 302,

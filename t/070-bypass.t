@@ -19,7 +19,8 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use OtpTest;
 use OtpFlow;
-use OtpBypass qw(SECRET request send_raw assert_blocked);
+use OtpBypass qw(SECRET assert_blocked);
+use OtpHttp qw(http_request send_raw hdr);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -300,7 +301,7 @@ sub get {
     my @h = @{ $o{headers} || [] };
     push @h, ['Accept', $o{accept} // 'text/html'];
     push @h, ['Cookie', $cookie] if $o{session};
-    return send_raw($t, request(
+    return send_raw($t, http_request(
         method => $o{method} // 'GET',
         path   => $path,
         user   => exists $o{user} ? $o{user} : 'alice',
@@ -430,7 +431,7 @@ assert_blocked(get('/sany-basic/secret.html', password => 'wrong',
 for my $user (qw(alice bob nobody)) {
     $r = get('/private/secret.html', user => $user, password => 'wrong');
     is($r->{status}, 401, "wrong password for $user: 401 from auth_basic");
-    unlike($r->{headers}{location} // '', qr{/_otp/},
+    unlike(hdr($r, 'location') // '', qr{/_otp/},
            "wrong password for $user: not sent to the second factor");
 }
 
@@ -602,9 +603,10 @@ assert_blocked(get('/private/secret.html', request => { host => 'other' }),
 
 # two requests on one connection: the second one is gated as well
 
-$r = send_raw($t, request(path => '/pub/index.html', user => 'alice',
-                          keepalive => 1)
-                  . request(path => '/private/secret.html', user => 'alice'));
+$r = send_raw($t, http_request(path => '/pub/index.html', user => 'alice',
+                               keepalive => 1)
+                  . http_request(path => '/private/secret.html',
+                                 user => 'alice'));
 like($r->{raw}, qr/public page/, 'pipelined: the first answer came');
 assert_blocked($r, 'pipelined second request', any_status => 1);
 

@@ -17,8 +17,9 @@ use Time::HiRes qw(sleep time);
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use OtpTest;
-use OtpFlow;
-use OtpBypass qw(SECRET request send_raw worker_pids basic);
+use OtpFlow qw(basic_auth);
+use OtpBypass qw(SECRET);
+use OtpHttp qw(http_request send_raw hdr);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -69,7 +70,7 @@ EOF
 $t->run_nginx;
 $t->wait_redis_ready or BAIL_OUT('the workers did not reach Redis');
 
-my @workers = worker_pids($t);
+my @workers = $t->worker_pids;
 ok(@workers >= 1, 'workers running: ' . join(' ', @workers));
 
 # alice is enrolled (her session is kept apart, for the cookie tests);
@@ -109,7 +110,7 @@ sub refused {
            "$name: closed without an answer");
     }
     unlike($res->{raw}, qr/\Q${\ SECRET}\E/, "$name: nothing protected");
-    unlike($res->{headers}{'set-cookie'} // '', qr/otp_session=[^;]/,
+    unlike(hdr($res, 'set-cookie') // '', qr/otp_session=[^;]/,
            "$name: no session cookie");
     return @st;
 }
@@ -121,7 +122,7 @@ sub post {
     push @h, ['Content-Length', $o{length} // length $body]
         unless $o{no_length};
     push @h, @{ $o{headers} || [] };
-    my $req = request(method => 'POST', path => "/_otp/$action",
+    my $req = http_request(method => 'POST', path => "/_otp/$action",
                       user => $o{user} // 'alice', headers => \@h);
     return send_raw($t, $req . $body, %{ $o{send} || {} }) unless $o{parts};
     return send_raw($t, undef, parts => [$req, @{ $o{parts} }],
@@ -140,9 +141,10 @@ sub chunked {
 
 sub gated {
     my ($path, %o) = @_;
-    return send_raw($t, request(path => $path, user => $o{user} // 'alice',
-                                headers => $o{headers} || [],
-                                %{ $o{request} || {} }),
+    return send_raw($t, http_request(path => $path,
+                                     user => $o{user} // 'alice',
+                                     headers => $o{headers} || [],
+                                     %{ $o{request} || {} }),
                     %{ $o{send} || {} });
 }
 
@@ -183,7 +185,7 @@ for my $action (@actions) {
 for my $action (@actions) {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $t->port) or die $!;
-    print $s request(method => 'POST', path => "/_otp/$action",
+    print $s http_request(method => 'POST', path => "/_otp/$action",
                      user => 'alice',
                      headers => [['Content-Type', $form],
                                  ['Content-Length', 1000]])
@@ -353,7 +355,7 @@ for my $case (['bad UTF-8', "/\xff\xfe"], ['overlong dots', "/%c0%ae%c0%ae/"],
 # the header the same way: client_header_timeout (2 s) from the start
 
 {
-    my $head = request(method => 'POST', path => '/_otp/verify',
+    my $head = http_request(method => 'POST', path => '/_otp/verify',
                        user => 'alice',
                        headers => [['Content-Type', $form],
                                    ['Content-Length', 6]]);
@@ -465,9 +467,9 @@ for my $case (@queries) {
         unlike($res->{raw}, qr/\r\nSet-Cookie: x=1/i,
                "GET $page?$name: no header injected");
         unlike($res->{raw}, qr/<script>/i, "GET $page?$name: no script");
-        like($res->{headers}{location} // '/', qr{^(https?://[^/]+)?/(?![/\\])},
+        like(hdr($res, 'location') // '/', qr{^(https?://[^/]+)?/(?![/\\])},
              "GET $page?$name: redirects stay on this site")
-            or diag($res->{headers}{location});
+            or diag(hdr($res, 'location'));
     }
     refused(gated("/private/secret.html?$q",
                   headers => [['Accept', 'text/html']]),
@@ -493,7 +495,7 @@ for my $case (['huge', 'u' x 60000], ['control characters', "a\x01b\x1f"],
 # ------------------------------------------------------- GET with a body
 
 my $smuggled = "GET /private/secret.html HTTP/1.1\r\nHost: localhost\r\n"
-               . 'Authorization: ' . basic('alice') . "\r\n"
+               . 'Authorization: ' . basic_auth('alice') . "\r\n"
                . "Cookie: otp_session=$session\r\n\r\n";
 
 for my $path ('/private/secret.html', '/_otp/challenge') {
@@ -534,9 +536,9 @@ for my $path ('/private/secret.html', '/_otp/challenge') {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $t->port) or die $!;
         print $s ($i % 2
-            ? request(path => '/private/secret.html', user => 'alice',
+            ? http_request(path => '/private/secret.html', user => 'alice',
                       headers => [['Accept', 'text/html']])
-            : request(method => 'POST', path => '/_otp/verify',
+            : http_request(method => 'POST', path => '/_otp/verify',
                       user => 'alice',
                       headers => [['Content-Type', $form],
                                   ['Content-Length', length $verify]])
@@ -564,7 +566,7 @@ for my $path ('/private/secret.html', '/_otp/challenge') {
 
 # ---------------------------------------------- the workers survived it
 
-is_deeply([worker_pids($t)], \@workers, 'the same workers as at the start');
+is_deeply([$t->worker_pids], \@workers, 'the same workers as at the start');
 
 # ------------------------------------------------------ Redis down: 503
 
@@ -579,7 +581,7 @@ refused(gated('/private/secret.html', headers => [['Cookie', 'otp_session='
                                                   . ('A' x 60000)]]),
         'Redis down: the gate is a 503', allow => qr/^503$/);
 
-is_deeply([worker_pids($t)], \@workers, 'the same workers at the end');
+is_deeply([$t->worker_pids], \@workers, 'the same workers at the end');
 
 $t->stop;
 

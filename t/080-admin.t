@@ -17,6 +17,7 @@ use JSON::PP;
 use Time::HiRes qw(sleep);
 use OtpTest;
 use OtpFlow qw(basic_auth);
+use OtpHttp qw(http_request send_raw);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -349,12 +350,13 @@ $r = put_phone('frank', '{"phone":"+15555550123","pad":"' . ('x' x 5000)
 is($r->{status}, 413, 'a body over 4 KiB: 413');
 is_deeply($r->{json}, { error => 'body too large' }, '... as JSON');
 
-$r = $t->raw("PUT /_admin/users/frank/phone HTTP/1.1\r\n"
-             . "Host: localhost\r\nConnection: close\r\n"
-             . "Transfer-Encoding: chunked\r\n\r\n"
-             . "1000\r\n" . ('{' x 4096) . "\r\n10\r\n" . ('x' x 16)
-             . "\r\n0\r\n\r\n");
-like($r, qr{^HTTP/1\.1 413 }, 'a chunked body over 4 KiB: 413');
+$r = send_raw($t, http_request(
+    method  => 'PUT',
+    path    => '/_admin/users/frank/phone',
+    headers => [['Transfer-Encoding', 'chunked']],
+    body    => "1000\r\n" . ('{' x 4096) . "\r\n10\r\n" . ('x' x 16)
+               . "\r\n0\r\n\r\n"));
+like($r->{raw}, qr{^HTTP/1\.1 413 }, 'a chunked body over 4 KiB: 413');
 
 $r = put_phone('frank', '{"phone":"+15555550124"}' . (' ' x 4000));
 is($r->{status}, 200, 'a body of just under 4 KiB is fine');

@@ -20,7 +20,8 @@ use Time::HiRes qw(sleep time);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr wrong_code);
+use OtpAttack qw(users site wrong_code);
+use OtpHttp qw(hdr);
 use OtpSms qw(text_of code_of path_of set_phone send_code);
 
 my $t = OtpTest->new;

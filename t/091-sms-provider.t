@@ -15,7 +15,8 @@ use Time::HiRes qw(sleep time);
 
 use OtpTest;
 use OtpFlow qw(form_field cookie_value);
-use OtpAttack qw(users site hdr);
+use OtpAttack qw(users site);
+use OtpHttp qw(hdr);
 use OtpSms qw(code_of path_of set_phone send_code);
 
 my $t = OtpTest->new;

@@ -15,7 +15,8 @@ use Time::HiRes qw(sleep time);
 
 use OtpTest;
 use OtpFlow qw(form_field);
-use OtpAttack qw(users site hdr raw_request worker_conns race);
+use OtpAttack qw(users site);
+use OtpHttp qw(hdr http_request worker_conns race);
 use OtpSms qw(code_of set_phone);
 
 my $t = OtpTest->new;
@@ -101,9 +102,9 @@ sub conns {
 
 sub send_req {
     my ($port, $user, $csrf) = @_;
-    return raw_request(
+    return http_request(
         port => $port, method => 'POST', path => '/_otp/sms',
-        user => $user, headers => [ Accept => 'text/html' ],
+        user => $user, headers => [[Accept => 'text/html']],
         form => { csrf => $csrf, return => '/private/' });
 }
 

@@ -16,7 +16,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(form_field cookie_value);
-use OtpAttack qw(users site hdr html_unescape);
+use OtpAttack qw(users site html_unescape);
+use OtpHttp qw(hdr);
 use OtpSms qw(code_of path_of set_phone send_code);
 
 my $t = OtpTest->new;

@@ -15,8 +15,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr raw_request worker_conns race
-                 security_headers_ok html_unescape);
+use OtpAttack qw(users site security_headers_ok html_unescape);
+use OtpHttp qw(hdr http_request worker_conns race);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -290,10 +290,10 @@ sub conns {
 my ($bob, undef, @bcodes) = enrolled('bob');
 my @csrf = map { ($bob->challenge)[1] } 1 .. 8;
 my @res = race($port, [ conns() ], [ map {
-    raw_request(port => $port, method => 'POST', path => '/_otp/verify',
-                user => 'bob', headers => [ Accept => 'text/html' ],
-                form => { csrf => $_, code => $bcodes[3],
-                          method => 'recovery', return => '/private/' })
+    http_request(port => $port, method => 'POST', path => '/_otp/verify',
+                 user => 'bob', headers => [[Accept => 'text/html']],
+                 form => { csrf => $_, code => $bcodes[3],
+                           method => 'recovery', return => '/private/' })
 } @csrf ]);
 my %n;
 $n{ $_->{status} }++ for @res;

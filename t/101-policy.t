@@ -15,7 +15,8 @@ use Time::HiRes qw(sleep);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr);
+use OtpAttack qw(users site);
+use OtpHttp qw(hdr);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;

@@ -17,7 +17,8 @@ use Time::HiRes qw(sleep);
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr keys_from_file b64url_encode b64url_decode);
+use OtpAttack qw(users site keys_from_file b64url_encode b64url_decode);
+use OtpHttp qw(hdr);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;

@@ -16,8 +16,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users site hdr raw_request worker_conns race
-                 html_unescape);
+use OtpAttack qw(users site html_unescape);
+use OtpHttp qw(hdr http_request worker_conns race);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -227,9 +227,9 @@ $alice->set_cookie(undef);
 my @csrf = map { ($alice->challenge)[1] } 1 .. 8;
 my $code = hotp($secret, 16);
 my @res = race($port, [ conns() ], [ map {
-    raw_request(port => $port, method => 'POST', path => '/_otp/verify',
-                user => 'alice', headers => [ Accept => 'text/html' ],
-                form => { csrf => $_, code => $code, return => '/private/' })
+    http_request(port => $port, method => 'POST', path => '/_otp/verify',
+                 user => 'alice', headers => [[Accept => 'text/html']],
+                 form => { csrf => $_, code => $code, return => '/private/' })
 } @csrf ]);
 my %n;
 $n{ $_->{status} }++ for @res;

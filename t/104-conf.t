@@ -16,7 +16,8 @@ use Test::More;
 
 use OtpTest;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users hdr);
+use OtpAttack qw(users);
+use OtpHttp qw(hdr);
 
 my $t = OtpTest->new;
 $t->secret_file;

@@ -49,7 +49,7 @@ use POSIX qw(ceil);
 use Time::HiRes qw(sleep time);
 use OtpTest;
 use OtpFlow qw(basic_auth totp);
-use OtpFaults qw(redis_conn run_wrk worker_pids rss_kb enroll_user
+use OtpFaults qw(redis_conn run_wrk rss_kb enroll_user
                  gate_ready clients);
 
 $| = 1;
@@ -188,7 +188,7 @@ my %label = (
 );
 my @order = qw(plain gated authreq gated0);
 
-my ($worker) = worker_pids($t);
+my ($worker) = $t->worker_pids;
 my $redis = redis_conn($t);
 my (%runs, $evalshas, $gated0_requests);
 
@@ -285,7 +285,7 @@ while ($done < $REQUESTS && $runs < 20) {
         if $r->{non2xx};
 }
 my $rss1 = rss_kb($worker);
-my $same = grep { $_ == $worker } worker_pids($t);
+my $same = grep { $_ == $worker } $t->worker_pids;
 row('worker RSS before, after', sprintf('%9s', "$rss0 kB, $rss1 kB"),
     sprintf('%d requests%s', $done, $same ? '' : '; THE WORKER CHANGED'));
 my $growth = $rss1 - $rss0;

@@ -1,11 +1,10 @@
 package OtpAttack;
 
-# Helpers for the end-to-end and attack tests: raw HTTP over sockets
-# that are known to sit on a given nginx worker, races fired by the
-# last byte of many requests at once, the module's keys re-derived
-# from the key file (to mint tokens that are valid but for their age,
-# or cookies that are well signed but name no session), and a
-# browser-like reading of Location headers.
+# Helpers for the end-to-end and attack tests: the module's keys
+# re-derived from the key file (to mint tokens that are valid but for
+# their age, or cookies that are well signed but name no session), a
+# browser-like reading of Location headers, and the headers every page
+# carries.  Raw HTTP is OtpHttp's.
 
 use strict;
 use warnings;
@@ -13,20 +12,16 @@ use warnings;
 use Carp qw(croak);
 use Digest::SHA qw(hmac_sha256 hmac_sha256_hex);
 use Exporter qw(import);
-use HTTP::Tiny;
-use IO::Select;
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
-use OtpFlow qw(totp basic_auth);
+use OtpFlow qw(totp);
+use OtpHttp qw(hdr);
 
 our @EXPORT_OK = qw(
     users site keys_from_file mint_csrf mint_cookie cookie_id
     session_key b64url_encode b64url_decode b32decode wrong_code
-    raw_request parse_response send_raw worker_conns race
-    location_target median fresh_step form_body header_values hdr
-    security_headers_ok exchange html_unescape pct_encode pct_decode
-    query_form
+    location_target median fresh_step security_headers_ok
+    html_unescape pct_encode pct_decode query_form
 );
 
 # ------------------------------------------------------------- setup
@@ -199,69 +194,7 @@ sub median {
     return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
 }
 
-# --------------------------------------------------------- raw HTTP
-
-sub form_body {
-    my ($form) = @_;
-    return HTTP::Tiny->new->www_form_urlencode($form);
-}
-
-# The text of one HTTP/1.1 request.  headers: an array ref of pairs,
-# sent as given (duplicates and odd values included).
-sub raw_request {
-    my (%o) = @_;
-    my $method = $o{method} || 'GET';
-    my @h = ("Host: " . ($o{host} // "127.0.0.1:$o{port}"));
-    push @h, 'Authorization: ' . basic_auth($o{user}) if defined $o{user};
-    push @h, "Cookie: $o{cookie}" if defined $o{cookie};
-    my @extra = @{ $o{headers} || [] };
-    while (my ($k, $v) = splice @extra, 0, 2) {
-        push @h, "$k: $v";
-    }
-    my $body = $o{body};
-    $body = form_body($o{form}) if $o{form};
-    if (defined $body) {
-        push @h, 'Content-Type: application/x-www-form-urlencoded'
-            unless grep { /^content-type:/i } @h;
-        push @h, 'Content-Length: ' . length $body;
-    }
-    push @h, 'Connection: ' . ($o{keepalive} ? 'keep-alive' : 'close');
-    return "$method $o{path} HTTP/1.1\r\n" . join('', map { "$_\r\n" } @h)
-           . "\r\n" . ($body // '');
-}
-
-# { status, headers => { lc name => [values] }, body, raw }
-sub parse_response {
-    my ($raw) = @_;
-    my %r = (raw => $raw, status => 0, headers => {}, body => '');
-    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-    return \%r unless defined $head;
-    my @lines = split /\r\n/, $head;
-    my $sl = shift @lines // '';
-    ($r{status}) = $sl =~ m{^HTTP/1\.[01] (\d{3})};
-    $r{status} //= 0;
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-        push @{ $r{headers}{ lc $k } }, $v;
-    }
-    $r{body} = $body // '';
-    return \%r;
-}
-
-sub header_values {
-    my ($res, $name) = @_;
-    my $h = $res->{headers}{ lc $name };
-    return ref $h ? @$h : defined $h ? ($h) : ();
-}
-
-# A header of an HTTP::Tiny or a parse_response response, repeated
-# values joined with ", "; undef when absent.
-sub hdr {
-    my ($res, $name) = @_;
-    my $v = $res->{headers}{ lc $name };
-    return undef unless defined $v;
-    return ref $v ? join(', ', @$v) : $v;
-}
+# --------------------------------------------------------- responses
 
 # The headers every page and answer of the module carries (SPEC 7).
 sub security_headers_ok {
@@ -281,123 +214,6 @@ sub security_headers_ok {
         Test::More::is(hdr($res, 'referrer-policy'), 'no-referrer',
                        'Referrer-Policy: no-referrer');
     });
-}
-
-# One request on a new connection, the whole response read to EOF.
-sub send_raw {
-    my ($port, $text, %o) = @_;
-    my $s = IO::Socket::INET->new(
-        PeerAddr => '127.0.0.1',
-        PeerPort => $port,
-        Timeout  => $o{timeout} || 10,
-    ) or croak "connect: $!";
-    binmode $s;
-    print $s $text;
-    my $reply = _read_all($s, $o{timeout} || 10);
-    close $s;
-    return parse_response($reply);
-}
-
-sub _read_all {
-    my ($s, $timeout) = @_;
-    my $sel = IO::Select->new($s);
-    my $buf = '';
-    my $deadline = time + $timeout;
-    while (time < $deadline) {
-        last unless $sel->can_read($deadline - time);
-        my $n = sysread $s, $buf, 65536, length $buf;
-        last unless $n;
-    }
-    return $buf;
-}
-
-# Reads exactly one response with a Content-Length from a kept-alive
-# connection.
-sub _read_one {
-    my ($s, $timeout) = @_;
-    my $sel = IO::Select->new($s);
-    my $buf = '';
-    my $deadline = time + ($timeout || 10);
-    while (time < $deadline) {
-        if ($buf =~ /\r\n\r\n/) {
-            my ($head, $rest) = split /\r\n\r\n/, $buf, 2;
-            my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
-            return parse_response($buf)
-                if defined $len && length($rest) >= $len;
-        }
-        last unless $sel->can_read($deadline - time);
-        my $n = sysread $s, $buf, 65536, length $buf;
-        last unless $n;
-    }
-    return parse_response($buf);
-}
-
-# One request and its response over a kept-alive connection (the
-# request should say "Connection: keep-alive").
-sub exchange {
-    my ($s, $text, %o) = @_;
-    syswrite $s, $text;
-    return _read_one($s, $o{timeout} || 10);
-}
-
-# Kept-alive connections to nginx, sorted by the worker that holds
-# them: asks $probe (a location answering "$pid") over new connections
-# until $per_worker connections of each of $workers workers are known.
-# Returns a hash: pid => [sockets].
-sub worker_conns {
-    my ($port, %o) = @_;
-    my $per = $o{per_worker} || 4;
-    my $workers = $o{workers} || 2;
-    my $probe = $o{probe} || '/_pid';
-    my %by;
-    for my $try (1 .. 400) {
-        my $s = IO::Socket::INET->new(
-            PeerAddr => '127.0.0.1',
-            PeerPort => $port,
-            Timeout  => 5,
-        ) or croak "connect: $!";
-        binmode $s;
-        print $s "GET $probe HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n\r\n";
-        my $r = _read_one($s, 5);
-        my ($pid) = $r->{body} =~ /(\d+)/;
-        croak "probe $probe: $r->{status}" unless $r->{status} == 200 && $pid;
-        if (@{ $by{$pid} ||= [] } < $per) {
-            push @{ $by{$pid} }, $s;
-        } else {
-            close $s;
-        }
-        my @full = grep { @{ $by{$_} } >= $per } keys %by;
-        last if @full >= $workers;
-    }
-    return \%by;
-}
-
-# Sends every request but its last byte, lets nginx read them, then
-# sends all the last bytes at once; returns the parsed responses in the
-# order of the requests.  $socks: connections (from worker_conns, or
-# undef for a new one each), $texts: the requests ("Connection: close").
-sub race {
-    my ($port, $socks, $texts, %o) = @_;
-    my @s;
-    for my $i (0 .. $#$texts) {
-        my $s = $socks->[$i] || IO::Socket::INET->new(
-            PeerAddr => '127.0.0.1',
-            PeerPort => $port,
-            Timeout  => 5,
-        ) || croak "connect: $!";
-        binmode $s;
-        $s->autoflush(1);
-        syswrite $s, substr($texts->[$i], 0, -1);
-        push @s, $s;
-    }
-    sleep($o{settle} // 0.2);
-    syswrite $s[$_], substr($texts->[$_], -1) for 0 .. $#s;
-    my @res;
-    for my $s (@s) {
-        push @res, parse_response(_read_all($s, $o{timeout} || 15));
-        close $s;
-    }
-    return @res;
 }
 
 # Where a browser goes with a response's Location, resolved against

@@ -22,7 +22,7 @@ use OtpTest;
 use OtpFlow qw(totp basic_auth);
 
 our @EXPORT_OK = qw(clients timed wait_until redis_conn keys_without_ttl
-                    worker_pids rss_kb wrong_code enroll_user count
+                    rss_kb wrong_code enroll_user count
                     commandstat gate_ready run_wrk case track);
 
 # ---------------------------------------------------------------- cases
@@ -249,12 +249,6 @@ sub commandstat {
 }
 
 # ---------------------------------------------------------------- nginx
-
-# The worker processes of the nginx that $t started.
-sub worker_pids {
-    my ($t) = @_;
-    return $t->worker_pids;
-}
 
 sub rss_kb {
     my ($pid) = @_;

@@ -469,23 +469,6 @@ sub post_form {
                                   { headers => \%headers });
 }
 
-# A raw request over a new connection, for what HTTP::Tiny would refuse
-# to send; returns the whole response as a string.
-sub raw {
-    my ($self, $request, %opts) = @_;
-    my $s = IO::Socket::INET->new(
-        PeerAddr => '127.0.0.1',
-        PeerPort => $self->{port},
-        Timeout  => $opts{timeout} || 10,
-    ) or croak "connect: $!";
-    binmode $s;
-    print $s $request;
-    local $/;
-    my $reply = <$s>;
-    close $s;
-    return $reply // '';
-}
-
 # ---------------------------------------------------------------- processes
 
 sub spawn {
