@@ -30,67 +30,17 @@ $t->write_file('site/index.html', "private page\n", 0644);
 
 $t->run_redis;
 
-my $server = <<'EOF';
-        auth_basic "test";
-        auth_basic_user_file %%DIR%%/htpasswd;
-
-        location = /_pid {
-            auth_basic off;
-            return 200 "$pid";
-        }
-
-        location /_otp/ {
-            otp_endpoint;
-            add_header X-Worker $pid always;
-        }
-
-        location /private/ {
-            otp on;
-            alias %%DIR%%/site/;
-            add_header X-OTP-Method $otp_method always;
-            add_header X-OTP-Status $otp_status always;
-        }
-EOF
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 2;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-    otp_lockout 100 1m;
-    otp_max_attempts 20;
-
-    server {
-        listen 127.0.0.1:%%PORT%% reuseport;
-$server
-        location /_otp_admin/ {
-            auth_basic off;
-            otp_admin;
-        }
-
-        location = /_otp_status {
-            auth_basic off;
-            otp_status;
-        }
-    }
-
-    server {
-        listen 127.0.0.1:$port{strict};
-        otp_max_attempts 2;
-        otp_lockout 3 1m;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{nocodes};
-        otp_methods totp;
-$server
-    }
-}
-EOF
+$t->write_conf(OtpTest::servers_conf(
+    workers => 2,
+    key     => $key,
+    http    => "otp_lockout 100 1m;\notp_max_attempts 20;",
+    common  => OtpTest::site_locations(),
+    servers => [
+        ['%%PORT%% reuseport', OtpTest::admin_locations()],
+        [$port{strict}, "otp_max_attempts 2;\notp_lockout 3 1m;"],
+        [$port{nocodes}, 'otp_methods totp;'],
+    ],
+));
 
 $t->run_nginx;
 $t->wait_redis_ready(workers => 2);

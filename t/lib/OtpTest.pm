@@ -312,6 +312,94 @@ sub write_conf {
     return "$self->{dir}/$name";
 }
 
+# The locations of a site behind the gate, as the tests of the pages
+# use it: the first factor from htpasswd in the test directory, /_pid
+# (the worker's pid, for sorting connections by worker), the endpoint
+# at /_otp/ and the gated /private/ (site/) telling $otp_method and
+# $otp_status.
+sub site_locations {
+    return <<'EOF';
+auth_basic "test";
+auth_basic_user_file %%DIR%%/htpasswd;
+
+location = /_pid {
+    auth_basic off;
+    return 200 "$pid";
+}
+
+location /_otp/ {
+    otp_endpoint;
+    add_header X-Worker $pid always;
+}
+
+location /private/ {
+    otp on;
+    alias %%DIR%%/site/;
+    add_header X-OTP-Method $otp_method always;
+    add_header X-OTP-Status $otp_status always;
+}
+EOF
+}
+
+# The admin API at /_otp_admin/ and the status at /_otp_status, with
+# no first factor.
+sub admin_locations {
+    return <<'EOF';
+location /_otp_admin/ {
+    auth_basic off;
+    otp_admin;
+}
+
+location = /_otp_status {
+    auth_basic off;
+    otp_status;
+}
+EOF
+}
+
+# The text of an nginx.conf (for write_conf) with several servers in one
+# http block: workers (1), key (otp_secret_file), http (more lines of
+# the http block), servers ([ [listen, its own lines], ... ]) and
+# common (the lines every server ends with).  The module talks to this
+# test's Redis.
+sub servers_conf {
+    my (%o) = @_;
+    my $indent = sub {
+        my ($text, $n) = @_;
+        my $pad = ' ' x $n;
+        my $depth = 0;
+        my $out = '';
+        for my $line (split /\n/, $text // '') {
+            $line =~ s/^\s+//;
+            if ($line eq '') {
+                $out .= "\n";
+                next;
+            }
+            $depth-- if $line =~ /^}/;
+            $out .= $pad . ('    ' x $depth) . "$line\n";
+            $depth++ if $line =~ /{\s*$/;
+        }
+        return $out;
+    };
+    my $conf = "%%TEST_GLOBALS%%\n"
+             . 'worker_processes ' . ($o{workers} || 1) . ";\n"
+             . "events {}\n"
+             . "http {\n"
+             . "    %%TEST_GLOBALS_HTTP%%\n"
+             . (defined $o{key} ? "    otp_secret_file $o{key};\n" : '')
+             . "    otp_redis %%REDIS%%;\n"
+             . $indent->($o{http}, 4);
+    for my $srv (@{ $o{servers} }) {
+        my ($listen, $lines) = @$srv;
+        $conf .= "\n    server {\n"
+               . "        listen 127.0.0.1:$listen;\n"
+               . $indent->($lines, 8)
+               . $indent->($o{common}, 8)
+               . "    }\n";
+    }
+    return "$conf}\n";
+}
+
 sub _nginx_env {
     my ($self) = @_;
     my %env;
