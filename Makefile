@@ -86,8 +86,8 @@ TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
 PROVE      ?= prove
 TESTS      ?= t/
 
-.PHONY: all module unit fuzz test valgrind demo bench deps upstream-src \
-        clean FORCE
+.PHONY: all module unit fuzz test valgrind demo bench deps deps-demo \
+        upstream-src clean FORCE
 
 all: module
 
@@ -176,14 +176,17 @@ VALGRIND_TESTS ?= t/030-gate.t t/060-totp-flow.t t/063-cookies.t \
 valgrind: deps module unit
 	OTP_VALGRIND=1 $(TEST_ENV) $(PROVE) -I t/lib $(VALGRIND_TESTS)
 
-demo: deps module
+demo: deps-demo module
 	$(TEST_ENV) perl -I t/lib t/demo.pl
 
 bench: deps module
 	$(TEST_ENV) perl -I t/lib t/bench.pl
 
 deps:
-	@.ci/deps
+	@.ci/deps test
+
+deps-demo:
+	@.ci/deps demo
 
 upstream-src:
 	@.ci/upstream-src $(BUILD)/src
