@@ -83,7 +83,8 @@ FUZZ_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
 
 # the version is the header's; make deb and t/110-package.t check that
 # debian/changelog has the same
-VERSION    := $(shell sed -n 's/^\#define NGX_HTTP_OTP_VERSION *"\(.*\)"$$/\1/p' \
+VERSION    := $(shell sed -n \
+                  's/^\#define NGX_HTTP_OTP_VERSION *"\(.*\)"$$/\1/p' \
                   src/ngx_http_otp_version.h)
 DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
 DEB        := $(BUILD)/libnginx-mod-http-otp_$(VERSION)_$(DEB_ARCH).deb
