@@ -6,6 +6,7 @@
 #   make fuzz [FUZZ_SECONDS=N] libFuzzer on the parsers, N seconds each
 #   make demo                  nginx + redis on 127.0.0.1:8080, conf/demo.conf
 #   make bench                 wrk benchmarks, printing ratios
+#   make deb                   the Debian package libnginx-mod-http-otp
 #   make deps                  installs the Debian packages all of this needs
 #   make upstream-src          fetches nginx 1.26 (Debian trixie) source
 
@@ -80,14 +81,24 @@ FUZZ_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
                -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -Isrc -It/fuzz
 
+# the version is the header's; make deb and t/110-package.t check that
+# debian/changelog has the same
+VERSION    := $(shell sed -n \
+                  's/^\#define NGX_HTTP_OTP_VERSION *"\(.*\)"$$/\1/p' \
+                  src/ngx_http_otp_version.h)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEB        := $(BUILD)/libnginx-mod-http-otp_$(VERSION)_$(DEB_ARCH).deb
+DEB_DIR    := $(BUILD)/deb
+DEB_TREE   := $(DEB_DIR)/libnginx-mod-http-otp-$(VERSION)
+
 TEST_ENV   := OTP_NGINX=$(NGINX_BIN) OTP_MODULE=$(MODULE_SO) \
               OTP_UNIT_DIR=$(UNIT_DIR) OTP_SANITIZE=$(SANITIZE) \
-              OTP_TOP=$(TOP)
+              OTP_TOP=$(TOP) OTP_DEB=$(DEB)
 PROVE      ?= prove
 TESTS      ?= t/
 
-.PHONY: all module unit fuzz test valgrind demo bench deps upstream-src \
-        clean FORCE
+.PHONY: all module unit fuzz test valgrind demo bench deb deps deps-demo \
+        deps-deb upstream-src clean FORCE
 
 all: module
 
@@ -176,14 +187,42 @@ VALGRIND_TESTS ?= t/030-gate.t t/060-totp-flow.t t/063-cookies.t \
 valgrind: deps module unit
 	OTP_VALGRIND=1 $(TEST_ENV) $(PROVE) -I t/lib $(VALGRIND_TESTS)
 
-demo: deps module
+demo: deps-demo module
 	$(TEST_ENV) perl -I t/lib t/demo.pl
 
 bench: deps module
 	$(TEST_ENV) perl -I t/lib t/bench.pl
 
+# the Debian package: dpkg-buildpackage in a copy of the sources under
+# $(DEB_DIR), which gets the .deb (and its -dbgsym, .buildinfo and
+# .changes) beside that copy
+DEB_FILES  := config ngx_http_otp_module.c src html debian LICENSE README.md
+DEB_SRCS   := config ngx_http_otp_module.c LICENSE README.md src/embed.sh \
+              $(wildcard src/*.c src/*.h src/lua/*.lua html/* conf/site/* \
+                         debian/* debian/source/*)
+
+deb: deps-deb
+	@$(MAKE) --no-print-directory $(DEB)
+
+$(DEB): $(DEB_SRCS)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] \
+	    || { echo "debian/changelog has $$v," \
+	              "src/ngx_http_otp_version.h $(VERSION)"; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_TREE)/conf
+	cp -a $(DEB_FILES) $(DEB_TREE)/
+	cp -a conf/site $(DEB_TREE)/conf/
+	cd $(DEB_TREE) && dpkg-buildpackage -b -us -uc
+	mv $(DEB_DIR)/$(notdir $@) $@
+
 deps:
-	@.ci/deps
+	@.ci/deps test
+
+deps-demo:
+	@.ci/deps demo
+
+deps-deb:
+	@.ci/deps deb
 
 upstream-src:
 	@.ci/upstream-src $(BUILD)/src

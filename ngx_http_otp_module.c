@@ -18,6 +18,7 @@
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_variables.h"
+#include "ngx_http_otp_version.h"
 
 
 #define NGX_HTTP_OTP_MAX_SKEW          10
@@ -38,6 +39,7 @@ static void ngx_http_otp_warn_rewrite(ngx_conf_t *cf);
 static char *ngx_http_otp_note_slashes(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_otp_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_otp_exit_process(ngx_cycle_t *cycle);
 
@@ -420,7 +422,7 @@ ngx_module_t  ngx_http_otp_module = {
     ngx_http_otp_commands,                 /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_otp_init_module,              /* init module */
     ngx_http_otp_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -793,6 +795,18 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_http_otp_gate_init(cf);
+}
+
+
+/* the master, once per configuration it loads */
+
+static ngx_int_t
+ngx_http_otp_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "otp module " NGX_HTTP_OTP_VERSION);
+
+    return NGX_OK;
 }
 
 

@@ -12,9 +12,16 @@
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_version.h"
 
 
 #define NGX_HTTP_OTP_METRICS_PAGES   8
+
+/* the version as a label of a constant gauge, as exporters show theirs */
+#define NGX_HTTP_OTP_BUILD_INFO                                              \
+    "# HELP otp_build_info The module's version.\n"                          \
+    "# TYPE otp_build_info gauge\n"                                          \
+    "otp_build_info{version=\"" NGX_HTTP_OTP_VERSION "\"} 1\n"
 
 
 typedef struct {
@@ -319,7 +326,7 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
     }
 
     n = sizeof(ngx_http_otp_samples) / sizeof(ngx_http_otp_sample_t);
-    len = 0;
+    len = sizeof(NGX_HTTP_OTP_BUILD_INFO) - 1;
     prev = NULL;
 
     for (i = 0; i < n; i++) {
@@ -338,6 +345,9 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    b->last = ngx_cpymem(b->last, NGX_HTTP_OTP_BUILD_INFO,
+                         sizeof(NGX_HTTP_OTP_BUILD_INFO) - 1);
 
     prev = NULL;
 

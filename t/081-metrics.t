@@ -369,7 +369,13 @@ my $redis = $v->{'otp_sessions_checked_total{source="redis"}'} // 0;
 is($cache + $redis, 12, "sessions checked: 12 ($cache cache, $redis redis)");
 ok($redis >= 1, 'at least one check went to Redis');
 
-is(scalar(keys %$v), scalar(keys %expect) + 2, 'no other series');
+# the version, from the header that holds it
+my ($version) = $t->read_file("$t->{top}/src/ngx_http_otp_version.h")
+                =~ /NGX_HTTP_OTP_VERSION\s+"([^"]+)"/;
+is($v->{"otp_build_info{version=\"$version\"}"}, 1,
+   "otp_build_info{version=\"$version\"} 1");
+
+is(scalar(keys %$v), scalar(keys %expect) + 3, 'no other series');
 cmp_ok(scalar(grep { length } keys %workers), '>=', 2,
        'both workers answered: ' . join(' ', sort keys %workers));
 
@@ -379,7 +385,9 @@ my (%type, %help, @bad);
 for my $line (split /\n/, $text) {
     if ($line =~ /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S/) {
         push @bad, "two HELP for $1" if $help{$1}++;
-    } elsif ($line =~ /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) counter$/) {
+    } elsif ($line =~ /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) counter$/
+             || $line =~ /^# TYPE (otp_build_info) gauge$/)
+    {
         push @bad, "two TYPE for $1" if $type{$1}++;
     } elsif ($line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)
                        (\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"
@@ -387,7 +395,8 @@ for my $line (split /\n/, $text) {
                        \ (\d+)$/x)
     {
         push @bad, "$1 without TYPE" unless $type{$1};
-        push @bad, "$1 is a counter without _total" unless $1 =~ /_total$/;
+        push @bad, "$1 is a counter without _total"
+            unless $1 =~ /_total$/ || $1 eq 'otp_build_info';
     } else {
         push @bad, "bad line: $line";
     }
@@ -406,7 +415,8 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 n = 0
 for f in text_string_to_metric_families(open(sys.argv[1]).read()):
-    assert f.type == 'counter', f.name
+    assert f.type == ('gauge' if f.name == 'otp_build_info'
+                      else 'counter'), f.name
     n += len(f.samples)
 print(n)
 EOF
