@@ -166,6 +166,7 @@ struct ngx_http_otp_ctx_s {
 
     /* the one Redis script in flight, and who gets its reply */
     ngx_http_otp_redis_call_t  *call;
+    ngx_uint_t                  script;
     ngx_http_otp_store_handler_pt   handler;
 
     ngx_str_t                   user;

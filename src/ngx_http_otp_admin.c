@@ -66,8 +66,7 @@ static void ngx_http_otp_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_admin_set_phone(ngx_http_request_t *r,
     u_char *body, size_t len);
 static ngx_int_t ngx_http_otp_admin_run(ngx_http_request_t *r,
-    ngx_http_otp_script_e script, ngx_str_t *keys, ngx_uint_t nkeys,
-    ngx_str_t *args, ngx_uint_t nargs);
+    ngx_http_otp_script_e script, ngx_str_t *args, ngx_uint_t nargs);
 static void ngx_http_otp_admin_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_admin_show(ngx_http_request_t *r,
@@ -361,62 +360,37 @@ ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
 static ngx_int_t
 ngx_http_otp_admin_act(ngx_http_request_t *r)
 {
-    ngx_str_t              keys[8];
+    ngx_http_otp_script_e  script;
     ngx_http_otp_ctx_t    *ctx;
     ngx_http_otp_admin_t  *ad;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ad = ctx->admin;
 
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ad->user;
-
     switch (ad->route->action) {
 
     case NGX_HTTP_OTP_ADMIN_SHOW:
-        ngx_str_set(&keys[2], "l");
-        keys[3] = ad->user;
-        ngx_str_set(&keys[4], "su");
-        keys[5] = ad->user;
-
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_ADMIN_STATUS, keys, 3,
-                                      NULL, 0);
+        script = NGX_HTTP_OTP_ADMIN_STATUS;
+        break;
 
     case NGX_HTTP_OTP_ADMIN_FORGET:
-        ngx_str_set(&keys[2], "e");
-        keys[3] = ad->user;
-        ngx_str_set(&keys[4], "su");
-        keys[5] = ad->user;
-        ngx_str_set(&keys[6], "d");
-        keys[7] = ad->user;
-
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_FORGET_TOTP, keys, 4,
-                                      NULL, 0);
+        script = NGX_HTTP_OTP_FORGET_TOTP;
+        break;
 
     case NGX_HTTP_OTP_ADMIN_REQUIRE:
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REQUIRE_ENROLL, keys,
-                                      1, NULL, 0);
+        script = NGX_HTTP_OTP_REQUIRE_ENROLL;
+        break;
 
     case NGX_HTTP_OTP_ADMIN_UNLOCK:
-        ngx_str_set(&keys[0], "f");
-        ngx_str_set(&keys[2], "l");
-        keys[3] = ad->user;
+        script = NGX_HTTP_OTP_UNLOCK;
+        break;
 
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_UNLOCK, keys, 2,
-                                      NULL, 0);
-
-    default: /* NGX_HTTP_OTP_ADMIN_REVOKE */
-
-        /* the sessions and the remembered browsers */
-
-        ngx_str_set(&keys[2], "su");
-        keys[3] = ad->user;
-        ngx_str_set(&keys[4], "d");
-        keys[5] = ad->user;
-
-        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_REVOKE_USER, keys, 3,
-                                      NULL, 0);
+    default: /* NGX_HTTP_OTP_ADMIN_REVOKE: sessions, remembered browsers */
+        script = NGX_HTTP_OTP_REVOKE_USER;
+        break;
     }
+
+    return ngx_http_otp_admin_run(r, script, NULL, 0);
 }
 
 
@@ -485,7 +459,7 @@ ngx_http_otp_admin_set_phone(ngx_http_request_t *r, u_char *body,
     u_char                    *phone;
     size_t                     plen;
     json_t                    *root, *value;
-    ngx_str_t                  keys[2], sealed;
+    ngx_str_t                  sealed;
     json_error_t               err;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_admin_t      *ad;
@@ -534,25 +508,25 @@ ngx_http_otp_admin_set_phone(ngx_http_request_t *r, u_char *body,
 
     json_decref(root);
 
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ad->user;
-
-    return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_SET_PHONE, keys, 1,
-                                  &sealed, 1);
+    return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_SET_PHONE, &sealed, 1);
 }
 
 
 static ngx_int_t
 ngx_http_otp_admin_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
-    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs)
+    ngx_str_t *args, ngx_uint_t nargs)
 {
-    ngx_http_otp_ctx_t    *ctx;
-    ngx_http_otp_admin_t  *ad;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_admin_t      *ad;
+    ngx_http_otp_store_ids_t   ids;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ad = ctx->admin;
 
-    if (ngx_http_otp_store_run(r, script, keys, nkeys, args, nargs,
+    ngx_memzero(&ids, sizeof(ngx_http_otp_store_ids_t));
+    ids.user = ad->user;
+
+    if (ngx_http_otp_store_run(r, script, &ids, args, nargs,
                                ngx_http_otp_admin_done)
         != NGX_OK)
     {
@@ -600,37 +574,28 @@ static ngx_int_t
 ngx_http_otp_admin_show(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    json_t                *o;
-    ngx_int_t              totp, must_enroll, lock_ttl, sessions, hotp;
-    ngx_int_t              recovery;
-    ngx_http_otp_ctx_t    *ctx;
-    ngx_http_otp_admin_t  *ad;
+    json_t                      *o;
+    ngx_int_t                    totp, must_enroll, lock_ttl, sessions;
+    ngx_int_t                    hotp, recovery;
+    ngx_http_otp_ctx_t          *ctx;
+    ngx_http_otp_admin_t        *ad;
+    ngx_http_otp_admin_reply_t  *ar;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ad = ctx->admin;
+    ar = (ngx_http_otp_admin_reply_t *) reply;
 
-    if (reply->status.len == sizeof("unknown") - 1
-        && ngx_strncmp(reply->status.data, "unknown", reply->status.len)
-           == 0)
-    {
+    if (reply->status == NGX_HTTP_OTP_ST_UNKNOWN) {
         return ngx_http_otp_admin_error(r, NGX_HTTP_NOT_FOUND,
                                         "unknown user");
     }
 
-    totp = ngx_http_otp_store_int(reply, 0);
-    must_enroll = ngx_http_otp_store_int(reply, 1);
-    lock_ttl = ngx_http_otp_store_int(reply, 2);
-    sessions = ngx_http_otp_store_int(reply, 3);
-    hotp = ngx_http_otp_store_int(reply, 5);
-    recovery = ngx_http_otp_store_int(reply, 6);
-
-    if (totp == NGX_ERROR || must_enroll == NGX_ERROR
-        || lock_ttl == NGX_ERROR || sessions == NGX_ERROR
-        || hotp == NGX_ERROR || recovery == NGX_ERROR)
-    {
-        return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "redis unavailable");
-    }
+    totp = ar->totp;
+    must_enroll = ar->must_enroll;
+    lock_ttl = ar->lock_ttl;
+    sessions = ar->sessions;
+    hotp = ar->hotp;
+    recovery = ar->recovery;
 
     o = json_object();
     if (o == NULL) {
@@ -648,8 +613,7 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
            != 0
         || json_object_set_new(o, "hotp", json_boolean(hotp == 1)) != 0
         || json_object_set_new(o, "phone",
-                               ngx_http_otp_admin_phone(r,
-                                                        &reply->values[4]))
+                               ngx_http_otp_admin_phone(r, &ar->phone))
            != 0
         || json_object_set_new(o, "recovery_codes_left",
                                json_integer(recovery))
@@ -730,9 +694,7 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ad = ctx->admin;
 
-    if (reply->status.len != 2
-        || ngx_strncmp(reply->status.data, "ok", 2) != 0)
-    {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "redis unavailable");
     }
@@ -742,7 +704,7 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
     switch (ad->route->action) {
 
     case NGX_HTTP_OTP_ADMIN_FORGET:
-        sessions = ngx_http_otp_store_int(reply, 1);
+        sessions = ((ngx_http_otp_admin_reply_t *) reply)->sessions;
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: admin removed the authenticator of user \"%V\" "
                       "and revoked %i sessions", &ad->user, sessions);
@@ -766,7 +728,7 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
         break;
 
     default: /* NGX_HTTP_OTP_ADMIN_REVOKE */
-        sessions = ngx_http_otp_store_int(reply, 0);
+        sessions = ((ngx_http_otp_admin_reply_t *) reply)->sessions;
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: admin revoked the sessions of user \"%V\" (%i)",
                       &ad->user, sessions);

@@ -13,7 +13,6 @@
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
-#include "ngx_http_otp_user.h"
 
 
 /* new recovery codes need a code entered this recently */
@@ -137,32 +136,26 @@ static void
 ngx_http_otp_recovery_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_str_t                  keys[6], args[4];
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_int_t                   rc;
+    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_user_state_t  *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK
-        || !us.has_recovery)
-    {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (us.lock_ttl > 0) {
+    if (us->lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us->lock_ttl));
         return;
     }
 
     /* recovery codes stand in for an authenticator: first one of those */
 
-    if (us.secret.data == NULL || us.must_enroll) {
+    if (us->secret.data == NULL || us->must_enroll) {
         ngx_http_otp_ep_finish(r,
             olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF
             ? ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -174,23 +167,12 @@ ngx_http_otp_recovery_user(ngx_http_request_t *r,
         return;
     }
 
-    ep->recovery_left = us.recovery;
+    ep->recovery_left = us->recovery;
 
-    if (!ep->has_cookie) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
-        return;
-    }
+    rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_recovery_session);
 
-    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
-        != NGX_OK)
-    {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
-                            ngx_http_otp_recovery_session));
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_recovery_step_up(r) : rc);
 }
 
 
@@ -198,23 +180,16 @@ static void
 ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t            auth_time;
-    ngx_str_t            keys[2];
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t             *ep;
+    ngx_http_otp_ctx_t            *ctx;
+    ngx_http_otp_session_reply_t  *sr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    sr = (ngx_http_otp_session_reply_t *) reply;
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    auth_time = ngx_http_otp_store_int(reply, 1);
-
-    if (!ngx_http_otp_is(&reply->status, "ok") || auth_time == NGX_ERROR
-        || ngx_time() - auth_time > NGX_HTTP_OTP_RECOVERY_FRESH)
+    if (reply->status != NGX_HTTP_OTP_ST_OK
+        || ngx_time() - sr->auth_time > NGX_HTTP_OTP_RECOVERY_FRESH)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
         return;
@@ -230,13 +205,9 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
         return;
     }
 
-    ngx_str_set(&keys[0], "u");
-    keys[1] = ctx->user;
-
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, keys, 1,
-                            &ep->codes_hashes, 1,
-                            ngx_http_otp_recovery_saved));
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, &ep->codes_hashes,
+                            1, ngx_http_otp_recovery_saved));
 }
 
 
@@ -308,12 +279,8 @@ ngx_http_otp_recovery_saved(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
-    if (!ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         /* the authenticator went meanwhile */
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
         return;

@@ -48,11 +48,12 @@ static EVP_MAC_CTX *ngx_http_otp_hmac_ctx(
  */
 static const char  ngx_http_otp_hkdf_salt[] = "ngx_http_otp_module hkdf salt";
 
-static const char  *ngx_http_otp_hkdf_labels[4] = {
+static const char  *ngx_http_otp_hkdf_labels[5] = {
     "ngx_http_otp cookie v1",
     "ngx_http_otp csrf v1",
     "ngx_http_otp code v1",
-    "ngx_http_otp seal v1"
+    "ngx_http_otp seal v1",
+    "ngx_http_otp form v1"
 };
 
 
@@ -107,7 +108,7 @@ ngx_http_otp_keys_derive(const uint8_t *ikm, size_t ikm_len,
 {
     int           rc;
     size_t        i;
-    uint8_t      *out[4];
+    uint8_t      *out[5];
     EVP_KDF      *kdf;
     EVP_KDF_CTX  *ctx;
 
@@ -119,6 +120,7 @@ ngx_http_otp_keys_derive(const uint8_t *ikm, size_t ikm_len,
     out[1] = keys->csrf;
     out[2] = keys->code;
     out[3] = keys->seal;
+    out[4] = keys->form;
 
     kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     if (kdf == NULL) {
@@ -134,7 +136,7 @@ ngx_http_otp_keys_derive(const uint8_t *ikm, size_t ikm_len,
 
     rc = 0;
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 5; i++) {
         if (ngx_http_otp_hkdf(ctx, ikm, ikm_len, ngx_http_otp_hkdf_labels[i],
                               out[i])
             != 0)

@@ -28,6 +28,7 @@ typedef struct {
     uint8_t   csrf[NGX_HTTP_OTP_KEY_LEN];      /* CSRF tokens */
     uint8_t   code[NGX_HTTP_OTP_KEY_LEN];      /* keyed hashes of codes */
     uint8_t   seal[NGX_HTTP_OTP_KEY_LEN];      /* AES-256-GCM at rest */
+    uint8_t   form[NGX_HTTP_OTP_KEY_LEN];      /* a challenge's key pass */
 } ngx_http_otp_keys_t;
 
 

@@ -11,10 +11,7 @@
 
 
 #include "ngx_http_otp_device.h"
-#include "ngx_http_otp_gate.h"
-#include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_session.h"
-#include "ngx_http_otp_store.h"
 #include "ngx_http_otp_token.h"
 
 
@@ -23,18 +20,8 @@
     (NGX_HTTP_OTP_SIGNED_MAX_PAYLOAD - NGX_HTTP_OTP_DEVICE_FIXED)
 
 
-typedef struct {
-    ngx_http_otp_device_t       dev;
-    ngx_http_otp_sid_t          sid;          /* the session it opens */
-} ngx_http_otp_device_gate_t;
-
-
 static ngx_int_t ngx_http_otp_device_cookie_name(ngx_http_request_t *r,
     ngx_str_t *name);
-static ngx_int_t ngx_http_otp_device_from_cookie(ngx_http_request_t *r,
-    ngx_str_t *user, ngx_http_otp_device_t *dev);
-static void ngx_http_otp_device_gate_done(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_put_time(u_char *p, time_t t);
 static time_t ngx_http_otp_get_time(u_char *p);
 
@@ -193,7 +180,7 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
 
 /* NGX_OK and dev set for an intact, unexpired device cookie of user */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_otp_device_from_cookie(ngx_http_request_t *r, ngx_str_t *user,
     ngx_http_otp_device_t *dev)
 {
@@ -234,115 +221,6 @@ ngx_http_otp_device_from_cookie(ngx_http_request_t *r, ngx_str_t *user,
     }
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_otp_device_gate(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
-{
-    ngx_str_t                    keys[10], args[6];
-    ngx_http_otp_loc_conf_t     *olcf;
-    ngx_http_otp_device_gate_t  *dg;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-
-    if (olcf->remember == 0) {
-        return NGX_DECLINED;
-    }
-
-    dg = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_device_gate_t));
-    if (dg == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_otp_device_from_cookie(r, &ctx->user, &dg->dev) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    /* a session that otp_max_age would send to the challenge at once */
-
-    if (ngx_http_otp_stale(olcf, dg->dev.issued)) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_otp_session_new_id(r, &dg->sid) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    ngx_str_set(&keys[0], "d");
-    keys[1] = ctx->user;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "s");
-    keys[7].data = dg->sid.hash;
-    keys[7].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[8], "su");
-    keys[9] = ctx->user;
-
-    args[0] = ctx->user;
-    args[1].data = dg->dev.id;
-    args[1].len = sizeof(dg->dev.id);
-
-    if (ngx_http_otp_store_num(r, &args[2], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->session_ttl) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[5], dg->dev.issued) != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    ctx->policy = dg;
-
-    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_DEVICE_SESSION, keys, 5, args,
-                               6, ngx_http_otp_device_gate_done)
-        != NGX_OK)
-    {
-        /* Redis is away: the usual path answers 503 */
-        return NGX_DECLINED;
-    }
-
-    return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_otp_device_gate_done(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_http_otp_ctx_t          *ctx;
-    ngx_http_otp_device_gate_t  *dg;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    dg = ctx->policy;
-
-    if (reply == NULL
-        || reply->status.len != 2
-        || ngx_strncmp(reply->status.data, "ok", 2) != 0)
-    {
-        /* revoked, expired, locked, no factor, Redis failed: as if none */
-        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_user_state(r, ctx));
-        return;
-    }
-
-    if (ngx_http_otp_session_set_cookie(r, &dg->sid) != NGX_OK) {
-        ngx_http_otp_gate_resume(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_str_set(&ctx->method, "remembered");
-    ctx->auth_time = dg->dev.issued;
-    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
-
-    ngx_http_otp_session_remember(&dg->sid, &ctx->user, ctx->auth_time,
-                                  &ctx->method);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "otp: user \"%V\" passed on a remembered browser",
-                  &ctx->user);
-
-    ngx_http_otp_gate_resume(r, NGX_OK);
 }
 
 

@@ -7,7 +7,7 @@
  * the cookie's expiry.  The id counts only while the user's set in Redis
  * holds it (P d:<user>), so that the admin API and a new enrollment can
  * forget every browser of a user at once.  The gate turns a good device
- * cookie into a new session with method "remembered".
+ * cookie into a new session with method "remembered" (gate.lua).
  */
 
 
@@ -39,13 +39,11 @@ ngx_int_t ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_device_t *dev);
 
 /*
- * The gate, for a request without a good session: NGX_AGAIN while
- * Redis is asked about the device cookie (the reply resumes the gate),
- * NGX_DECLINED when there is no device cookie for this user and this
- * location.
+ * The device cookie of r, when it is intact, the user's and not expired:
+ * NGX_OK and dev filled in; else NGX_DECLINED.
  */
-ngx_int_t ngx_http_otp_device_gate(ngx_http_request_t *r,
-    ngx_http_otp_ctx_t *ctx);
+ngx_int_t ngx_http_otp_device_from_cookie(ngx_http_request_t *r,
+    ngx_str_t *user, ngx_http_otp_device_t *dev);
 
 
 #endif /* _NGX_HTTP_OTP_DEVICE_H_INCLUDED_ */

@@ -24,7 +24,6 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_token.h"
-#include "ngx_http_otp_user.h"
 #include "ngx_http_otp_verify.h"
 
 
@@ -34,6 +33,8 @@
 static ngx_int_t ngx_http_otp_return_from(ngx_http_request_t *r,
     ngx_str_t *in, ngx_uint_t encoded, ngx_str_t *out);
 
+static void ngx_http_otp_ep_reply(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_post(ngx_http_request_t *r);
 static void ngx_http_otp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_cross_site(ngx_http_request_t *r);
@@ -220,16 +221,28 @@ ngx_http_otp_return_from(ngx_http_request_t *r, ngx_str_t *in,
 
 ngx_int_t
 ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
-    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
-    ngx_http_otp_store_handler_pt done)
+    ngx_str_t *args, ngx_uint_t nargs, ngx_http_otp_store_handler_pt done)
 {
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_store_ids_t   ids;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (ngx_http_otp_store_run(r, script, keys, nkeys, args, nargs, done)
+    /* the keys: the user's, the form's challenge, the sessions */
+
+    ids.user = ctx->user;
+    ids.challenge = ep->challenge;
+    ids.session.data = ep->old_sid.hash;
+    ids.session.len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ids.new_session.data = ep->sid.hash;
+    ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
+
+    ep->done = done;
+
+    if (ngx_http_otp_store_run(r, script, &ids, args, nargs,
+                               ngx_http_otp_ep_reply)
         != NGX_OK)
     {
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
@@ -246,6 +259,28 @@ ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
 }
 
 
+/* Redis failed or replied nonsense: 503, for every page in one place */
+
+static void
+ngx_http_otp_ep_reply(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply == NULL) {
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    ep->done(r, reply);
+}
+
+
 void
 ngx_http_otp_ep_finish(ngx_http_request_t *r, ngx_int_t rc)
 {
@@ -259,15 +294,39 @@ ngx_int_t
 ngx_http_otp_ep_user_state(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done)
 {
-    ngx_str_t            keys[2 * NGX_HTTP_OTP_USER_STATE_KEYS];
-    ngx_http_otp_ctx_t  *ctx;
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, NULL, 0, done);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_session_check(ngx_http_request_t *r,
+    ngx_http_otp_store_handler_pt done)
+{
+    ngx_str_t                 args[4];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
 
-    ngx_http_otp_user_state_keys(&ctx->user, keys);
+    if (!ep->has_cookie) {
+        return NGX_DECLINED;
+    }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_USER_STATE, keys,
-                               NGX_HTTP_OTP_USER_STATE_KEYS, NULL, 0, done);
+    ngx_http_otp_session_hash(r, &ep->old_sid);
+
+    args[0] = ctx->user;
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, args, 4, done);
 }
 
 
@@ -328,7 +387,7 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     ngx_chain_t                *cl;
     ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_form_field_t   fields[6];
+    ngx_http_otp_form_field_t   fields[7];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
@@ -381,8 +440,10 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     fields[4].size = 4;
     fields[5].name = "phone";
     fields[5].size = 32;
+    fields[6].name = "k";
+    fields[6].size = 512;
 
-    for (rc = 0; rc < 6; rc++) {
+    for (rc = 0; rc < 7; rc++) {
         fields[rc].value = ngx_pnalloc(r->pool, fields[rc].size);
         if (fields[rc].value == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -390,7 +451,7 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields, 6)
+    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields, 7)
         != NGX_HTTP_OTP_FORM_OK)
     {
         ngx_http_finalize_request(r,
@@ -408,6 +469,8 @@ ngx_http_otp_body_handler(ngx_http_request_t *r)
     ep->method.len = fields[2].len;
     ep->phone.data = (u_char *) fields[5].value;
     ep->phone.len = fields[5].len;
+    ep->pass.data = (u_char *) fields[6].value;
+    ep->pass.len = fields[6].len;
     ep->remember = (fields[4].len == 1 && fields[4].value[0] == '1');
 
     if (fields[3].found) {

@@ -57,6 +57,9 @@ typedef struct {
     ngx_str_t                   sealed;       /* the secret checked */
     ngx_uint_t                  code_ok;
     uint64_t                    step;
+    ngx_str_t                   proof;        /* for attempt.lua */
+    ngx_str_t                   pass;         /* the challenge's key pass */
+    time_t                      step_ttl;
 
     ngx_http_otp_sid_t          sid;
     ngx_http_otp_sid_t          old_sid;
@@ -70,8 +73,12 @@ typedef struct {
     ngx_str_t                   codes_hashes; /* what the store keeps */
     ngx_http_otp_device_t       device;
 
+    /* the reply handler of the script in flight (never given NULL) */
+    ngx_http_otp_store_handler_pt   done;
+
     unsigned                    referenced:1;
     unsigned                    remember:1;
+    unsigned                    reread:1;     /* attempt.lua said stale */
 
     ngx_str_t                   phone;        /* POST sms */
 } ngx_http_otp_ep_t;
@@ -85,11 +92,14 @@ ngx_int_t ngx_http_otp_endpoint_handler(ngx_http_request_t *r);
  * whose reply handler ends with ngx_http_otp_ep_finish().
  */
 ngx_int_t ngx_http_otp_ep_run(ngx_http_request_t *r,
-    ngx_http_otp_script_e script, ngx_str_t *keys, ngx_uint_t nkeys,
-    ngx_str_t *args, ngx_uint_t nargs, ngx_http_otp_store_handler_pt done);
+    ngx_http_otp_script_e script, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_handler_pt done);
 void ngx_http_otp_ep_finish(ngx_http_request_t *r, ngx_int_t rc);
 /* user_state.lua for the request's user */
 ngx_int_t ngx_http_otp_ep_user_state(ngx_http_request_t *r,
+    ngx_http_otp_store_handler_pt done);
+/* session_check.lua for ep->old_sid; NGX_DECLINED: no cookie */
+ngx_int_t ngx_http_otp_ep_session_check(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done);
 
 /* a form's CSRF token bound to binding, and its check */

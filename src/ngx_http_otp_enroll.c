@@ -18,7 +18,6 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_uri.h"
-#include "ngx_http_otp_user.h"
 #include "ngx_http_otp_verify.h"
 
 
@@ -69,24 +68,19 @@ static void
 ngx_http_otp_enroll_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_str_t                  keys[6], args[4];
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_int_t                   rc;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_user_state_t  *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
 
-    if (us.lock_ttl > 0) {
+    if (us->lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us->lock_ttl));
         return;
     }
 
@@ -99,8 +93,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
-    if ((us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us))
-        || us.must_enroll)
+    if ((us->secret.data == NULL && !ngx_http_otp_sms_factor(r, us))
+        || us->must_enroll)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
         return;
@@ -111,22 +105,11 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
      * within a session, never through the first factor alone.
      */
 
-    if (!ep->has_cookie) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
-                                                             "challenge"));
-        return;
-    }
+    rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_enroll_session);
 
-    if (ngx_http_otp_session_check_args(r, &ep->old_sid, &ctx->user, keys, args)
-        != NGX_OK)
-    {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args, 4,
-                            ngx_http_otp_enroll_session));
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_redirect_page(r, "challenge")
+                              : rc);
 }
 
 
@@ -134,12 +117,7 @@ static void
 ngx_http_otp_enroll_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (!ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
                                                              "challenge"));
         return;
@@ -154,7 +132,7 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
 {
     size_t                    len;
     u_char                    secret[NGX_HTTP_OTP_MAX_SECRET];
-    ngx_str_t                 keys[2], args[6], sealed;
+    ngx_str_t                 args[6], sealed;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_main_conf_t *omcf;
@@ -189,9 +167,6 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
 
     ngx_explicit_memzero(secret, sizeof(secret));
 
-    ngx_str_set(&keys[0], "e");
-    keys[1] = ctx->user;
-
     args[0] = sealed;
     args[1].data = (u_char *) algs[olcf->totp_algorithm];
     args[1].len = ngx_strlen(algs[olcf->totp_algorithm]);
@@ -211,7 +186,7 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
         ngx_str_set(&args[5], "totp");
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, keys, 1, args, 6,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, args, 6,
                                ngx_http_otp_enroll_pending);
 }
 
@@ -223,30 +198,24 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     int                       rc;
     uint64_t                  counter;
     ngx_int_t                 alg, digits, period;
-    ngx_str_t                 secret, keys[12], args[9];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_str_t                    secret, args[9];
+    ngx_http_otp_ep_t           *ep;
+    ngx_http_otp_ctx_t          *ctx;
+    ngx_http_otp_loc_conf_t     *olcf;
+    ngx_http_otp_enroll_reply_t  *er;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    er = (ngx_http_otp_enroll_reply_t *) reply;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")
-        || reply->nvalues < 4)
-    {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    alg = ngx_http_otp_alg_from(&reply->values[1]);
-    digits = ngx_http_otp_store_int(reply, 2);
-    period = ngx_http_otp_store_int(reply, 3);
-    ep->hotp = (reply->nvalues > 4 && ngx_http_otp_is(&reply->values[4],
-                                                      "hotp"));
+    alg = ngx_http_otp_alg_from(&er->alg);
+    digits = er->digits;
+    period = er->period;
+    ep->hotp = ngx_http_otp_is(&er->type, "hotp");
 
     if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
-        || ngx_http_otp_store_open(r, &ctx->user, &reply->values[0],
+        || ngx_http_otp_store_open(r, &ctx->user, &er->sealed,
                                    NGX_HTTP_OTP_MAX_SECRET, &secret)
            != NGX_OK)
     {
@@ -264,7 +233,7 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
         return;
     }
 
-    ep->sealed = reply->values[0];
+    ep->sealed = er->sealed;
 
     if (ep->hotp) {
         /* the first code of a new HOTP key: counter 0 and the window */
@@ -289,19 +258,6 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    ngx_str_set(&keys[0], "e");
-    keys[1] = ctx->user;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "f");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "l");
-    keys[7] = ctx->user;
-    ngx_str_set(&keys[8], "t");
-    keys[9] = ctx->user;
-    ngx_str_set(&keys[10], "d");
-    keys[11] = ctx->user;
 
     if (ngx_http_otp_attempt_args(r, args) != NGX_OK
         || ngx_http_otp_store_num(r, &args[6],
@@ -337,7 +293,7 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     args[8] = ep->codes_hashes;
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, keys, 6, args, 9,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, args, 9,
                             ngx_http_otp_enroll_confirmed));
 }
 
@@ -346,19 +302,15 @@ static void
 ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t            secs;
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t             *ep;
+    ngx_http_otp_ctx_t            *ctx;
+    ngx_http_otp_attempt_reply_t  *ar;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    ar = (ngx_http_otp_attempt_reply_t *) reply;
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status == NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_ENROLLMENTS);
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: user \"%V\" enrolled an authenticator (%s)",
@@ -368,13 +320,12 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "locked")) {
-        secs = ngx_http_otp_store_int(reply, 0);
-        ngx_http_otp_metric_lockout(reply);
+    if (reply->status == NGX_HTTP_OTP_ST_LOCKED) {
+        ngx_http_otp_metric_lockout(ar->first);
         ngx_http_otp_log_failure(r, "wrong setup code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
-                                       secs > 0 ? secs : 60));
+                                       ar->secs > 0 ? ar->secs : 60));
         return;
     }
 
@@ -401,7 +352,7 @@ ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }

@@ -27,11 +27,13 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_return.h"
-#include "ngx_http_otp_user.h"
 
 
 typedef struct {
-    ngx_http_otp_sid_t          sid;
+    ngx_http_otp_sid_t          sid;          /* the cookie's */
+    ngx_http_otp_sid_t          new_sid;      /* a remembered browser's */
+    ngx_http_otp_device_t       dev;
+    ngx_uint_t                  has_session;
 } ngx_http_otp_gate_ctx_t;
 
 
@@ -41,12 +43,15 @@ static ngx_int_t ngx_http_otp_subrequest(ngx_http_request_t *r,
     ngx_http_otp_loc_conf_t *olcf);
 static ngx_uint_t ngx_http_otp_uri_unnormal(ngx_str_t *uri);
 static ngx_int_t ngx_http_otp_slashes(ngx_http_request_t *r);
-static void ngx_http_otp_gate_session_done(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
-static ngx_int_t ngx_http_otp_gate_no_session(ngx_http_request_t *r,
+static ngx_int_t ngx_http_otp_gate_passed(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
-static void ngx_http_otp_gate_user_done(ngx_http_request_t *r,
+static ngx_int_t ngx_http_otp_gate_run(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, ngx_uint_t has_session);
+static void ngx_http_otp_gate_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_gate_user(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
+static void ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc);
 static ngx_int_t ngx_http_otp_gate_challenge(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, const char *page);
 static ngx_uint_t ngx_http_otp_is_browser(ngx_http_request_t *r);
@@ -248,7 +253,8 @@ ngx_http_otp_uri_unnormal(ngx_str_t *uri)
 static ngx_int_t
 ngx_http_otp_gate_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                 keys[6], args[4];
+    ngx_int_t                 rc;
+    ngx_uint_t                has_session;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_gate_ctx_t  *gctx;
@@ -279,6 +285,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
     switch (ngx_http_otp_bypassed(r, olcf)) {
 
     case NGX_OK:
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp gate: bypassed");
         ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
         ctx->gate_done = 1;
         ctx->gate_rc = NGX_OK;
@@ -293,6 +301,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
     }
 
     if (ctx->user.len == 0) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp gate: no user");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         return ngx_http_otp_gate_sent(r, ngx_http_otp_send_no_user(r));
     }
@@ -304,47 +314,38 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
 
     ctx->endpoint = gctx;
 
-    if (ngx_http_otp_session_cookie(r, &gctx->sid) != NGX_OK) {
-        return ngx_http_otp_gate_no_session(r, ctx);
-    }
+    has_session = 0;
 
-    /* the steady state: no base64, no MAC, no Redis */
+    if (ngx_http_otp_session_cookie(r, &gctx->sid) == NGX_OK) {
 
-    if (ngx_http_otp_session_cached(r, &gctx->sid, &ctx->user,
-                                    olcf->session_recheck, &ctx->auth_time,
-                                    &ctx->method)
-        == NGX_OK)
-    {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_CACHE);
+        /* the steady state: no base64, no MAC, no Redis */
 
-        /* otp_max_age: a good session, but the code is too old here */
+        if (ngx_http_otp_session_cached(r, &gctx->sid, &ctx->user,
+                                        olcf->session_recheck,
+                                        &ctx->auth_time, &ctx->method)
+            == NGX_OK)
+        {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "otp gate: session known to this worker");
 
-        if (ngx_http_otp_stale(olcf, ctx->auth_time)) {
-            ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-            return ngx_http_otp_gate_challenge(r, ctx, "challenge");
+            ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_CACHE);
+
+            rc = ngx_http_otp_gate_passed(r, ctx);
+
+            if (rc == NGX_OK) {
+                ctx->gate_done = 1;
+                ctx->gate_rc = NGX_OK;
+                ngx_http_otp_metric_gate(r);
+            }
+
+            return rc;
         }
 
-        ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
-        ctx->gate_done = 1;
-        ctx->gate_rc = NGX_OK;
-        ngx_http_otp_metric_gate(r);
-        return NGX_OK;
+        has_session = (ngx_http_otp_session_decode(r, &gctx->sid)
+                       == NGX_OK);
     }
 
-    if (ngx_http_otp_session_decode(r, &gctx->sid) != NGX_OK) {
-        return ngx_http_otp_gate_no_session(r, ctx);
-    }
-
-    if (ngx_http_otp_session_check_args(r, &gctx->sid, &ctx->user, keys, args)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3, args,
-                               4, ngx_http_otp_gate_session_done)
-        != NGX_OK)
-    {
+    if (ngx_http_otp_gate_run(r, ctx, has_session) != NGX_OK) {
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
         return ngx_http_otp_gate_sent(r, ngx_http_otp_send_unavailable(r));
     }
@@ -357,18 +358,118 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
 }
 
 
-static void
-ngx_http_otp_gate_session_done(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_int_t                 auth_time;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-    ngx_http_otp_gate_ctx_t  *gctx;
+/*
+ * A good session: NGX_OK (the caller counts the pass), unless otp_max_age
+ * wants a fresher code here and the browser was sent to the challenge.
+ */
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+static ngx_int_t
+ngx_http_otp_gate_passed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_stale(olcf, ctx->auth_time)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp gate: code older than otp_max_age");
+        ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
+        return ngx_http_otp_gate_challenge(r, ctx, "challenge");
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    return NGX_OK;
+}
+
+
+/*
+ * gate.lua, the one trip of a browser the worker does not know: the
+ * session, else the remembered browser, else the user's state.
+ */
+
+static ngx_int_t
+ngx_http_otp_gate_run(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    ngx_uint_t has_session)
+{
+    ngx_str_t                  args[7];
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_gate_ctx_t   *gctx;
+    ngx_http_otp_store_ids_t   ids;
+
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     gctx = ctx->endpoint;
+
+    gctx->has_session = has_session;
+
+    if (has_session) {
+        ngx_http_otp_session_hash(r, &gctx->sid);
+    }
+
+    ngx_str_set(&args[5], "");
+    ngx_str_set(&args[6], "");
+
+    /*
+     * otp_remember_device: a browser the user trusts, unless otp_max_age
+     * would send its session to the challenge at once
+     */
+
+    if (olcf->remember
+        && ngx_http_otp_device_from_cookie(r, &ctx->user, &gctx->dev)
+           == NGX_OK
+        && !ngx_http_otp_stale(olcf, gctx->dev.issued)
+        && ngx_http_otp_session_new_id(r, &gctx->new_sid) == NGX_OK)
+    {
+        args[5].data = gctx->dev.id;
+        args[5].len = sizeof(gctx->dev.id);
+
+        if (ngx_http_otp_store_num(r, &args[6], gctx->dev.issued) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    args[0] = ctx->user;
+    ngx_str_set(&args[4], "0");
+
+    if (has_session) {
+        ngx_str_set(&args[4], "1");
+    }
+
+    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ids.user = ctx->user;
+    ngx_str_null(&ids.challenge);
+    ids.session.data = gctx->sid.hash;
+    ids.session.len = NGX_HTTP_OTP_SID_HASH_LEN;
+    ids.new_session.data = gctx->new_sid.hash;
+    ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp gate: asking redis, session cookie: %ui, "
+                   "device cookie: %ui", has_session, args[5].len != 0);
+
+    return ngx_http_otp_store_run(r, NGX_HTTP_OTP_GATE, &ids, args, 7,
+                                  ngx_http_otp_gate_done);
+}
+
+
+static void
+ngx_http_otp_gate_done(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_gate_ctx_t    *gctx;
+    ngx_http_otp_gate_reply_t  *gr;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    gctx = ctx->endpoint;
+    gr = (ngx_http_otp_gate_reply_t *) reply;
 
     if (reply == NULL) {
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
@@ -377,136 +478,103 @@ ngx_http_otp_gate_session_done(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_REDIS);
+    switch (reply->status) {
 
-    if (reply->status.len == 2
-        && ngx_strncmp(reply->status.data, "ok", 2) == 0
-        && reply->nvalues >= 3)
-    {
-        auth_time = ngx_http_otp_store_int(reply, 1);
+    case NGX_HTTP_OTP_ST_OK:
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SESSIONS_REDIS);
 
-        ctx->auth_time = (auth_time == NGX_ERROR) ? 0 : auth_time;
-        ctx->method = reply->values[2];
-        ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+        ctx->auth_time = gr->auth_time;
+        ctx->method = gr->method;
 
         ngx_http_otp_session_remember(&gctx->sid, &ctx->user,
                                       ctx->auth_time, &ctx->method);
+        break;
 
-        if (ngx_http_otp_stale(olcf, ctx->auth_time)) {
-            ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-            ngx_http_otp_gate_resume(r,
-                ngx_http_otp_gate_challenge(r, ctx, "challenge"));
+    case NGX_HTTP_OTP_ST_DEVICE:
+        if (ngx_http_otp_session_set_cookie(r, &gctx->new_sid) != NGX_OK) {
+            ngx_http_otp_gate_resume(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        ngx_http_otp_gate_resume(r, NGX_OK);
+        ngx_str_set(&ctx->method, "remembered");
+        ctx->auth_time = gctx->dev.issued;
+
+        ngx_http_otp_session_remember(&gctx->new_sid, &ctx->user,
+                                      ctx->auth_time, &ctx->method);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "otp: user \"%V\" passed on a remembered browser",
+                      &ctx->user);
+        break;
+
+    default: /* NGX_HTTP_OTP_ST_NONE */
+
+        if (gctx->has_session) {
+            ngx_http_otp_session_forget(&gctx->sid);
+        }
+
+        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_user(r, &gr->user));
         return;
     }
 
-    /* none, other_user, revoked, expired: as if there were no cookie */
-
-    ngx_http_otp_session_forget(&gctx->sid);
-
-    ngx_http_otp_gate_resume(r, ngx_http_otp_gate_no_session(r, ctx));
+    ngx_http_otp_gate_resume(r, ngx_http_otp_gate_passed(r, ctx));
 }
 
+
+/* no session: where the user's state sends a browser */
 
 static ngx_int_t
-ngx_http_otp_gate_no_session(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+ngx_http_otp_gate_user(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
 {
-    /* otp_remember_device: a browser the user trusts makes a session */
-
-    if (ngx_http_otp_device_gate(r, ctx) == NGX_AGAIN) {
-        ctx->gate_waiting = 1;
-        r->read_event_handler = ngx_http_test_reading;
-        return NGX_AGAIN;
-    }
-
-    return ngx_http_otp_gate_user_state(r, ctx);
-}
-
-
-ngx_int_t
-ngx_http_otp_gate_user_state(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
-{
-    ngx_str_t  keys[2 * NGX_HTTP_OTP_USER_STATE_KEYS];
-
-    ngx_http_otp_user_state_keys(&ctx->user, keys);
-
-    if (ngx_http_otp_store_run(r, NGX_HTTP_OTP_USER_STATE, keys,
-                               NGX_HTTP_OTP_USER_STATE_KEYS, NULL, 0,
-                               ngx_http_otp_gate_user_done)
-        != NGX_OK)
-    {
-        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
-        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_unavailable(r));
-    }
-
-    ctx->gate_waiting = 1;
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_otp_gate_user_done(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_int_t                  rc;
-    ngx_uint_t                 enrolled;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_uint_t                enrolled;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
-        ngx_http_otp_gate_resume(r, ngx_http_otp_gate_sent(r,
-                                     ngx_http_otp_send_unavailable(r)));
-        return;
+    enrolled = ((us->secret.data != NULL || ngx_http_otp_sms_factor(r, us))
+                && !us->must_enroll);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp gate: no session; enrolled: %ui, locked: %i, "
+                   "must enroll: %i", enrolled, us->lock_ttl,
+                   us->must_enroll);
+
+    if (us->lock_ttl > 0) {
+        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_locked(r,
+                                                              us->lock_ttl));
     }
 
-    enrolled = ((us.secret.data != NULL || ngx_http_otp_sms_factor(r, &us))
-                && !us.must_enroll);
-
-    if (us.lock_ttl > 0) {
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        rc = ngx_http_otp_gate_sent(r, ngx_http_otp_send_locked(r,
-                                                                us.lock_ttl));
-
-    } else if (enrolled) {
+    if (enrolled) {
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-        rc = ngx_http_otp_gate_challenge(r, ctx, "challenge");
+        return ngx_http_otp_gate_challenge(r, ctx, "challenge");
+    }
 
-    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED
-               || (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
-                   && us.must_enroll))
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_REQUIRED
+        || (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL && us->must_enroll))
     {
         /* an administrator's "require-enroll" holds even where optional */
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-        rc = ngx_http_otp_gate_challenge(r, ctx,
-                                         ngx_http_otp_setup_page(olcf));
-
-    } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL) {
-        ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
-        ngx_str_null(&ctx->method);
-        rc = NGX_OK;
-
-    } else {
-        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        rc = ngx_http_otp_gate_sent(r,
-                 ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                         "No second factor",
-                                         "Your account has no second "
-                                         "factor yet. Ask an administrator "
-                                         "to set one up for you."));
+        return ngx_http_otp_gate_challenge(r, ctx,
+                                           ngx_http_otp_setup_page(olcf));
     }
 
-    ngx_http_otp_gate_resume(r, rc);
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL) {
+        ctx->status = NGX_HTTP_OTP_STATUS_BYPASSED;
+        ngx_str_null(&ctx->method);
+        return NGX_OK;
+    }
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    return ngx_http_otp_gate_sent(r,
+               ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "No second factor",
+                                       "Your account has no second "
+                                       "factor yet. Ask an administrator "
+                                       "to set one up for you."));
 }
 
 
@@ -515,7 +583,7 @@ ngx_http_otp_gate_user_done(ngx_http_request_t *r,
  * (NGX_DONE) finishes there.
  */
 
-void
+static void
 ngx_http_otp_gate_resume(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_otp_ctx_t  *ctx;

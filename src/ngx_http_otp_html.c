@@ -65,7 +65,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
       "sms_sent sms_phone sms_wait recovery_left remember_device "
-      "remember_days",
+      "remember_days pass",
       "",
       "csrf return method" },
 

@@ -44,7 +44,7 @@ ngx_http_otp_logout_form(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_otp_logout(ngx_http_request_t *r)
 {
-    ngx_str_t            keys[4], binding = ngx_string("logout");
+    ngx_str_t            binding = ngx_string("logout");
     ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -69,15 +69,9 @@ ngx_http_otp_logout(ngx_http_request_t *r)
 
     ngx_http_otp_session_hash(r, &ep->old_sid);
 
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = ep->old_sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "su");
-    keys[3] = ctx->user;
+    /* Redis failing answers 503: the session may live on, say so */
 
-    ep->has_cookie = 1;
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_END, keys, 2, NULL, 0,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_END, NULL, 0,
                                ngx_http_otp_logout_done);
 }
 
@@ -87,17 +81,9 @@ ngx_http_otp_logout_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     ngx_str_t            root = ngx_string("/");
-    ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ep->has_cookie && reply == NULL) {
-        /* the session may live on: say so rather than pretend */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
     if (ngx_http_otp_session_set_cookie(r, NULL) != NGX_OK) {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

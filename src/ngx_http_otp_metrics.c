@@ -11,7 +11,6 @@
 
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
-#include "ngx_http_otp_store.h"
 #include "ngx_http_otp_version.h"
 
 
@@ -276,9 +275,9 @@ ngx_http_otp_metric_gate(ngx_http_request_t *r)
 
 
 void
-ngx_http_otp_metric_lockout(ngx_http_otp_store_reply_t *reply)
+ngx_http_otp_metric_lockout(ngx_int_t first)
 {
-    if (ngx_http_otp_store_int(reply, 1) == 1) {
+    if (first == 1) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_LOCKOUTS);
     }
 }

@@ -68,7 +68,7 @@ void ngx_http_otp_metric_inc(ngx_http_otp_metric_e metric);
 void ngx_http_otp_metric_gate(ngx_http_request_t *r);
 
 /* a lockout, when a locked reply says that this attempt locked the user */
-void ngx_http_otp_metric_lockout(ngx_http_otp_store_reply_t *reply);
+void ngx_http_otp_metric_lockout(ngx_int_t first);
 
 /* "otp_status;" */
 char *ngx_http_otp_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

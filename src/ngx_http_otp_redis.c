@@ -224,33 +224,6 @@ ngx_http_otp_redis_ready(void)
 
 
 ngx_http_otp_redis_call_t *
-ngx_http_otp_redis_command(ngx_log_t *log,
-    ngx_http_otp_redis_handler_pt handler, void *data, ngx_uint_t argc,
-    ngx_str_t *argv)
-{
-    ngx_http_otp_redis_call_t  *call;
-
-    if (!ngx_http_otp_redis_ready()
-        || argc == 0 || argc > NGX_HTTP_OTP_REDIS_MAX_ARGS)
-    {
-        return NULL;
-    }
-
-    call = ngx_http_otp_redis_call_get(log, handler, data);
-    if (call == NULL) {
-        return NULL;
-    }
-
-    if (ngx_http_otp_redis_send(call, argc, argv) != NGX_OK) {
-        ngx_http_otp_redis_call_free(call);
-        return NULL;
-    }
-
-    return call;
-}
-
-
-ngx_http_otp_redis_call_t *
 ngx_http_otp_redis_script(ngx_log_t *log, ngx_uint_t script,
     ngx_http_otp_redis_handler_pt handler, void *data, ngx_uint_t nkeys,
     ngx_uint_t argc, ngx_str_t *argv)

@@ -15,7 +15,7 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS   20
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS   32
 
 
 /*
@@ -43,16 +43,10 @@ void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_otp_redis_ready(void);
 
 /*
- * Sends one command; NULL when Redis is not ready (callers fail fast,
- * nothing is queued) or on an internal error.  The arguments are copied.
- */
-ngx_http_otp_redis_call_t *ngx_http_otp_redis_command(ngx_log_t *log,
-    ngx_http_otp_redis_handler_pt handler, void *data, ngx_uint_t argc,
-    ngx_str_t *argv);
-
-/*
  * Runs one of the scripts given to init_process (EVALSHA, and EVAL once
  * when Redis answers NOSCRIPT); argv holds the keys, then the arguments.
+ * NULL when Redis is not ready (callers fail fast, nothing is queued) or
+ * on an internal error.  The arguments are copied.
  */
 ngx_http_otp_redis_call_t *ngx_http_otp_redis_script(ngx_log_t *log,
     ngx_uint_t script, ngx_http_otp_redis_handler_pt handler, void *data,

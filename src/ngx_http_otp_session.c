@@ -169,38 +169,6 @@ ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_otp_session_check_args(ngx_http_request_t *r,
-    ngx_http_otp_sid_t *sid, ngx_str_t *user, ngx_str_t keys[6],
-    ngx_str_t args[4])
-{
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-
-    ngx_http_otp_session_hash(r, sid);
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = sid->hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = *user;
-    ngx_str_set(&keys[4], "su");
-    keys[5] = *user;
-
-    args[0] = *user;
-
-    if (ngx_http_otp_store_num(r, &args[1], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], olcf->session_ttl) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 {
     ngx_http_otp_main_conf_t  *omcf;

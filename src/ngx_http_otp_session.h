@@ -42,14 +42,6 @@ ngx_int_t ngx_http_otp_session_from_cookie(ngx_http_request_t *r,
 void ngx_http_otp_session_hash(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid);
 
-/*
- * The keys (kind and id pairs, for ngx_http_otp_store_run()) and the
- * arguments of session_check.lua for this session and user.
- */
-ngx_int_t ngx_http_otp_session_check_args(ngx_http_request_t *r,
-    ngx_http_otp_sid_t *sid, ngx_str_t *user, ngx_str_t keys[6],
-    ngx_str_t args[4]);
-
 /* a new random id, hashed */
 ngx_int_t ngx_http_otp_session_new_id(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid);

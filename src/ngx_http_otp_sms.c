@@ -34,7 +34,6 @@
 
 #define NGX_HTTP_OTP_SMS_ID_LEN         16
 #define NGX_HTTP_OTP_SMS_ID_B64_LEN     22
-#define NGX_HTTP_OTP_SMS_CHALLENGE_TTL  600
 
 
 typedef struct {
@@ -60,15 +59,11 @@ typedef struct {
     u_char                      code_hash[NGX_HTTP_OTP_MAC_LEN];
     ngx_http_otp_sms_message_t  msg;
     ngx_uint_t                  sent;
-
-    ngx_http_otp_sid_t          sid;
 } ngx_http_otp_sms_t;
 
 
 static ngx_http_otp_sms_t *ngx_http_otp_sms_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_sms_offered(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_sms_configured(ngx_http_request_t *r,
-    ngx_str_t *phone);
 static ngx_int_t ngx_http_otp_sms_open(ngx_http_request_t *r,
     ngx_str_t *sealed, ngx_str_t *phone);
 static ngx_int_t ngx_http_otp_sms_seal(ngx_http_request_t *r,
@@ -179,7 +174,7 @@ ngx_http_otp_sms_offered(ngx_http_request_t *r)
  * none (not configured, empty, or not E.164), NGX_ERROR.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_otp_sms_configured(ngx_http_request_t *r, ngx_str_t *phone)
 {
     ngx_http_otp_ctx_t       *ctx;
@@ -354,51 +349,39 @@ static ngx_int_t
 ngx_http_otp_sms_state(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done)
 {
-    ngx_str_t               keys[4];
-    ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_t       *ep;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ngx_http_otp_ep(r);
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_STATE, keys, 2,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_STATE,
                                &ctx->user, 1, done);
 }
 
 
-/* sms_state.lua: ok, own, hash, expires, sends, last, pending, totp, phone */
+/* what sms_state.lua says of the challenge */
 
 static void
 ngx_http_otp_sms_keep_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t            n;
-    ngx_http_otp_sms_t  *st;
+    ngx_http_otp_sms_t        *st;
+    ngx_http_otp_sms_reply_t  *sr;
 
     st = ngx_http_otp_sms_get(r);
+    sr = (ngx_http_otp_sms_reply_t *) reply;
 
-    if (st == NULL || reply->nvalues < 8) {
+    if (st == NULL) {
         return;
     }
 
-    st->own = (ngx_http_otp_store_int(reply, 0) == 1);
-    st->hash = reply->values[1];
-
-    n = ngx_http_otp_store_int(reply, 2);
-    st->expires = (n == NGX_ERROR) ? 0 : n;
-    n = ngx_http_otp_store_int(reply, 3);
-    st->sends = (n == NGX_ERROR) ? 0 : n;
-    n = ngx_http_otp_store_int(reply, 4);
-    st->last = (n == NGX_ERROR) ? 0 : n;
-
-    st->pending = reply->values[5];
-    st->totp = (ngx_http_otp_store_int(reply, 6) == 1);
-    st->phone = reply->values[7];
+    st->own = (sr->own == 1);
+    st->hash = sr->hash;
+    st->expires = sr->expires;
+    st->sends = sr->sends;
+    st->last = sr->last;
+    st->pending = sr->pending;
+    st->totp = (sr->totp == 1);
+    st->phone = sr->phone;
     st->known = 1;
 }
 
@@ -409,25 +392,14 @@ static ngx_int_t
 ngx_http_otp_sms_session(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done)
 {
-    ngx_str_t            keys[6], args[4];
-    ngx_http_otp_sms_t  *st;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t  *ep;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    st = ctx->sms;
+    ep = ngx_http_otp_ep(r);
 
-    if (ngx_http_otp_session_from_cookie(r, &st->sid) != NGX_OK) {
-        return NGX_DECLINED;
-    }
+    ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
+                      == NGX_OK);
 
-    if (ngx_http_otp_session_check_args(r, &st->sid, &ctx->user, keys, args)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_CHECK, keys, 3,
-                               args, 4, done);
+    return ngx_http_otp_ep_session_check(r, done);
 }
 
 
@@ -529,7 +501,7 @@ ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
@@ -760,24 +732,22 @@ ngx_http_otp_sms_user_checked(ngx_http_request_t *r,
 {
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_http_otp_user_state_t *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        return ngx_http_otp_send_unavailable(r);
-    }
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
 
-    ngx_http_otp_sms_user(r, &us);
+    ngx_http_otp_sms_user(r, us);
 
-    if (us.lock_ttl > 0) {
+    if (us->lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        return ngx_http_otp_send_locked(r, us.lock_ttl);
+        return ngx_http_otp_send_locked(r, us->lock_ttl);
     }
 
-    *has_factor = (us.secret.data != NULL
-                   || ngx_http_otp_sms_factor(r, &us));
+    *has_factor = (us->secret.data != NULL
+                   || ngx_http_otp_sms_factor(r, us));
 
     if (!*has_factor && olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
         return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -825,12 +795,8 @@ static void
 ngx_http_otp_sms_form_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
-    if (!ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "challenge"));
         return;
     }
@@ -844,30 +810,8 @@ ngx_http_otp_sms_form_session(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_otp_sms_form_challenge(ngx_http_request_t *r)
 {
-    ngx_str_t               keys[2], args[2];
-    ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_t       *ep;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ngx_http_otp_ep(r);
-
-    if (ngx_http_otp_sms_id(r, &ep->challenge) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-
-    args[0] = ctx->user;
-
-    if (ngx_http_otp_store_num(r, &args[1], NGX_HTTP_OTP_SMS_CHALLENGE_TTL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, keys, 1,
-                               args, 2, ngx_http_otp_sms_form_created);
+    return ngx_http_otp_challenge_make(r, "always",
+                                       ngx_http_otp_sms_form_created);
 }
 
 
@@ -875,7 +819,7 @@ static void
 ngx_http_otp_sms_form_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
@@ -1063,12 +1007,8 @@ ngx_http_otp_sms_post_session(ngx_http_request_t *r,
 
     st = ngx_http_otp_sms_get(r);
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
-    if (!ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Sign in first",
                                     "Your account has a second factor. "
@@ -1087,16 +1027,14 @@ static ngx_int_t
 ngx_http_otp_sms_reserve(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_str_t                 keys[10], args[8], phone;
+    ngx_str_t                 args[8], phone;
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
-    ep = ngx_http_otp_ep(r);
 
     if (ngx_http_otp_sms_id(r, &st->token) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1107,16 +1045,6 @@ ngx_http_otp_sms_reserve(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "u");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "sd");
-    keys[7] = ctx->user;
-    ngx_str_set(&keys[8], "sp");
-    keys[9] = ctx->user;
 
     args[0] = ctx->user;
     args[2] = st->token;
@@ -1139,7 +1067,7 @@ ngx_http_otp_sms_reserve(ngx_http_request_t *r)
         ngx_str_set(&args[7], "1");
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_RESERVE, keys, 5,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_RESERVE,
                                args, 8, ngx_http_otp_sms_reserved);
 }
 
@@ -1153,40 +1081,36 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
-    secs = (reply->nvalues > 0) ? ngx_http_otp_store_int(reply, 0) : 0;
+    secs = ((ngx_http_otp_sms_reply_t *) reply)->secs;
 
     if (secs <= 0) {
         secs = 1;
     }
 
-    if (ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status == NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_sms_start(r, reply));
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "locked")) {
+    if (reply->status == NGX_HTTP_OTP_ST_LOCKED) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, secs));
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
+    if (reply->status == NGX_HTTP_OTP_ST_NO_CHALLENGE) {
         /* the page expired: a new one, where the user asks again */
         ngx_http_otp_ep_finish(r, ngx_http_otp_sms_back(r, 0));
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "no_phone")) {
+    if (reply->status == NGX_HTTP_OTP_ST_NO_PHONE) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "sms"));
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "burnt")) {
+    if (reply->status == NGX_HTTP_OTP_ST_BURNT) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
@@ -1197,7 +1121,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "busy")) {
+    if (reply->status == NGX_HTTP_OTP_ST_BUSY) {
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    ngx_min(secs, 5),
@@ -1208,7 +1132,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "max_sends")) {
+    if (reply->status == NGX_HTTP_OTP_ST_MAX_SENDS) {
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    secs, "No more codes",
@@ -1219,7 +1143,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "wait")) {
+    if (reply->status == NGX_HTTP_OTP_ST_WAIT) {
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                    secs, "Please wait",
@@ -1229,7 +1153,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "daily")) {
+    if (reply->status == NGX_HTTP_OTP_ST_DAILY) {
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: user \"%V\" reached otp_sms_daily_limit",
                       &ctx->user);
@@ -1259,8 +1183,10 @@ ngx_http_otp_sms_start(ngx_http_request_t *r,
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_sms_reply_t *sr;
     ngx_http_otp_main_conf_t *omcf;
 
+    sr = (ngx_http_otp_sms_reply_t *) reply;
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
@@ -1273,16 +1199,12 @@ ngx_http_otp_sms_start(ngx_http_request_t *r,
     if (st->to.len == 0) {
         rc = ngx_http_otp_sms_configured(r, &st->to);
 
-        if (rc == NGX_DECLINED && reply->nvalues > 0
-            && reply->values[0].data)
-        {
-            rc = ngx_http_otp_sms_open(r, &reply->values[0], &st->to);
+        if (rc == NGX_DECLINED && sr->pending.data) {
+            rc = ngx_http_otp_sms_open(r, &sr->pending, &st->to);
         }
 
-        if (rc == NGX_DECLINED && reply->nvalues > 1
-            && reply->values[1].data)
-        {
-            rc = ngx_http_otp_sms_open(r, &reply->values[1], &st->to);
+        if (rc == NGX_DECLINED && sr->phone.data) {
+            rc = ngx_http_otp_sms_open(r, &sr->phone, &st->to);
         }
     }
 
@@ -1363,16 +1285,14 @@ ngx_http_otp_sms_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
 {
-    ngx_str_t                 keys[6], args[8];
+    ngx_str_t                 args[8];
     ngx_http_otp_sms_t       *st;
     ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     st = ctx->sms;
-    ep = ngx_http_otp_ep(r);
 
     st->sent = sent;
 
@@ -1380,12 +1300,6 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_FAILED);
     }
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "sd");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "sp");
-    keys[5] = ctx->user;
 
     args[0] = ctx->user;
     args[1] = st->token;
@@ -1416,7 +1330,7 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_DONE, keys, 3, args, 8,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_DONE, args, 8,
                                ngx_http_otp_sms_counted);
 }
 
@@ -1429,10 +1343,6 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
 
     st = ngx_http_otp_sms_get(r);
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
     if (!st->sent) {
         ngx_http_otp_ep_finish(r,
@@ -1445,7 +1355,7 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
     }
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_sms_back(r,
-                                  ngx_http_otp_is(&reply->status, "ok")));
+                                  reply->status == NGX_HTTP_OTP_ST_OK));
 }
 
 
@@ -1590,7 +1500,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     u_char                     hash[NGX_HTTP_OTP_MAC_LEN];
-    ngx_str_t                  keys[8], args[7];
+    ngx_str_t                  args[7];
     ngx_uint_t                 ok;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_sms_t        *st;
@@ -1602,7 +1512,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     st = ctx->sms;
     ep = ngx_http_otp_ep(r);
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
@@ -1625,14 +1535,6 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
 
     ngx_explicit_memzero(hash, sizeof(hash));
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "f");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "u");
-    keys[7] = ctx->user;
 
     args[0] = ctx->user;
 
@@ -1653,7 +1555,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, keys, 4, args, 7,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, args, 7,
                             ngx_http_otp_sms_verify_attempt));
 }
 
@@ -1662,24 +1564,20 @@ static void
 ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                secs;
-    ngx_http_otp_sms_t      *st;
-    ngx_http_otp_ctx_t      *ctx;
-    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_sms_t            *st;
+    ngx_http_otp_ctx_t            *ctx;
+    ngx_http_otp_ep_t             *ep;
+    ngx_http_otp_attempt_reply_t  *ar;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     st = ctx->sms;
     ep = ngx_http_otp_ep(r);
+    ar = (ngx_http_otp_attempt_reply_t *) reply;
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status == NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_OK);
 
-        if (ngx_http_otp_store_int(reply, 0) == 1) {
+        if (ar->enrolled == 1) {
             ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                           "otp: user \"%V\" enrolled a phone number",
                           &ctx->user);
@@ -1689,18 +1587,17 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "locked")) {
-        secs = ngx_http_otp_store_int(reply, 0);
+    if (reply->status == NGX_HTTP_OTP_ST_LOCKED) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_LOCKED);
-        ngx_http_otp_metric_lockout(reply);
+        ngx_http_otp_metric_lockout(ar->first);
         ngx_http_otp_log_failure(r, "wrong SMS code, now locked");
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
-                                      secs > 0 ? secs : 60));
+                                      ar->secs > 0 ? ar->secs : 60));
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "burnt")) {
+    if (reply->status == NGX_HTTP_OTP_ST_BURNT) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_BURNT);
         ngx_http_otp_log_failure(r, "wrong SMS code, challenge burnt");
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
@@ -1713,7 +1610,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
+    if (reply->status == NGX_HTTP_OTP_ST_NO_CHALLENGE) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_EXPIRED);
         st->own = 0;
         ep->error = "This sign-in page has expired. Ask for a new code.";
@@ -1721,7 +1618,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_is(&reply->status, "conflict")) {
+    if (reply->status == NGX_HTTP_OTP_ST_CONFLICT) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -1739,7 +1636,7 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_http_otp_log_failure(r, "wrong SMS code");
     ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
 
-    ep->error = (ngx_http_otp_store_int(reply, 1) == 1)
+    ep->error = (ar->expired == 1)
                 ? "That code has expired. Ask for a new one."
                 : "That code did not work. Check the text message and try "
                   "again.";

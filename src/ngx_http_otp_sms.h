@@ -13,7 +13,6 @@
 #include "ngx_http_otp.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_store.h"
-#include "ngx_http_otp_user.h"
 
 
 /*
@@ -36,6 +35,10 @@ ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r,
 /* what user_state.lua said of the user, for the pages */
 void ngx_http_otp_sms_user(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us);
+
+/* NGX_OK and phone set when otp_sms_phone names a number for r */
+ngx_int_t ngx_http_otp_sms_configured(ngx_http_request_t *r,
+    ngx_str_t *phone);
 
 /*
  * 1 if the user of a user_state.lua reply has SMS as a factor here: sms

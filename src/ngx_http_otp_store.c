@@ -16,44 +16,343 @@
 #include "ngx_http_otp_lua.h"
 
 
+/*
+ * The key schema.  Every key of a user is P{tag}:kind[:id], where P is
+ * otp_redis prefix= and tag the user name with every byte but letters,
+ * digits and "-._@" percent-encoded: Redis Cluster hashes only what is
+ * between the braces, so all of a user's keys are in one slot whatever
+ * bytes the name has, and no name can close the tag early.
+ */
+
+typedef enum {
+    NGX_HTTP_OTP_K_END = 0,
+    NGX_HTTP_OTP_K_USER,          /* u: the user record */
+    NGX_HTTP_OTP_K_LOCK,          /* l: the lock marker */
+    NGX_HTTP_OTP_K_ENROLL,        /* e: a pending enrollment */
+    NGX_HTTP_OTP_K_FAILURES,      /* f: consecutive failures */
+    NGX_HTTP_OTP_K_STEP,          /* t: the last TOTP step accepted */
+    NGX_HTTP_OTP_K_SESSIONS,      /* su: the user's sessions */
+    NGX_HTTP_OTP_K_DEVICES,       /* d: remembered browsers */
+    NGX_HTTP_OTP_K_SMS_DAY,       /* sd: texts of the last day */
+    NGX_HTTP_OTP_K_SMS_PENDING,   /* sp: texts being sent */
+    NGX_HTTP_OTP_K_CHALLENGE,     /* c:<challenge id> */
+    NGX_HTTP_OTP_K_SESSION,       /* s:<hash>: the session presented */
+    NGX_HTTP_OTP_K_NEW_SESSION    /* s:<hash>: a session being made */
+} ngx_http_otp_key_e;
+
+
+static const char  *ngx_http_otp_key_kinds[] = {
+    "", "u", "l", "e", "f", "t", "su", "d", "sd", "sp", "c", "s", "s"
+};
+
+
+/* a reply value's place in the script's struct */
+
+typedef enum {
+    NGX_HTTP_OTP_F_END = 0,
+    NGX_HTTP_OTP_F_INT,           /* a ngx_int_t; nil or not a number: 0 */
+    NGX_HTTP_OTP_F_STR            /* a ngx_str_t; nil: no data */
+} ngx_http_otp_field_type_e;
+
+
+typedef struct {
+    ngx_uint_t                   statuses;     /* a bit per status */
+    ngx_http_otp_field_type_e    type;
+    size_t                       offset;
+} ngx_http_otp_field_t;
+
+
+typedef struct {
+    ngx_http_otp_redis_script_t  redis;
+    ngx_http_otp_key_e           keys[NGX_HTTP_OTP_STORE_MAX_KEYS + 1];
+    ngx_uint_t                   nargs;
+    ngx_uint_t                   statuses;     /* the replies it may give */
+    size_t                       size;         /* its reply struct */
+    ngx_http_otp_field_t        *fields;       /* in the reply's order */
+} ngx_http_otp_script_t;
+
+
 static void ngx_http_otp_ctx_cleanup(void *data);
 static void ngx_http_otp_store_reply(void *data, redisReply *reply);
+static ngx_http_otp_store_reply_t *ngx_http_otp_store_parse(
+    ngx_http_request_t *r, ngx_http_otp_script_t *s, redisReply *reply);
 static ngx_int_t ngx_http_otp_store_value(ngx_pool_t *pool,
     redisReply *element, ngx_str_t *value);
 
 
-/* in the order of ngx_http_otp_script_e */
+#define S(st)              (1 << NGX_HTTP_OTP_ST_##st)
+#define ngx_http_otp_int(st, type, field)                                     \
+    { st, NGX_HTTP_OTP_F_INT, offsetof(type, field) }
+#define ngx_http_otp_str(st, type, field)                                     \
+    { st, NGX_HTTP_OTP_F_STR, offsetof(type, field) }
+#define ngx_http_otp_field_end   { 0, NGX_HTTP_OTP_F_END, 0 }
 
-#define ngx_http_otp_script(name)                                             \
-    { ngx_string(#name),                                                      \
-      { sizeof(ngx_http_otp_lua_##name) - 1,                                  \
-        (u_char *) ngx_http_otp_lua_##name },                                 \
-      { 0 } }
+#define ngx_http_otp_state_fields(st, t, u)                                   \
+    ngx_http_otp_str(st, t, u.secret),                                        \
+    ngx_http_otp_str(st, t, u.alg),                                           \
+    ngx_http_otp_int(st, t, u.digits),                                        \
+    ngx_http_otp_int(st, t, u.period),                                        \
+    ngx_http_otp_int(st, t, u.must_enroll),                                   \
+    ngx_http_otp_int(st, t, u.lock_ttl),                                      \
+    ngx_http_otp_int(st, t, u.gen),                                           \
+    ngx_http_otp_int(st, t, u.pending),                                       \
+    ngx_http_otp_str(st, t, u.type),                                          \
+    ngx_http_otp_int(st, t, u.counter),                                       \
+    ngx_http_otp_int(st, t, u.recovery),                                      \
+    ngx_http_otp_str(st, t, u.phone)
 
-static ngx_http_otp_redis_script_t  ngx_http_otp_scripts[] = {
-    ngx_http_otp_script(user_state),
-    ngx_http_otp_script(challenge_new),
-    ngx_http_otp_script(attempt),
-    ngx_http_otp_script(enroll_begin),
-    ngx_http_otp_script(enroll_confirm),
-    ngx_http_otp_script(session_new),
-    ngx_http_otp_script(session_check),
-    ngx_http_otp_script(session_end),
-    ngx_http_otp_script(revoke_user),
-    ngx_http_otp_script(counter),
-    ngx_http_otp_script(unlock),
-    ngx_http_otp_script(admin_status),
-    ngx_http_otp_script(forget_totp),
-    ngx_http_otp_script(require_enroll),
-    ngx_http_otp_script(set_phone),
-    ngx_http_otp_script(attempt_consume),
-    ngx_http_otp_script(recovery_set),
-    ngx_http_otp_script(device_new),
-    ngx_http_otp_script(device_session),
-    ngx_http_otp_script(sms_state),
-    ngx_http_otp_script(sms_reserve),
-    ngx_http_otp_script(sms_done),
-    ngx_http_otp_script(sms_attempt)
+
+static ngx_http_otp_field_t  ngx_http_otp_gate_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_gate_reply_t, created),
+    ngx_http_otp_int(S(OK), ngx_http_otp_gate_reply_t, auth_time),
+    ngx_http_otp_str(S(OK), ngx_http_otp_gate_reply_t, method),
+    ngx_http_otp_state_fields(S(NONE), ngx_http_otp_gate_reply_t, user),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_user_fields[] = {
+    ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_user_reply_t,
+                              user),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_session_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_session_reply_t, created),
+    ngx_http_otp_int(S(OK), ngx_http_otp_session_reply_t, auth_time),
+    ngx_http_otp_str(S(OK), ngx_http_otp_session_reply_t, method),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_attempt_fields[] = {
+    ngx_http_otp_int(S(OK) | S(WRONG), ngx_http_otp_attempt_reply_t, left),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_attempt_reply_t, secs),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_attempt_reply_t, first),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_sms_attempt_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_attempt_reply_t, enrolled),
+    ngx_http_otp_int(S(WRONG), ngx_http_otp_attempt_reply_t, left),
+    ngx_http_otp_int(S(WRONG), ngx_http_otp_attempt_reply_t, expired),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_attempt_reply_t, secs),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_attempt_reply_t, first),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_enroll_fields[] = {
+    ngx_http_otp_str(S(OK), ngx_http_otp_enroll_reply_t, sealed),
+    ngx_http_otp_str(S(OK), ngx_http_otp_enroll_reply_t, alg),
+    ngx_http_otp_int(S(OK), ngx_http_otp_enroll_reply_t, digits),
+    ngx_http_otp_int(S(OK), ngx_http_otp_enroll_reply_t, period),
+    ngx_http_otp_str(S(OK), ngx_http_otp_enroll_reply_t, type),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_admin_status_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, totp),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, must_enroll),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, lock_ttl),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, sessions),
+    ngx_http_otp_str(S(OK), ngx_http_otp_admin_reply_t, phone),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, hotp),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, recovery),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_forget_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, had_totp),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, sessions),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_revoke_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, sessions),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_count_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, count),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_sms_state_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_sms_reply_t, own),
+    ngx_http_otp_str(S(OK), ngx_http_otp_sms_reply_t, hash),
+    ngx_http_otp_int(S(OK), ngx_http_otp_sms_reply_t, expires),
+    ngx_http_otp_int(S(OK), ngx_http_otp_sms_reply_t, sends),
+    ngx_http_otp_int(S(OK), ngx_http_otp_sms_reply_t, last),
+    ngx_http_otp_str(S(OK), ngx_http_otp_sms_reply_t, pending),
+    ngx_http_otp_int(S(OK), ngx_http_otp_sms_reply_t, totp),
+    ngx_http_otp_str(S(OK), ngx_http_otp_sms_reply_t, phone),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_sms_reserve_fields[] = {
+    ngx_http_otp_str(S(OK), ngx_http_otp_sms_reply_t, pending),
+    ngx_http_otp_str(S(OK), ngx_http_otp_sms_reply_t, phone),
+    ngx_http_otp_int(S(LOCKED) | S(BUSY) | S(MAX_SENDS) | S(WAIT)
+                     | S(DAILY), ngx_http_otp_sms_reply_t, secs),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
+    ngx_http_otp_field_end
+};
+
+
+#define ngx_http_otp_script(name, nargs, st, type, fields, ...)               \
+    { { ngx_string(#name),                                                    \
+        { sizeof(ngx_http_otp_lua_##name) - 1,                                \
+          (u_char *) ngx_http_otp_lua_##name },                               \
+        { 0 } },                                                              \
+      { __VA_ARGS__, NGX_HTTP_OTP_K_END }, nargs, st, sizeof(type),           \
+      fields }
+
+#define U    NGX_HTTP_OTP_K_USER
+#define L    NGX_HTTP_OTP_K_LOCK
+#define E    NGX_HTTP_OTP_K_ENROLL
+#define F    NGX_HTTP_OTP_K_FAILURES
+#define T    NGX_HTTP_OTP_K_STEP
+#define SU   NGX_HTTP_OTP_K_SESSIONS
+#define D    NGX_HTTP_OTP_K_DEVICES
+#define SD   NGX_HTTP_OTP_K_SMS_DAY
+#define SP   NGX_HTTP_OTP_K_SMS_PENDING
+#define C    NGX_HTTP_OTP_K_CHALLENGE
+#define SS   NGX_HTTP_OTP_K_SESSION
+#define SN   NGX_HTTP_OTP_K_NEW_SESSION
+
+/* in the order of ngx_http_otp_script_e: keys as KEYS[1..], ARGV count */
+
+static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
+    ngx_http_otp_script(gate, 7, S(OK) | S(DEVICE) | S(NONE),
+                        ngx_http_otp_gate_reply_t, ngx_http_otp_gate_fields,
+                        SS, U, SU, D, L, E, SN),
+    ngx_http_otp_script(user_state, 0, S(OK), ngx_http_otp_user_reply_t,
+                        ngx_http_otp_user_fields, U, L, E),
+    ngx_http_otp_script(challenge_new, 3, S(OK) | S(NONE) | S(EXISTS),
+                        ngx_http_otp_user_reply_t, ngx_http_otp_user_fields,
+                        C, U, L, E),
+    ngx_http_otp_script(attempt, 14,
+                        S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
+                        | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
+                        ngx_http_otp_attempt_reply_t,
+                        ngx_http_otp_attempt_fields, C, F, L, T, U, SN, SU,
+                        D),
+    ngx_http_otp_script(enroll_begin, 6, S(OK), ngx_http_otp_enroll_reply_t,
+                        ngx_http_otp_enroll_fields, E),
+    ngx_http_otp_script(enroll_confirm, 9,
+                        S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT),
+                        ngx_http_otp_attempt_reply_t,
+                        ngx_http_otp_attempt_fields, E, U, F, L, T, D),
+    ngx_http_otp_script(session_new, 6, S(OK), ngx_http_otp_store_reply_t,
+                        ngx_http_otp_no_fields, SN, SU, U),
+    ngx_http_otp_script(session_check, 4,
+                        S(OK) | S(NONE) | S(OTHER_USER) | S(REVOKED)
+                        | S(EXPIRED),
+                        ngx_http_otp_session_reply_t,
+                        ngx_http_otp_session_fields, SS, U, SU),
+    ngx_http_otp_script(session_end, 0, S(OK), ngx_http_otp_store_reply_t,
+                        ngx_http_otp_no_fields, SS, SU),
+    ngx_http_otp_script(revoke_user, 0, S(OK), ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_revoke_fields, U, SU, D),
+    ngx_http_otp_script(unlock, 0, S(OK), ngx_http_otp_store_reply_t,
+                        ngx_http_otp_no_fields, F, L),
+    ngx_http_otp_script(admin_status, 0, S(OK) | S(UNKNOWN),
+                        ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_admin_status_fields, U, L, SU),
+    ngx_http_otp_script(forget_totp, 0, S(OK), ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_forget_fields, U, E, SU, D),
+    ngx_http_otp_script(require_enroll, 0, S(OK),
+                        ngx_http_otp_store_reply_t, ngx_http_otp_no_fields,
+                        U),
+    ngx_http_otp_script(set_phone, 1, S(OK), ngx_http_otp_store_reply_t,
+                        ngx_http_otp_no_fields, U),
+    ngx_http_otp_script(recovery_set, 1, S(OK) | S(NO_FACTOR),
+                        ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_count_fields, U),
+    ngx_http_otp_script(device_new, 4, S(OK), ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_count_fields, D),
+    ngx_http_otp_script(sms_state, 1, S(OK), ngx_http_otp_sms_reply_t,
+                        ngx_http_otp_sms_state_fields, C, U),
+    ngx_http_otp_script(sms_reserve, 8,
+                        S(OK) | S(LOCKED) | S(NO_CHALLENGE) | S(BURNT)
+                        | S(NO_PHONE) | S(BUSY) | S(MAX_SENDS) | S(WAIT)
+                        | S(DAILY),
+                        ngx_http_otp_sms_reply_t,
+                        ngx_http_otp_sms_reserve_fields, C, U, L, SD, SP),
+    ngx_http_otp_script(sms_done, 8, S(OK) | S(NO_CHALLENGE),
+                        ngx_http_otp_store_reply_t, ngx_http_otp_no_fields,
+                        C, SD, SP),
+    ngx_http_otp_script(sms_attempt, 7,
+                        S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
+                        | S(NO_CHALLENGE) | S(CONFLICT),
+                        ngx_http_otp_attempt_reply_t,
+                        ngx_http_otp_sms_attempt_fields, C, F, L, U)
+};
+
+#undef U
+#undef L
+#undef E
+#undef F
+#undef T
+#undef SU
+#undef D
+#undef SD
+#undef SP
+#undef C
+#undef SS
+#undef SN
+
+
+/* the bytes a hash tag keeps as they are */
+#define ngx_http_otp_tag_plain(c)                                             \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                 \
+     || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '.'                \
+     || (c) == '_' || (c) == '@')
+
+
+/* the redis layer's copy of the table: it keeps each script's SHA1 */
+static ngx_http_otp_redis_script_t  *ngx_http_otp_redis_scripts;
+
+
+/* in the order of ngx_http_otp_store_status_e */
+
+static ngx_str_t  ngx_http_otp_statuses[] = {
+    ngx_string("ok"),
+    ngx_string("wrong"),
+    ngx_string("burnt"),
+    ngx_string("locked"),
+    ngx_string("no_challenge"),
+    ngx_string("exists"),
+    ngx_string("none"),
+    ngx_string("unknown"),
+    ngx_string("no_factor"),
+    ngx_string("no_enrollment"),
+    ngx_string("no_phone"),
+    ngx_string("busy"),
+    ngx_string("max_sends"),
+    ngx_string("wait"),
+    ngx_string("daily"),
+    ngx_string("conflict"),
+    ngx_string("device"),
+    ngx_string("enroll"),
+    ngx_string("stale"),
+    ngx_string("other_user"),
+    ngx_string("revoked"),
+    ngx_string("expired"),
+    ngx_null_string
 };
 
 
@@ -105,8 +404,22 @@ ngx_int_t
 ngx_http_otp_store_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_main_conf_t *omcf)
 {
-    return ngx_http_otp_redis_init_process(cycle, &omcf->redis,
-                                           ngx_http_otp_scripts,
+    ngx_uint_t                    i;
+    ngx_http_otp_redis_script_t  *scripts;
+
+    scripts = ngx_alloc(NGX_HTTP_OTP_NSCRIPTS
+                        * sizeof(ngx_http_otp_redis_script_t), cycle->log);
+    if (scripts == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_OTP_NSCRIPTS; i++) {
+        scripts[i] = ngx_http_otp_scripts[i].redis;
+    }
+
+    ngx_http_otp_redis_scripts = scripts;
+
+    return ngx_http_otp_redis_init_process(cycle, &omcf->redis, scripts,
                                            NGX_HTTP_OTP_NSCRIPTS);
 }
 
@@ -115,48 +428,123 @@ void
 ngx_http_otp_store_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_otp_redis_exit_process(cycle);
+
+    if (ngx_http_otp_redis_scripts) {
+        ngx_free(ngx_http_otp_redis_scripts);
+        ngx_http_otp_redis_scripts = NULL;
+    }
+}
+
+
+const char *
+ngx_http_otp_store_script_name(ngx_http_otp_script_e script)
+{
+    return (const char *) ngx_http_otp_scripts[script].redis.name.data;
+}
+
+
+ngx_int_t
+ngx_http_otp_store_key(ngx_pool_t *pool, ngx_str_t *prefix, ngx_str_t *user,
+    const char *kind, ngx_str_t *id, ngx_str_t *key)
+{
+    u_char      *p, c;
+    size_t       len, klen;
+    ngx_uint_t   i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    klen = ngx_strlen(kind);
+    len = prefix->len + sizeof("{}:") - 1 + klen;
+
+    for (i = 0; i < user->len; i++) {
+        len += ngx_http_otp_tag_plain(user->data[i]) ? 1 : 3;
+    }
+
+    if (id) {
+        len += 1 + id->len;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = len;
+
+    p = ngx_cpymem(p, prefix->data, prefix->len);
+    *p++ = '{';
+
+    for (i = 0; i < user->len; i++) {
+        c = user->data[i];
+
+        if (ngx_http_otp_tag_plain(c)) {
+            *p++ = c;
+
+        } else {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
+        }
+    }
+
+    *p++ = '}';
+    *p++ = ':';
+    p = ngx_cpymem(p, kind, klen);
+
+    if (id) {
+        *p++ = ':';
+        ngx_memcpy(p, id->data, id->len);
+    }
+
+    return NGX_OK;
 }
 
 
 ngx_int_t
 ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
-    ngx_str_t *keys, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_ids_t *ids, ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_otp_store_handler_pt handler)
 {
-    u_char                    *p;
-    ngx_str_t                  argv[NGX_HTTP_OTP_REDIS_MAX_ARGS];
-    ngx_str_t                 *prefix;
-    ngx_uint_t                 i;
+    ngx_str_t                  argv[NGX_HTTP_OTP_STORE_MAX_KEYS
+                                    + NGX_HTTP_OTP_STORE_MAX_ARGS], *id;
+    ngx_uint_t                 i, nkeys;
     ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_key_e         kind;
+    ngx_http_otp_script_t     *s;
     ngx_http_otp_main_conf_t  *omcf;
 
-    if (nkeys + nargs > NGX_HTTP_OTP_REDIS_MAX_ARGS - 3) {
-        return NGX_ERROR;
-    }
+    s = &ngx_http_otp_scripts[script];
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp store: run %V, %ui arguments", &s->redis.name, nargs);
 
     ctx = ngx_http_otp_get_ctx(r);
-    if (ctx == NULL || ctx->call != NULL) {
+    if (ctx == NULL || ctx->call != NULL || nargs != s->nargs
+        || nargs > NGX_HTTP_OTP_STORE_MAX_ARGS)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "otp: %V called wrongly", &s->redis.name);
         return NGX_ERROR;
     }
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-    prefix = &omcf->redis.prefix;
 
-    for (i = 0; i < nkeys; i++) {
-        argv[i].len = prefix->len + keys[2 * i].len + 1
-                      + keys[2 * i + 1].len;
+    for (nkeys = 0; s->keys[nkeys] != NGX_HTTP_OTP_K_END; nkeys++) {
+        kind = s->keys[nkeys];
 
-        p = ngx_pnalloc(r->pool, argv[i].len);
-        if (p == NULL) {
+        id = (kind == NGX_HTTP_OTP_K_CHALLENGE) ? &ids->challenge
+             : (kind == NGX_HTTP_OTP_K_SESSION) ? &ids->session
+             : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
+             : NULL;
+
+        if (ngx_http_otp_store_key(r->pool, &omcf->redis.prefix, &ids->user,
+                                   ngx_http_otp_key_kinds[kind], id,
+                                   &argv[nkeys])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        argv[i].data = p;
-
-        p = ngx_cpymem(p, prefix->data, prefix->len);
-        p = ngx_cpymem(p, keys[2 * i].data, keys[2 * i].len);
-        *p++ = ':';
-        ngx_memcpy(p, keys[2 * i + 1].data, keys[2 * i + 1].len);
     }
 
     for (i = 0; i < nargs; i++) {
@@ -167,9 +555,13 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
                                           ngx_http_otp_store_reply, ctx,
                                           nkeys, nkeys + nargs, argv);
     if (ctx->call == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp store: %V not sent, redis not ready",
+                       &s->redis.name);
         return NGX_ERROR;
     }
 
+    ctx->script = script;
     ctx->handler = handler;
 
     return NGX_OK;
@@ -181,51 +573,129 @@ ngx_http_otp_store_reply(void *data, redisReply *reply)
 {
     ngx_http_otp_ctx_t *ctx = data;
 
-    size_t                       i;
     ngx_connection_t            *c;
     ngx_http_request_t          *r;
+    ngx_http_otp_script_t       *s;
     ngx_http_otp_store_reply_t  *sr;
 
     r = ctx->request;
     c = r->connection;
+    s = &ngx_http_otp_scripts[ctx->script];
 
     ctx->call = NULL;
 
-    sr = NULL;
+    sr = ngx_http_otp_store_parse(r, s, reply);
 
-    if (reply != NULL
-        && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements >= 1
-        && reply->elements <= NGX_HTTP_OTP_STORE_MAX_VALUES + 1)
-    {
-        sr = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_store_reply_t));
+    if (sr == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "otp store: %V failed", &s->redis.name);
 
-        if (sr != NULL) {
-            if (ngx_http_otp_store_value(r->pool, reply->element[0],
-                                         &sr->status)
-                != NGX_OK
-                || sr->status.data == NULL)
-            {
-                sr = NULL;
-            }
-        }
-
-        for (i = 1; sr != NULL && i < reply->elements; i++) {
-            if (ngx_http_otp_store_value(r->pool, reply->element[i],
-                                         &sr->values[i - 1])
-                != NGX_OK)
-            {
-                sr = NULL;
-                break;
-            }
-
-            sr->nvalues = i;
-        }
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "otp store: %V replied \"%V\"", &s->redis.name,
+                       &ngx_http_otp_statuses[sr->status]);
     }
 
     ctx->handler(r, sr);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The reply of s into its struct: a status the script may give, then
+ * the values of that status, each where the script's fields put it.
+ * NULL for anything else: Redis failed, or the script and this file
+ * disagree (an error of ours, logged).
+ */
+
+static ngx_http_otp_store_reply_t *
+ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
+    redisReply *reply)
+{
+    size_t                       i;
+    ngx_str_t                    status, value;
+    ngx_int_t                    n;
+    ngx_uint_t                   st;
+    ngx_http_otp_field_t        *f;
+    ngx_http_otp_store_reply_t  *sr;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 1)
+    {
+        return NULL;
+    }
+
+    if (ngx_http_otp_store_value(r->pool, reply->element[0], &status)
+        != NGX_OK
+        || status.data == NULL)
+    {
+        goto bad;
+    }
+
+    for (st = 0; ngx_http_otp_statuses[st].len; st++) {
+        if (status.len == ngx_http_otp_statuses[st].len
+            && ngx_strncmp(status.data, ngx_http_otp_statuses[st].data,
+                           status.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_otp_statuses[st].len == 0 || !(s->statuses & (1 << st))) {
+        goto bad;
+    }
+
+    sr = ngx_pcalloc(r->pool, s->size);
+    if (sr == NULL) {
+        return NULL;
+    }
+
+    sr->status = st;
+
+    /* the values of this status, in order; fewer is allowed (nil) */
+
+    i = 1;
+
+    for (f = s->fields; f->type != NGX_HTTP_OTP_F_END; f++) {
+
+        if (!(f->statuses & (1 << st))) {
+            continue;
+        }
+
+        if (i >= reply->elements) {
+            break;
+        }
+
+        if (ngx_http_otp_store_value(r->pool, reply->element[i++], &value)
+            != NGX_OK)
+        {
+            goto bad;
+        }
+
+        if (f->type == NGX_HTTP_OTP_F_STR) {
+            *(ngx_str_t *) ((u_char *) sr + f->offset) = value;
+            continue;
+        }
+
+        n = (value.data == NULL) ? 0 : ngx_atoi(value.data, value.len);
+        *(ngx_int_t *) ((u_char *) sr + f->offset) = (n == NGX_ERROR) ? 0 : n;
+    }
+
+    if (i < reply->elements) {
+        goto bad;
+    }
+
+    return sr;
+
+bad:
+
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "otp: %V gave a reply of a shape not expected",
+                  &s->redis.name);
+
+    return NULL;
 }
 
 
@@ -268,17 +738,6 @@ ngx_http_otp_store_value(ngx_pool_t *pool, redisReply *element,
     default:
         return NGX_ERROR;
     }
-}
-
-
-ngx_int_t
-ngx_http_otp_store_int(ngx_http_otp_store_reply_t *reply, ngx_uint_t i)
-{
-    if (i >= reply->nvalues || reply->values[i].data == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_atoi(reply->values[i].data, reply->values[i].len);
 }
 
 

@@ -1,7 +1,12 @@
 
 /*
- * The store: the module's state in Redis, one atomic Lua script per
- * operation (src/lua/), run on behalf of a request.
+ * The store: the module's state in Redis, one atomic Lua script per step
+ * (src/lua/), run on behalf of a request.
+ *
+ * This is the only place that knows the key schema and the shape of the
+ * scripts' replies: a caller names a script, the ids its keys are built
+ * from and its arguments; its handler gets the reply parsed into that
+ * script's struct.  src/lua/README.md documents the schema.
  */
 
 
@@ -12,11 +17,13 @@
 #include "ngx_http_otp.h"
 
 
-#define NGX_HTTP_OTP_STORE_MAX_VALUES   12
+#define NGX_HTTP_OTP_STORE_MAX_KEYS     8
+#define NGX_HTTP_OTP_STORE_MAX_ARGS     16
 
 
 typedef enum {
-    NGX_HTTP_OTP_USER_STATE = 0,
+    NGX_HTTP_OTP_GATE = 0,
+    NGX_HTTP_OTP_USER_STATE,
     NGX_HTTP_OTP_CHALLENGE_NEW,
     NGX_HTTP_OTP_ATTEMPT,
     NGX_HTTP_OTP_ENROLL_BEGIN,
@@ -25,16 +32,13 @@ typedef enum {
     NGX_HTTP_OTP_SESSION_CHECK,
     NGX_HTTP_OTP_SESSION_END,
     NGX_HTTP_OTP_REVOKE_USER,
-    NGX_HTTP_OTP_COUNTER,
     NGX_HTTP_OTP_UNLOCK,
     NGX_HTTP_OTP_ADMIN_STATUS,
     NGX_HTTP_OTP_FORGET_TOTP,
     NGX_HTTP_OTP_REQUIRE_ENROLL,
     NGX_HTTP_OTP_SET_PHONE,
-    NGX_HTTP_OTP_ATTEMPT_CONSUME,
     NGX_HTTP_OTP_RECOVERY_SET,
     NGX_HTTP_OTP_DEVICE_NEW,
-    NGX_HTTP_OTP_DEVICE_SESSION,
     NGX_HTTP_OTP_SMS_STATE,
     NGX_HTTP_OTP_SMS_RESERVE,
     NGX_HTTP_OTP_SMS_DONE,
@@ -43,12 +47,148 @@ typedef enum {
 } ngx_http_otp_script_e;
 
 
-/* a script's reply: a status word, then values (nil: data == NULL) */
+/* a reply's status word, read once by the store */
+typedef enum {
+    NGX_HTTP_OTP_ST_OK = 0,
+    NGX_HTTP_OTP_ST_WRONG,
+    NGX_HTTP_OTP_ST_BURNT,
+    NGX_HTTP_OTP_ST_LOCKED,
+    NGX_HTTP_OTP_ST_NO_CHALLENGE,
+    NGX_HTTP_OTP_ST_EXISTS,
+    NGX_HTTP_OTP_ST_NONE,
+    NGX_HTTP_OTP_ST_UNKNOWN,
+    NGX_HTTP_OTP_ST_NO_FACTOR,
+    NGX_HTTP_OTP_ST_NO_ENROLLMENT,
+    NGX_HTTP_OTP_ST_NO_PHONE,
+    NGX_HTTP_OTP_ST_BUSY,
+    NGX_HTTP_OTP_ST_MAX_SENDS,
+    NGX_HTTP_OTP_ST_WAIT,
+    NGX_HTTP_OTP_ST_DAILY,
+    NGX_HTTP_OTP_ST_CONFLICT,
+    NGX_HTTP_OTP_ST_DEVICE,
+    NGX_HTTP_OTP_ST_ENROLL,
+    NGX_HTTP_OTP_ST_STALE,
+    NGX_HTTP_OTP_ST_OTHER_USER,
+    NGX_HTTP_OTP_ST_REVOKED,
+    NGX_HTTP_OTP_ST_EXPIRED
+} ngx_http_otp_store_status_e;
+
+
+/*
+ * What a script's keys are built from: the user always (every key of a
+ * user carries the user's hash tag), a challenge id, a session's hash and
+ * the hash of a session being made where the script needs them.
+ */
+typedef struct {
+    ngx_str_t                   user;
+    ngx_str_t                   challenge;
+    ngx_str_t                   session;
+    ngx_str_t                   new_session;
+} ngx_http_otp_store_ids_t;
+
+
+/* every reply starts so; the script's own struct follows it */
 struct ngx_http_otp_store_reply_s {
-    ngx_str_t                   status;
-    ngx_uint_t                  nvalues;
-    ngx_str_t                   values[NGX_HTTP_OTP_STORE_MAX_VALUES];
+    ngx_http_otp_store_status_e  status;
 };
+
+
+/* what user_state.lua says of a user (also after gate.lua's "none") */
+typedef struct {
+    ngx_str_t                   secret;       /* sealed; no data: none */
+    ngx_str_t                   alg;          /* "sha1", ..., or no data */
+    ngx_int_t                   digits;
+    ngx_int_t                   period;
+    ngx_int_t                   must_enroll;  /* 1: asked to enroll again */
+    ngx_int_t                   lock_ttl;     /* > 0: locked this long */
+    ngx_int_t                   gen;
+    ngx_int_t                   pending;      /* 1: an enrollment waits */
+    ngx_str_t                   type;         /* "hotp", or no data */
+    ngx_int_t                   counter;      /* the next HOTP counter */
+    ngx_int_t                   recovery;     /* recovery codes left */
+    ngx_str_t                   phone;        /* sealed; no data: none */
+} ngx_http_otp_user_state_t;
+
+
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_http_otp_user_state_t   user;
+} ngx_http_otp_user_reply_t;
+
+
+/* gate.lua: ok (a session), device (one made), none (the user's state) */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   created;
+    ngx_int_t                   auth_time;
+    ngx_str_t                   method;
+    ngx_http_otp_user_state_t   user;         /* none */
+} ngx_http_otp_gate_reply_t;
+
+
+/* session_check.lua */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   created;
+    ngx_int_t                   auth_time;
+    ngx_str_t                   method;
+} ngx_http_otp_session_reply_t;
+
+
+/*
+ * attempt.lua (with the session it makes), enroll_confirm.lua,
+ * sms_attempt.lua: left is the attempts left after "wrong", or the
+ * recovery codes or HOTP counter after "ok"; secs the lock time
+ */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   left;
+    ngx_int_t                   secs;
+    ngx_int_t                   first;        /* this attempt locked */
+    ngx_int_t                   enrolled;     /* sms: a number enrolled */
+    ngx_int_t                   expired;      /* sms: the code expired */
+} ngx_http_otp_attempt_reply_t;
+
+
+/* enroll_begin.lua */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_str_t                   sealed;
+    ngx_str_t                   alg;
+    ngx_int_t                   digits;
+    ngx_int_t                   period;
+    ngx_str_t                   type;
+} ngx_http_otp_enroll_reply_t;
+
+
+/* admin_status.lua, forget_totp.lua, revoke_user.lua, recovery_set.lua */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   totp;
+    ngx_int_t                   must_enroll;
+    ngx_int_t                   lock_ttl;
+    ngx_int_t                   sessions;
+    ngx_str_t                   phone;
+    ngx_int_t                   hotp;
+    ngx_int_t                   recovery;
+    ngx_int_t                   had_totp;
+    ngx_int_t                   count;        /* codes, devices */
+} ngx_http_otp_admin_reply_t;
+
+
+/* sms_state.lua and sms_reserve.lua */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   own;
+    ngx_str_t                   hash;
+    ngx_int_t                   expires;
+    ngx_int_t                   sends;
+    ngx_int_t                   last;
+    ngx_str_t                   pending;
+    ngx_int_t                   totp;
+    ngx_str_t                   phone;
+    ngx_int_t                   secs;
+} ngx_http_otp_sms_reply_t;
 
 
 ngx_http_otp_ctx_t *ngx_http_otp_get_ctx(ngx_http_request_t *r);
@@ -58,19 +198,23 @@ ngx_int_t ngx_http_otp_store_init_process(ngx_cycle_t *cycle,
 void ngx_http_otp_store_exit_process(ngx_cycle_t *cycle);
 
 /*
- * Runs a script for r.  Keys are given without the prefix: a kind ("s")
- * and an id each, in keys[2 * i] and keys[2 * i + 1].  NGX_OK: the
- * handler will be called (unless r goes away first); NGX_ERROR: Redis is
- * not available and nothing was sent, answer 503.
+ * Runs a script for r: its keys are built from ids, args are its ARGV
+ * in order.  NGX_OK: the handler will be called (unless r goes away
+ * first) with the parsed reply, or NULL where Redis failed or the reply
+ * is not of the script's shape; NGX_ERROR: Redis is not available and
+ * nothing was sent, answer 503.
  */
 ngx_int_t ngx_http_otp_store_run(ngx_http_request_t *r,
-    ngx_http_otp_script_e script, ngx_str_t *keys, ngx_uint_t nkeys,
+    ngx_http_otp_script_e script, ngx_http_otp_store_ids_t *ids,
     ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_otp_store_handler_pt handler);
 
-/* a value of the reply as a non-negative integer, or NGX_ERROR */
-ngx_int_t ngx_http_otp_store_int(ngx_http_otp_store_reply_t *reply,
-    ngx_uint_t i);
+/* a key's name, for a script that keeps names in a value (tests, docs) */
+ngx_int_t ngx_http_otp_store_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *user, const char *kind, ngx_str_t *id, ngx_str_t *key);
+
+/* a script's name, for logs */
+const char *ngx_http_otp_store_script_name(ngx_http_otp_script_e script);
 
 /*
  * A value sealed to a user (an enrolled secret, a phone number), opened

@@ -19,7 +19,6 @@
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
-#include "ngx_http_otp_user.h"
 
 
 #define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
@@ -27,27 +26,36 @@
 
 static void ngx_http_otp_challenge_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_challenge_state(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
 static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
 static void ngx_http_otp_verify_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
-static void ngx_http_otp_verify_attempt(ngx_http_request_t *r,
+static ngx_int_t ngx_http_otp_verify_code(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
+static ngx_int_t ngx_http_otp_verify_recovery(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_verify_attempt(ngx_http_request_t *r);
+static void ngx_http_otp_verify_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_verify_locked(ngx_http_request_t *r,
+    ngx_int_t secs);
 static void ngx_http_otp_verify_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_verify_passed(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_otp_pass_make(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
+static ngx_int_t ngx_http_otp_pass_open(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
+static ngx_int_t ngx_http_otp_pass_aad(ngx_http_request_t *r,
+    ngx_str_t *aad);
 
 static ngx_uint_t ngx_http_otp_offered(ngx_http_otp_loc_conf_t *olcf,
     ngx_str_t *method);
 static ngx_http_otp_metric_e ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep,
     ngx_http_otp_metric_e totp);
-static ngx_int_t ngx_http_otp_verify_hotp(ngx_http_request_t *r,
-    ngx_str_t *secret, ngx_http_otp_alg_e alg, ngx_uint_t digits,
-    uint64_t counter, ngx_str_t *sealed);
-static ngx_int_t ngx_http_otp_verify_recovery(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_consume(ngx_http_request_t *r,
-    const char *kind, ngx_str_t *args, ngx_uint_t nargs);
 static ngx_int_t ngx_http_otp_remember_device(ngx_http_request_t *r);
 static void ngx_http_otp_device_saved(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
@@ -59,10 +67,21 @@ static const char  *ngx_http_otp_factors[] = { "totp", "hotp", "recovery" };
 /* ----------------------------------------------------------- challenge */
 
 
+/*
+ * GET challenge: one trip makes the challenge and says who the user is.
+ * With "?c=", the SMS challenge a text was sent for is shown again.
+ */
+
 ngx_int_t
 ngx_http_otp_challenge(ngx_http_request_t *r)
 {
-    return ngx_http_otp_ep_user_state(r, ngx_http_otp_challenge_user);
+    ngx_str_t  arg;
+
+    if (ngx_http_arg(r, (u_char *) "c", 1, &arg) == NGX_OK) {
+        return ngx_http_otp_ep_user_state(r, ngx_http_otp_challenge_user);
+    }
+
+    return ngx_http_otp_challenge_new(r);
 }
 
 
@@ -70,74 +89,109 @@ static void
 ngx_http_otp_challenge_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                  rc;
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_int_t                   rc;
+    ngx_http_otp_user_state_t  *us;
+
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
+
+    ngx_http_otp_sms_user(r, us);
+
+    if (us->lock_ttl > 0) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_state(r, us));
+        return;
+    }
+
+    ngx_http_otp_ep(r)->recovery_left = us->recovery;
+
+    /* the text's challenge, if it is there; else as any challenge */
+
+    rc = ngx_http_otp_sms_challenge(r, us);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_otp_challenge_state(r, us);
+    }
+
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_challenge_new(r) : rc);
+}
+
+
+/*
+ * What the challenge page does for this user's state: NGX_DECLINED for a
+ * user who gets a challenge, else the response (locked, set up a factor).
+ */
+
+static ngx_int_t
+ngx_http_otp_challenge_state(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us)
+{
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
+    ngx_http_otp_sms_user(r, us);
 
-    ngx_http_otp_sms_user(r, &us);
-
-    if (us.lock_ttl > 0) {
+    if (us->lock_ttl > 0) {
         ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
-        return;
+        return ngx_http_otp_send_locked(r, us->lock_ttl);
     }
 
-    ep->recovery_left = us.recovery;
+    ep->recovery_left = us->recovery;
 
-    /* the challenge a text was sent for, shown again */
-
-    rc = ngx_http_otp_sms_challenge(r, &us);
-
-    if (rc != NGX_DECLINED) {
-        ngx_http_otp_ep_finish(r, rc);
-        return;
-    }
-
-    if ((us.secret.data == NULL && !ngx_http_otp_sms_factor(r, &us))
-        || us.must_enroll)
+    if ((us->secret.data != NULL || ngx_http_otp_sms_factor(r, us))
+        && !us->must_enroll)
     {
-
-        if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-            rc = ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                         "No second factor",
-                                         "Your account has no second factor "
-                                         "yet. Ask an administrator to set "
-                                         "one up for you.");
-
-        } else if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
-                   && !us.must_enroll)
-        {
-            rc = ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
-
-        } else {
-            rc = ngx_http_otp_redirect_page(r,
-                                            ngx_http_otp_setup_page(olcf));
-        }
-
-        ngx_http_otp_ep_finish(r, rc);
-        return;
+        return NGX_DECLINED;
     }
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "No second factor",
+                                       "Your account has no second factor "
+                                       "yet. Ask an administrator to set "
+                                       "one up for you.");
+    }
+
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL && !us->must_enroll) {
+        return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
+    }
+
+    return ngx_http_otp_redirect_page(r, ngx_http_otp_setup_page(olcf));
 }
 
+
+/* a new challenge for the challenge page, when the user can sign in */
 
 ngx_int_t
 ngx_http_otp_challenge_new(ngx_http_request_t *r)
 {
+    const char               *when;
+    ngx_str_t                 phone;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    /* a number from the configuration is a factor the store knows not */
+
+    when = !(olcf->methods & NGX_HTTP_OTP_METHOD_SMS) ? "totp"
+           : ngx_http_otp_sms_configured(r, &phone) == NGX_OK ? "always"
+           : "phone";
+
+    return ngx_http_otp_challenge_make(r, when,
+                                       ngx_http_otp_challenge_created);
+}
+
+
+ngx_int_t
+ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
+    ngx_http_otp_store_handler_pt done)
+{
     u_char               id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
-    ngx_str_t            keys[2], args[2];
+    ngx_str_t            args[3];
     ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -156,14 +210,17 @@ ngx_http_otp_challenge_new(ngx_http_request_t *r)
     ep->challenge.len = ngx_http_otp_b64url_encode(id, sizeof(id),
                                                (char *) ep->challenge.data);
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-
     args[0] = ctx->user;
-    ngx_str_set(&args[1], "600");
+    args[2].data = (u_char *) when;
+    args[2].len = ngx_strlen(when);
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, keys, 1, args,
-                               2, ngx_http_otp_challenge_created);
+    if (ngx_http_otp_store_num(r, &args[1], NGX_HTTP_OTP_CHALLENGE_TTL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 3, done);
 }
 
 
@@ -171,15 +228,36 @@ static void
 ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_int_t                   rc;
+    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_user_state_t  *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
-        /* "exists": 128 random bits collided, or Redis failed */
+    if (reply->status == NGX_HTTP_OTP_ST_EXISTS) {
+        /* 128 random bits collided */
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    rc = ngx_http_otp_challenge_state(r, us);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
+        return;
+    }
+
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
+        /* the store and the C side disagree on the user's factors */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (ngx_http_otp_pass_make(r, us) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -227,6 +305,10 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
     ngx_http_otp_page_var(&pv, "csrf", &csrf);
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
     ngx_http_otp_page_var(&pv, "return_q", &ret_q);
+
+    if (ep->pass.len) {
+        ngx_http_otp_page_var(&pv, "pass", &ep->pass);
+    }
 
     /* NGX_OK: the page asks for a texted code */
 
@@ -306,9 +388,10 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
 ngx_int_t
 ngx_http_otp_verify(ngx_http_request_t *r)
 {
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_user_state_t   us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -343,6 +426,21 @@ ngx_http_otp_verify(ngx_http_request_t *r)
                                        "here.");
     }
 
+    /*
+     * One trip: a recovery code needs nothing of the user record first,
+     * a TOTP or HOTP code what the form's key pass holds; without one
+     * (an older page, a template of the site's own), the record is read.
+     */
+
+    if (ngx_http_otp_is(&ep->method, "recovery")) {
+        ep->factor = NGX_HTTP_OTP_FACTOR_RECOVERY;
+        return ngx_http_otp_verify_recovery(r);
+    }
+
+    if (ngx_http_otp_pass_open(r, &us) == NGX_OK) {
+        return ngx_http_otp_verify_code(r, &us);
+    }
+
     return ngx_http_otp_ep_user_state(r, ngx_http_otp_verify_user);
 
 forbidden:
@@ -360,50 +458,54 @@ static void
 ngx_http_otp_verify_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t                  digits, period, alg;
-    ngx_str_t                  secret, keys[8], args[7];
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t  us;
+    ngx_http_otp_user_state_t  *us;
+
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
+
+    ngx_http_otp_sms_user(r, us);
+
+    ngx_http_otp_ep(r)->recovery_left = us->recovery;
+
+    /* attempt.lua checks the lock and "require-enroll" again, atomically */
+
+    if (us->lock_ttl > 0) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_locked(r,
+                                                             us->lock_ttl));
+        return;
+    }
+
+    if (us->secret.data != NULL && us->must_enroll) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_verify_code(r, us));
+}
+
+
+/* a TOTP or HOTP code against the user's key: the proof for attempt.lua */
+
+static ngx_int_t
+ngx_http_otp_verify_code(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us)
+{
+    ngx_int_t                   digits, period, alg, rc;
+    ngx_str_t                   secret;
+    uint64_t                    matched;
+    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_loc_conf_t    *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (ngx_http_otp_user_state_parse(reply, &us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    ngx_http_otp_sms_user(r, &us);
-
-    ep->recovery_left = us.recovery;
-    ep->hotp = (us.secret.data != NULL && us.hotp);
-    ep->factor = ngx_http_otp_is(&ep->method, "recovery")
-                 ? NGX_HTTP_OTP_FACTOR_RECOVERY
-                 : ep->hotp ? NGX_HTTP_OTP_FACTOR_HOTP
-                            : NGX_HTTP_OTP_FACTOR_TOTP;
-
-    if (us.lock_ttl > 0) {
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                    NGX_HTTP_OTP_M_TOTP_LOCKED));
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r, us.lock_ttl));
-        return;
-    }
-
-    /* an administrator asked for a new authenticator: the old one is done */
-
-    if (us.secret.data != NULL && us.must_enroll) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
-        return;
-    }
-
-    if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_recovery(r));
-        return;
-    }
+    ep->hotp = (us->secret.data != NULL && us->type.data != NULL);
+    ep->factor = ep->hotp ? NGX_HTTP_OTP_FACTOR_HOTP
+                          : NGX_HTTP_OTP_FACTOR_TOTP;
+    ep->sealed = us->secret;
+    ep->code_ok = 0;
+    ngx_str_null(&ep->proof);
 
     /*
      * No secret (unknown or unenrolled user): the code is checked against
@@ -411,30 +513,21 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
      * answer and its timing do not tell these users apart.
      */
 
-    ep->code_ok = 0;
-    alg = ngx_http_otp_alg_from(&us.alg);
-    digits = us.digits;
-    period = us.period;
+    alg = ngx_http_otp_alg_from(&us->alg);
+    digits = us->digits;
+    period = us->period;
 
-    if (us.secret.data != NULL && alg != NGX_ERROR
+    if (us->secret.data != NULL && alg != NGX_ERROR
         && (digits == 6 || digits == 8) && period > 0)
     {
-        if (ngx_http_otp_store_open(r, &ctx->user, &us.secret,
+        if (ngx_http_otp_store_open(r, &ctx->user, &us->secret,
                                     NGX_HTTP_OTP_MAX_SECRET, &secret)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "otp: the secret of user \"%V\" does not open; "
                           "was otp_secret_file changed?", &ctx->user);
-            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        if (ep->hotp) {
-            ngx_http_otp_ep_finish(r, ngx_http_otp_verify_hotp(r, &secret,
-                                          alg, digits, us.counter,
-                                          &us.secret));
-            return;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
     } else {
@@ -443,92 +536,236 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
         if (secret.data == NULL
             || ngx_http_otp_random(secret.data, secret.len) != 0)
         {
-            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        ngx_str_null(&ep->sealed);
+        ep->hotp = 0;
+        ep->factor = NGX_HTTP_OTP_FACTOR_TOTP;
         alg = olcf->totp_algorithm;
         digits = olcf->totp_digits;
         period = olcf->totp_period;
     }
 
-    if (ngx_http_otp_check_totp(r, &secret, alg, digits, period) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    /* the proof attempt.lua gets: the step or the counter matched */
+
+    if (ep->hotp) {
+        rc = ngx_http_otp_hotp_verify(secret.data, secret.len, alg, digits,
+                                      us->counter, olcf->hotp_window,
+                                      (char *) ep->code.data, ep->code.len,
+                                      &matched);
+        ep->code_ok = (rc == 1);
+        ep->step = matched;
+
+    } else {
+        rc = (ngx_http_otp_check_totp(r, &secret, alg, digits, period)
+              == NGX_OK) ? 0 : -1;
     }
 
     ngx_explicit_memzero(secret.data, secret.len);
 
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "f");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "t");
-    keys[7] = ctx->user;
-
-    if (ngx_http_otp_attempt_args(r, args) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (ngx_http_otp_store_num(r, &args[6], period * (2 * olcf->totp_skew
-                                                      + 2))
-        != NGX_OK)
+    if (rc == -1
+        || (ep->code_ok
+            && ngx_http_otp_store_num(r, &ep->proof, (int64_t) ep->step)
+               != NGX_OK))
     {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT,
-                                                  keys, 4, args, 7,
-                                                  ngx_http_otp_verify_attempt));
+    ep->step_ttl = period * (2 * olcf->totp_skew + 2);
+
+    return ngx_http_otp_verify_attempt(r);
+}
+
+
+/*
+ * A recovery code: its keyed hash is the proof; attempt.lua removes it
+ * from the user's codes if it is one of them.  Anything that cannot be
+ * a recovery code counts as a wrong one.
+ */
+
+static ngx_int_t
+ngx_http_otp_verify_recovery(ngx_http_request_t *r)
+{
+    u_char                    *hex;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    ngx_str_null(&ep->proof);
+
+    hex = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RECOVERY_HASH_LEN);
+    if (hex == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_otp_recovery_hash(omcf->keys.code, (char *) ctx->user.data,
+                                   ctx->user.len, (char *) ep->code.data,
+                                   ep->code.len, (char *) hex)
+        == 0)
+    {
+        ep->proof.data = hex;
+        ep->proof.len = NGX_HTTP_OTP_RECOVERY_HASH_LEN;
+    }
+
+    ngx_str_null(&ep->sealed);
+    ep->step_ttl = 1;
+    ep->code_ok = 0;
+
+    return ngx_http_otp_verify_attempt(r);
+}
+
+
+/*
+ * attempt.lua: the proof (or none: a wrong code), and on success the new
+ * session and the remembered browser, in one trip.
+ */
+
+static ngx_int_t
+ngx_http_otp_verify_attempt(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 args[14];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    /* always a new id: a session id planted before is never promoted */
+
+    if (ngx_http_otp_session_new_id(r, &ep->sid) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    args[0] = ctx->user;
+    args[1].data = (u_char *) ngx_http_otp_factors[ep->factor];
+    args[1].len = ngx_strlen(ngx_http_otp_factors[ep->factor]);
+    args[2] = ep->proof.data ? ep->proof : (ngx_str_t) ngx_string("");
+    args[3] = ep->sealed.data ? ep->sealed : (ngx_str_t) ngx_string("");
+
+    ngx_str_set(&args[11], "");
+    ngx_str_set(&args[12], "");
+
+    if (ep->remember && olcf->remember) {
+        rc = ngx_http_otp_device_new(r, &ctx->user, olcf->remember,
+                                     &ep->device);
+
+        if (rc == NGX_OK) {
+            args[11].data = ep->device.id;
+            args[11].len = sizeof(ep->device.id);
+
+            if (ngx_http_otp_store_num(r, &args[12], ep->device.expires)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+        } else if (rc != NGX_DECLINED) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* NGX_DECLINED: a user name too long for a cookie, no device */
+        ep->remember = (rc == NGX_OK);
+    }
+
+    if (ngx_http_otp_limit_args(r, &args[4]) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[7], ep->step_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[8], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[9], olcf->session_idle) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[10], olcf->session_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[13], NGX_HTTP_OTP_DEVICE_MAX)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp verify: %s code, %s", args[1].data,
+                   ep->proof.data ? "matched" : "no match");
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT, args, 14,
+                               ngx_http_otp_verify_done);
 }
 
 
 static void
-ngx_http_otp_verify_attempt(ngx_http_request_t *r,
+ngx_http_otp_verify_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_int_t            secs;
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_otp_ep_t             *ep;
+    ngx_http_otp_ctx_t            *ctx;
+    ngx_http_otp_attempt_reply_t  *ar;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
+    ar = (ngx_http_otp_attempt_reply_t *) reply;
 
-    if (reply == NULL) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
+    switch (reply->status) {
 
-    if (ngx_http_otp_is(&reply->status, "ok")) {
+    case NGX_HTTP_OTP_ST_OK:
         ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
                                     NGX_HTTP_OTP_M_TOTP_OK));
 
         if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY) {
-            ep->recovery_left = ngx_max(ngx_http_otp_store_int(reply, 0), 0);
+            ep->recovery_left = ngx_max(ar->left, 0);
         }
 
-        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
-                                      ngx_http_otp_factors[ep->factor]));
-        return;
-    }
+        ctx->method.data = (u_char *) ngx_http_otp_factors[ep->factor];
+        ctx->method.len = ngx_strlen(ngx_http_otp_factors[ep->factor]);
+        ctx->auth_time = ngx_time();
 
-    if (ngx_http_otp_is(&reply->status, "locked")) {
-        secs = ngx_http_otp_store_int(reply, 0);
-        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                    NGX_HTTP_OTP_M_TOTP_LOCKED));
-        ngx_http_otp_metric_lockout(reply);
+        if (ep->remember
+            && ngx_http_otp_device_set_cookie(r, &ep->device) != NGX_OK)
+        {
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        if (ep->remember) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "otp: user \"%V\" trusts this browser",
+                          &ctx->user);
+        }
+
+        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
+        return;
+
+    case NGX_HTTP_OTP_ST_LOCKED:
+        ngx_http_otp_metric_lockout(ar->first);
+
         ngx_http_otp_log_failure(r, "wrong code, now locked");
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
-                                       secs > 0 ? secs : 60));
-        return;
-    }
 
-    if (ngx_http_otp_is(&reply->status, "burnt")) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_locked(r,
+                                      ar->secs > 0 ? ar->secs : 60));
+        return;
+
+    case NGX_HTTP_OTP_ST_ENROLL:
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
+        return;
+
+    case NGX_HTTP_OTP_ST_STALE:
+
+        /* the key changed since it was read: read it again, once */
+
+        if (ep->reread) {
+            ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+            return;
+        }
+
+        ep->reread = 1;
+
+        ngx_http_otp_ep_finish(r, ngx_http_otp_ep_user_state(r,
+                                      ngx_http_otp_verify_user));
+        return;
+
+    case NGX_HTTP_OTP_ST_BURNT:
         ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
                                     NGX_HTTP_OTP_M_TOTP_BURNT));
         ngx_http_otp_log_failure(r, "wrong code, challenge burnt");
@@ -540,17 +777,17 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
                                     "Start again from the page you "
                                     "wanted."));
         return;
-    }
 
-    if (ngx_http_otp_is(&reply->status, "no_challenge")) {
+    case NGX_HTTP_OTP_ST_NO_CHALLENGE:
         ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
                                     NGX_HTTP_OTP_M_TOTP_EXPIRED));
         ep->error = "This sign-in page has expired. Enter a new code.";
         ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
         return;
-    }
 
-    /* "wrong", a replayed step included */
+    default: /* NGX_HTTP_OTP_ST_WRONG, a replayed code included */
+        break;
+    }
 
     ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
                                 NGX_HTTP_OTP_M_TOTP_WRONG));
@@ -567,10 +804,26 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_otp_verify_locked(ngx_http_request_t *r, ngx_int_t secs)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ctx->endpoint,
+                                NGX_HTTP_OTP_M_TOTP_LOCKED));
+
+    ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+
+    return ngx_http_otp_send_locked(r, secs);
+}
+
+
 ngx_int_t
 ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
 {
-    ngx_str_t                 keys[6], args[6];
+    ngx_str_t                 args[6];
     ngx_http_otp_ep_t        *ep;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -584,14 +837,6 @@ ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
     if (ngx_http_otp_session_new_id(r, &ep->sid) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_str_set(&keys[0], "s");
-    keys[1].data = ep->sid.hash;
-    keys[1].len = NGX_HTTP_OTP_SID_HASH_LEN;
-    ngx_str_set(&keys[2], "su");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "u");
-    keys[5] = ctx->user;
 
     args[0] = ctx->user;
     args[4].data = (u_char *) method;
@@ -608,7 +853,7 @@ ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_NEW, keys, 3, args, 6,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_NEW, args, 6,
                                ep->action == NGX_HTTP_OTP_VERIFY
                                ? ngx_http_otp_verify_session
                                : ngx_http_otp_enroll_session_created);
@@ -627,7 +872,7 @@ ngx_http_otp_verify_session(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
         /* no session in Redis: no cookie either */
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
@@ -717,138 +962,13 @@ ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep, ngx_http_otp_metric_e totp)
 }
 
 
-/*
- * An HOTP code: the counters from the user's to otp_hotp_window past it
- * are checked here; attempt_consume.lua takes the one matched if it is
- * still ahead of the user's counter, and moves the counter past it.
- */
-
-static ngx_int_t
-ngx_http_otp_verify_hotp(ngx_http_request_t *r, ngx_str_t *secret,
-    ngx_http_otp_alg_e alg, ngx_uint_t digits, uint64_t counter,
-    ngx_str_t *sealed)
-{
-    int                       rc;
-    uint64_t                  matched;
-    ngx_str_t                 args[7];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    rc = ngx_http_otp_hotp_verify(secret->data, secret->len, alg, digits,
-                                  counter, olcf->hotp_window,
-                                  (char *) ep->code.data, ep->code.len,
-                                  &matched);
-
-    ngx_explicit_memzero(secret->data, secret->len);
-
-    if (rc == -1) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(&args[2], "");
-
-    if (rc == 1
-        && ngx_http_otp_store_num(r, &args[2], (int64_t) matched) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    args[6] = *sealed;
-
-    return ngx_http_otp_consume(r, "hotp", args, 7);
-}
-
-
-/*
- * A recovery code: its keyed hash goes to attempt_consume.lua, which
- * removes it from the user's codes if it is one of them.  Anything that
- * cannot be a recovery code counts as a wrong one.
- */
-
-static ngx_int_t
-ngx_http_otp_verify_recovery(ngx_http_request_t *r)
-{
-    u_char                    *hex;
-    ngx_str_t                  args[6];
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    hex = ngx_pnalloc(r->pool, NGX_HTTP_OTP_RECOVERY_HASH_LEN);
-    if (hex == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    args[2].data = hex;
-    args[2].len = NGX_HTTP_OTP_RECOVERY_HASH_LEN;
-
-    if (ngx_http_otp_recovery_hash(omcf->keys.code, (char *) ctx->user.data,
-                                   ctx->user.len, (char *) ep->code.data,
-                                   ep->code.len, (char *) hex)
-        != 0)
-    {
-        ngx_str_set(&args[2], "");
-    }
-
-    return ngx_http_otp_consume(r, "recovery", args, 6);
-}
-
-
-/*
- * attempt_consume.lua on the form's challenge, for kind "hotp" or
- * "recovery"; the caller has set the proof (args[2]) and, for HOTP, the
- * sealed secret (args[6]).
- */
-
-static ngx_int_t
-ngx_http_otp_consume(ngx_http_request_t *r, const char *kind,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    ngx_str_t            keys[8];
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    ngx_str_set(&keys[0], "c");
-    keys[1] = ep->challenge;
-    ngx_str_set(&keys[2], "f");
-    keys[3] = ctx->user;
-    ngx_str_set(&keys[4], "l");
-    keys[5] = ctx->user;
-    ngx_str_set(&keys[6], "u");
-    keys[7] = ctx->user;
-
-    args[0] = ctx->user;
-    args[1].data = (u_char *) kind;
-    args[1].len = ngx_strlen(kind);
-
-    if (ngx_http_otp_limit_args(r, &args[3]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT_CONSUME, keys, 4,
-                               args, nargs, ngx_http_otp_verify_attempt);
-}
-
-
 /* "trust this browser": the device is remembered before its cookie */
 
 static ngx_int_t
 ngx_http_otp_remember_device(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_str_t                 keys[2], args[4];
+    ngx_str_t                 args[4];
     ngx_http_otp_ep_t        *ep;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -868,9 +988,6 @@ ngx_http_otp_remember_device(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_set(&keys[0], "d");
-    keys[1] = ctx->user;
-
     args[0].data = ep->device.id;
     args[0].len = sizeof(ep->device.id);
 
@@ -882,7 +999,7 @@ ngx_http_otp_remember_device(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_DEVICE_NEW, keys, 1, args, 4,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_DEVICE_NEW, args, 4,
                                ngx_http_otp_device_saved);
 }
 
@@ -897,11 +1014,6 @@ ngx_http_otp_device_saved(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (reply == NULL || !ngx_http_otp_is(&reply->status, "ok")) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
     if (ngx_http_otp_device_set_cookie(r, &ep->device) != NGX_OK) {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -911,4 +1023,219 @@ ngx_http_otp_device_saved(ngx_http_request_t *r,
                   "otp: user \"%V\" trusts this browser", &ctx->user);
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
+}
+
+
+/* ------------------------------------------------------------ key pass */
+
+
+/*
+ * The key pass: what the challenge form carries so that its POST costs
+ * one trip, with no read of the user record first.  It is the user's
+ * sealed secret and its parameters, as challenge_new.lua gave them,
+ * sealed again under the form key and bound to the user and the
+ * challenge (AES-256-GCM): the browser holds ciphertext of ciphertext,
+ * which opens for no other user and no other challenge.  attempt.lua
+ * takes a code only while that sealed secret is still the user's, and
+ * answers "stale" otherwise (the record is then read and the code
+ * checked again).
+ *
+ *   version (1), type (0 TOTP, 1 HOTP), algorithm, digits (1 each),
+ *   period (4), HOTP counter (8), big-endian; the sealed secret
+ */
+
+#define NGX_HTTP_OTP_PASS_VERSION   1
+#define NGX_HTTP_OTP_PASS_FIXED     16
+#define NGX_HTTP_OTP_PASS_MAX                                                 \
+    (NGX_HTTP_OTP_PASS_FIXED + NGX_HTTP_OTP_SEAL_OVERHEAD                     \
+     + NGX_HTTP_OTP_MAX_SECRET + NGX_HTTP_OTP_SEAL_OVERHEAD)
+
+
+static ngx_int_t
+ngx_http_otp_pass_make(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
+{
+    u_char                    *plain, *sealed, *p;
+    size_t                     len;
+    uint64_t                   counter;
+    ngx_int_t                  alg;
+    ngx_str_t                  aad;
+    ngx_uint_t                 i;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ngx_http_otp_ep(r);
+
+    alg = ngx_http_otp_alg_from(&us->alg);
+
+    if (us->secret.data == NULL || alg == NGX_ERROR
+        || us->secret.len > NGX_HTTP_OTP_MAX_SECRET
+                            + NGX_HTTP_OTP_SEAL_OVERHEAD
+        || us->digits < 0 || us->digits > 255 || us->period < 0
+        || us->counter < 0)
+    {
+        /* texts only, or a record this page cannot use: no pass */
+        return NGX_OK;
+    }
+
+    len = NGX_HTTP_OTP_PASS_FIXED + us->secret.len;
+
+    plain = ngx_pnalloc(r->pool, len);
+    sealed = ngx_pnalloc(r->pool, len + NGX_HTTP_OTP_SEAL_OVERHEAD);
+    ep->pass.data = ngx_pnalloc(r->pool, ngx_http_otp_b64url_encoded_len(
+                                    len + NGX_HTTP_OTP_SEAL_OVERHEAD));
+
+    if (plain == NULL || sealed == NULL || ep->pass.data == NULL
+        || ngx_http_otp_pass_aad(r, &aad) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = plain;
+    *p++ = NGX_HTTP_OTP_PASS_VERSION;
+    *p++ = (us->type.data != NULL);
+    *p++ = (u_char) alg;
+    *p++ = (u_char) us->digits;
+
+    for (i = 0; i < 4; i++) {
+        *p++ = (u_char) ((uint32_t) us->period >> (24 - 8 * i));
+    }
+
+    counter = (uint64_t) us->counter;
+
+    for (i = 0; i < 8; i++) {
+        *p++ = (u_char) (counter >> (56 - 8 * i));
+    }
+
+    ngx_memcpy(p, us->secret.data, us->secret.len);
+
+    if (ngx_http_otp_seal(omcf->keys.form, aad.data, aad.len, plain, len,
+                          sealed)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ep->pass.len = ngx_http_otp_b64url_encode(sealed,
+                                     len + NGX_HTTP_OTP_SEAL_OVERHEAD,
+                                     (char *) ep->pass.data);
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK and us set from the form's key pass; NGX_DECLINED: none good */
+
+static ngx_int_t
+ngx_http_otp_pass_open(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
+{
+    u_char                     raw[NGX_HTTP_OTP_PASS_MAX];
+    u_char                    *plain, *p;
+    size_t                     len, i;
+    uint32_t                   period;
+    uint64_t                   counter;
+    ngx_str_t                  aad;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    static ngx_str_t  algs[] = {
+        ngx_string("sha1"), ngx_string("sha256"), ngx_string("sha512")
+    };
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ngx_http_otp_ep(r);
+
+    if (ep->pass.len == 0
+        || ep->pass.len > ngx_http_otp_b64url_encoded_len(sizeof(raw))
+        || ngx_http_otp_b64url_decode((char *) ep->pass.data, ep->pass.len,
+                                      raw, &len)
+           != 0
+        || len <= NGX_HTTP_OTP_PASS_FIXED + 2 * NGX_HTTP_OTP_SEAL_OVERHEAD)
+    {
+        return NGX_DECLINED;
+    }
+
+    plain = ngx_pnalloc(r->pool, len - NGX_HTTP_OTP_SEAL_OVERHEAD);
+
+    if (plain == NULL || ngx_http_otp_pass_aad(r, &aad) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_otp_open(omcf->keys.form, aad.data, aad.len, raw, len,
+                          plain)
+        != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp verify: the key pass does not open");
+        return NGX_DECLINED;
+    }
+
+    len -= NGX_HTTP_OTP_SEAL_OVERHEAD;
+
+    if (plain[0] != NGX_HTTP_OTP_PASS_VERSION || plain[1] > 1
+        || plain[2] >= sizeof(algs) / sizeof(algs[0]))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(us, sizeof(ngx_http_otp_user_state_t));
+
+    p = plain + 4;
+    period = 0;
+    counter = 0;
+
+    for (i = 0; i < 4; i++) {
+        period = (period << 8) | *p++;
+    }
+
+    for (i = 0; i < 8; i++) {
+        counter = (counter << 8) | *p++;
+    }
+
+    if (counter > NGX_MAX_INT_T_VALUE || period > 86400) {
+        return NGX_DECLINED;
+    }
+
+    if (plain[1]) {
+        ngx_str_set(&us->type, "hotp");
+    }
+
+    us->alg = algs[plain[2]];
+    us->digits = plain[3];
+    us->period = period;
+    us->counter = counter;
+    us->secret.data = p;
+    us->secret.len = len - NGX_HTTP_OTP_PASS_FIXED;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp verify: key pass from the form");
+
+    return NGX_OK;
+}
+
+
+/* "pass" NUL user NUL challenge id: what a pass is bound to */
+
+static ngx_int_t
+ngx_http_otp_pass_aad(ngx_http_request_t *r, ngx_str_t *aad)
+{
+    u_char              *p;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    aad->len = sizeof("pass") + ctx->user.len + 1 + ep->challenge.len;
+    aad->data = ngx_pnalloc(r->pool, aad->len);
+    if (aad->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(aad->data, "pass", sizeof("pass"));
+    p = ngx_cpymem(p, ctx->user.data, ctx->user.len);
+    *p++ = '\0';
+    ngx_memcpy(p, ep->challenge.data, ep->challenge.len);
+
+    return NGX_OK;
 }

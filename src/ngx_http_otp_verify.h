@@ -18,6 +18,13 @@ ngx_int_t ngx_http_otp_verify(ngx_http_request_t *r);
 
 /* a new challenge, then its page (401 when ep->error is set) */
 ngx_int_t ngx_http_otp_challenge_new(ngx_http_request_t *r);
+/*
+ * A new challenge (ep->challenge) made by challenge_new.lua, whose reply
+ * goes to done: made "always", or for a user with a factor ("totp" or
+ * "phone", see the script)
+ */
+ngx_int_t ngx_http_otp_challenge_make(ngx_http_request_t *r,
+    const char *when, ngx_http_otp_store_handler_pt done);
 /* the page of ep->challenge */
 ngx_int_t ngx_http_otp_challenge_page(ngx_http_request_t *r,
     ngx_uint_t status);

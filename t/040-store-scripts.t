@@ -3,8 +3,9 @@
 # The Redis scripts in src/lua/, run against a real redis-server the way
 # the module runs them (SCRIPT LOAD, EVALSHA): every status of every
 # script, the attempt and lockout limits under many concurrent clients,
-# one acceptance per TOTP step, and an expiry on every key but the user
-# records after every case.
+# one acceptance per TOTP step, the session a right code makes, the
+# gate's one trip, and an expiry on every key but the user records after
+# every case.
 
 use strict;
 use warnings;
@@ -13,6 +14,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use OtpTest;
+use OtpKeys;
 
 my $t = OtpTest->new;
 $t->run_redis;
@@ -21,35 +23,70 @@ my $P = 'otp:';
 
 my %sha = $t->load_scripts(qw(user_state challenge_new attempt enroll_begin
                                enroll_confirm session_new session_check
-                               session_end revoke_user counter unlock));
+                               gate session_end revoke_user unlock));
 
-sub key { $P . join ':', @_ }
+# the scripts take "now" from the caller; devices expire with EXPIREAT,
+# so it has to be the real time
+my $NOW = time;
 
 sub run {
     my ($name, $keys, @argv) = @_;
     return $t->redis('EVALSHA', $sha{$name}, scalar @$keys, @$keys, @argv);
 }
 
-# attempt.lua with the default policy unless told otherwise:
-# otp_max_attempts 5, otp_lockout 10 15m, steps kept 2 min
-sub attempt {
-    my ($id, $user, $result, $step, %o) = @_;
-    return run('attempt',
-        [ key(c => $id), key(f => $user), key(l => $user), key(t => $user) ],
-        $user, $result, $step // '', $o{max} // 5, $o{lock_after} // 10,
-        $o{lock_secs} // 900, $o{step_ttl} // 120);
+# A user record with an authenticator, the sealed secret "S" unless told
+# otherwise: attempt.lua only takes a right code checked against the
+# user's current secret.
+sub user {
+    my ($user, %f) = @_;
+    $t->redis('HSET', okey(u => $user), totp => 'S', %f);
 }
 
+# attempt.lua with the default policy unless told otherwise:
+# otp_max_attempts 5, otp_lockout 10 15m, steps kept 2 min, sessions
+# idle 10 min and 1 h at most, 5 devices.  The session it makes is
+# "<challenge id>-s" unless $o{sid}; the code was checked against "S"
+# (totp, hotp) unless $o{sealed}; the challenge key has the tag of
+# $o{owner} if given (another user's challenge).
+# the sealed secret the C side sends: the user's, as it read it, or none
+# (a recovery code; an unknown user, whose code it checks against a
+# random secret)
+sub sealed_of {
+    my ($user, $kind) = @_;
+    return '' if $kind eq 'recovery';
+    return $t->redis('HGET', okey(u => $user), 'totp') // '';
+}
+
+sub attempt {
+    my ($id, $user, $kind, $proof, %o) = @_;
+    return run('attempt',
+        [ okey(c => $o{owner} // $user, $id), okey(f => $user),
+          okey(l => $user),
+          okey(t => $user), okey(u => $user),
+          okey(s => $user, $o{sid} // "$id-s"), okey(su => $user),
+          okey(d => $user) ],
+        $user, $kind, $proof // '',
+        $o{sealed} // sealed_of($user, $kind),
+        $o{max} // 5, $o{lock_after} // 10, $o{lock_secs} // 900,
+        $o{step_ttl} // 120, $o{now} // $NOW, $o{idle} // 600,
+        $o{ttl} // 3600, $o{device} // '', $o{expiry} // '',
+        $o{most} // 5);
+}
+
+# a challenge made whatever the user's state unless $o{when} says
 sub challenge {
-    my ($id, $user, $ttl) = @_;
-    return run('challenge_new', [ key(c => $id) ], $user, $ttl // 300);
+    my ($id, $user, %o) = @_;
+    return run('challenge_new',
+        [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
+          okey(e => $user) ],
+        $user, $o{ttl} // 300, $o{when} // 'always');
 }
 
 sub confirm {
     my ($user, $sealed, $result, $step, %o) = @_;
     return run('enroll_confirm',
-        [ key(e => $user), key(u => $user), key(f => $user),
-          key(l => $user), key(t => $user) ],
+        [ okey(e => $user), okey(u => $user), okey(f => $user),
+          okey(l => $user), okey(t => $user) ],
         $user, $sealed, $result, $step // '', $o{lock_after} // 10,
         $o{lock_secs} // 900, $o{step_ttl} // 120);
 }
@@ -57,19 +94,43 @@ sub confirm {
 sub session_new {
     my ($sid, $user, $now, $idle, $ttl) = @_;
     return run('session_new',
-        [ key(s => $sid), key(su => $user), key(u => $user) ],
+        [ okey(s => $user, $sid), okey(su => $user), okey(u => $user) ],
         $user, $now, $idle, $ttl, 'totp', $now - 5);
 }
 
+# $owner: the user whose tag the session key has, if not $user (a
+# session presented for another user than the one who made it)
 sub session_check {
-    my ($sid, $user, $now, $idle, $ttl) = @_;
+    my ($sid, $user, $now, $idle, $ttl, $owner) = @_;
     return run('session_check',
-        [ key(s => $sid), key(u => $user), key(su => $user) ],
+        [ okey(s => $owner // $user, $sid), okey(u => $user),
+          okey(su => $user) ],
         $user, $now, $idle, $ttl);
 }
 
+# gate.lua: the session $sid presented (undef: no session cookie), the
+# new session a remembered browser would get "<user>-new"
+sub gate {
+    my ($sid, $user, $now, %o) = @_;
+    return run('gate',
+        [ okey(s => $o{owner} // $user, $sid // 'absent'), okey(u => $user),
+          okey(su => $user), okey(d => $user), okey(l => $user),
+          okey(e => $user), okey(s => $user, "$user-new") ],
+        $user, $now, $o{idle} // 600, $o{ttl} // 3600,
+        $o{has} // (defined $sid ? 1 : 0), $o{device} // '',
+        $o{auth} // '');
+}
+
+sub state_of {
+    my ($user) = @_;
+    return run('user_state',
+               [ okey(u => $user), okey(l => $user), okey(e => $user) ]);
+}
+
+sub h { sprintf '%064x', $_[0] }     # a recovery code's hash
+
 # Every key the scripts left has the prefix and an expiry, but the user
-# records, which are meant to stay.
+# records P{user}:u, which are meant to stay.
 sub keys_expire {
     my ($what) = @_;
     my ($cursor, @bad) = (0);
@@ -81,7 +142,7 @@ sub keys_expire {
                 push @bad, "$k (no prefix)";
                 next;
             }
-            next if index($k, key('u', '')) == 0;
+            next if $k =~ /^\Q$P\E\{[^}]*\}:u$/;
             my $ttl = $t->redis('TTL', $k);
             push @bad, "$k (TTL $ttl)" if $ttl == -1;
         }
@@ -97,7 +158,6 @@ sub case {
         keys_expire($name);
     };
 }
-
 # Runs $n processes that start at once, each calling $code->($i) with
 # connections of its own; returns every reply of every process, arrays
 # joined with spaces ("wrong 4").
@@ -150,7 +210,7 @@ sub tally {
 # ---------------------------------------------------------------- state
 
 case 'user_state' => sub {
-    my @k = (key(u => 'us'), key(l => 'us'), key(e => 'us'));
+    my @k = (okey(u => 'us'), okey(l => 'us'), okey(e => 'us'));
     my $keys = $t->redis('DBSIZE');
 
     is_deeply(run('user_state', \@k),
@@ -177,147 +237,393 @@ case 'user_state' => sub {
 };
 
 case 'challenge_new' => sub {
-    is_deeply(challenge('cn1', 'alice'), ['ok'], 'created');
-    is_deeply($t->redis('HGETALL', key(c => 'cn1')), [ u => 'alice', a => 0 ],
+    my $c = okey(c => 'alice', 'cn1');
+    my @unknown = (undef, undef, 0, 0, 0, 0, 0, 0, undef, 0, 0, undef);
+
+    is_deeply(challenge('cn1', 'alice'), [ 'ok', @unknown ],
+              'always: created, with the user\'s state');
+    is_deeply($t->redis('HGETALL', $c), [ u => 'alice', a => 0 ],
               'user, no attempts');
-    my $ttl = $t->redis('TTL', key(c => 'cn1'));
+    my $ttl = $t->redis('TTL', $c);
     ok($ttl > 295 && $ttl <= 300, "ttl $ttl");
 
-    attempt('cn1', 'alice', 'wrong');
+    attempt('cn1', 'alice', 'totp', '');
     is_deeply(challenge('cn1', 'alice'), ['exists'], 'id taken: exists');
-    is($t->redis('HGET', key(c => 'cn1'), 'a'), 1, 'attempts not reset');
+    is($t->redis('HGET', $c, 'a'), 1, 'attempts not reset');
+    is_deeply(challenge('cn1', 'alice', when => 'totp'), ['exists'],
+              'exists whatever the user\'s state');
 
-    like(challenge('cn2', 'alice', 0), qr/^-ERR challenge_new/, 'ttl 0');
-    like(challenge('cn2', 'alice', 'x'), qr/^-ERR/, 'ttl not a number');
-    like(challenge('cn2', '', 10), qr/^-ERR/, 'empty user');
-    is($t->redis('EXISTS', key(c => 'cn2')), 0, 'nothing created');
+    # "totp" and "phone": only for a user who can sign in now
+    is_deeply(challenge('cn2', 'alice', when => 'totp'), [ 'none', @unknown ],
+              'totp, no record: none');
+    is($t->redis('EXISTS', okey(c => 'alice', 'cn2')), 0, 'none made');
 
-    $t->redis('DEL', key(f => 'alice'));
+    user('alice', gen => 2);
+    is_deeply(challenge('cn2', 'alice', when => 'totp'),
+              [ 'ok', 'S', undef, 0, 0, 0, 0, 2, 0, undef, 0, 0, undef ],
+              'totp, an authenticator: ok');
+    is($t->redis('HGET', okey(c => 'alice', 'cn2'), 'a'), 0, 'made');
+    is(challenge('cn3', 'alice', when => 'phone')->[0], 'ok',
+       'phone, an authenticator: ok');
+
+    $t->redis('SET', okey(l => 'alice'), 1, 'EX', 100);
+    my $r = challenge('cn4', 'alice', when => 'totp');
+    is_deeply([ @$r[0, 6] ], [ 'none', 100 ], 'locked: none, lock time');
+    is(challenge('cn4', 'alice', when => 'phone')->[0], 'none',
+       'locked, phone: none');
+    is($t->redis('EXISTS', okey(c => 'alice', 'cn4')), 0, 'none made');
+    is(challenge('cn4', 'alice')->[0], 'ok',
+       'always: made for a locked user too');
+    $t->redis('DEL', okey(l => 'alice'));
+
+    $t->redis('HSET', okey(u => 'alice'), must_enroll => 1);
+    is(challenge('cn5', 'alice', when => 'totp')->[0], 'none',
+       'must enroll: none');
+    is(challenge('cn5', 'alice', when => 'phone')->[0], 'none',
+       'must enroll, phone: none');
+    is($t->redis('EXISTS', okey(c => 'alice', 'cn5')), 0, 'none made');
+
+    $t->redis('HDEL', okey(u => 'alice'), 'must_enroll', 'totp');
+    $t->redis('HSET', okey(u => 'alice'), phone => "\0P\xff");
+    is_deeply(challenge('cn5', 'alice', when => 'totp'),
+              [ 'none', undef, undef, 0, 0, 0, 0, 2, 0, undef, 0, 0,
+                "\0P\xff" ],
+              'a number only, totp: none, the phone last, binary intact');
+    is(challenge('cn5', 'alice', when => 'phone')->[0], 'ok',
+       'a number only, phone: ok');
+
+    like(challenge('cn6', 'alice', ttl => 0), qr/^-ERR challenge_new/,
+         'ttl 0');
+    like(challenge('cn6', 'alice', ttl => 'x'), qr/^-ERR/,
+         'ttl not a number');
+    like(challenge('cn6', '', ttl => 10), qr/^-ERR/, 'empty user');
+    like(challenge('cn6', 'alice', when => 'sms'), qr/^-ERR challenge_new/,
+         'unknown when');
+    like(challenge('cn6', 'alice', when => ''), qr/^-ERR challenge_new/,
+         'no when');
+    is($t->redis('EXISTS', okey(c => 'alice', 'cn6')), 0, 'nothing created');
+
+    $t->redis('DEL', okey(f => 'alice'));
 };
 
 # ---------------------------------------------------------------- attempts
 
 case 'attempt: wrong codes burn the challenge' => sub {
+    user('bob');
     challenge('aw', 'bob');
-    is_deeply(attempt('aw', 'bob', 'wrong'), [ 'wrong', 4 ], 'wrong, 4 left');
-    is_deeply(attempt('aw', 'bob', 'wrong'), [ 'wrong', 3 ], 'wrong, 3 left');
-    is_deeply(attempt('aw', 'bob', 'wrong'), [ 'wrong', 2 ], 'wrong, 2 left');
-    is_deeply(attempt('aw', 'bob', 'wrong'), [ 'wrong', 1 ], 'wrong, 1 left');
-    is_deeply(attempt('aw', 'bob', 'wrong'), ['burnt'], '5th: burnt');
-    is_deeply(attempt('aw', 'bob', 'wrong'), ['burnt'], 'then burnt');
-    is_deeply(attempt('aw', 'bob', 'ok', 100), ['burnt'],
+    is_deeply(attempt('aw', 'bob', 'totp', ''), [ 'wrong', 4 ],
+              'wrong, 4 left');
+    is_deeply(attempt('aw', 'bob', 'totp', ''), [ 'wrong', 3 ],
+              'wrong, 3 left');
+    is_deeply(attempt('aw', 'bob', 'totp', ''), [ 'wrong', 2 ],
+              'wrong, 2 left');
+    is_deeply(attempt('aw', 'bob', 'totp', ''), [ 'wrong', 1 ],
+              'wrong, 1 left');
+    is_deeply(attempt('aw', 'bob', 'totp', ''), ['burnt'], '5th: burnt');
+    is_deeply(attempt('aw', 'bob', 'totp', ''), ['burnt'], 'then burnt');
+    is_deeply(attempt('aw', 'bob', 'totp', 100), ['burnt'],
               'a right code on a burnt challenge: burnt');
-    is($t->redis('HGET', key(c => 'aw'), 'a'), 5, 'attempts stop at 5');
-    is($t->redis('GET', key(f => 'bob')), 5, 'failures: 5');
-    my $ttl = $t->redis('TTL', key(f => 'bob'));
+    is_deeply(attempt('aw', 'bob', 'totp', 100, sealed => 'OLD'), ['burnt'],
+              'a stale code on a burnt challenge: burnt');
+    is($t->redis('HGET', okey(c => 'bob', 'aw'), 'a'), 5,
+       'attempts stop at 5');
+    is($t->redis('GET', okey(f => 'bob')), 5, 'failures: 5');
+    my $ttl = $t->redis('TTL', okey(f => 'bob'));
     ok($ttl > 895 && $ttl <= 900, "failures expire with the lockout ($ttl)");
-    is($t->redis('EXISTS', key(t => 'bob')), 0, 'no step recorded');
+    is($t->redis('EXISTS', okey(t => 'bob')), 0, 'no step recorded');
+    is($t->redis('EXISTS', okey(s => 'bob', 'aw-s'), okey(su => 'bob')), 0,
+       'no session');
 };
 
 case 'attempt: no challenge' => sub {
-    is_deeply(attempt('none', 'bob2', 'ok', 100), ['no_challenge'],
+    user('bob2');
+    is_deeply(attempt('none', 'bob2', 'totp', 100), ['no_challenge'],
               'unknown id');
     challenge('ac', 'carol');
-    is_deeply(attempt('ac', 'bob2', 'ok', 100), ['no_challenge'],
+    my %o = (owner => 'carol');
+    is_deeply(attempt('ac', 'bob2', 'totp', 100, %o), ['no_challenge'],
               "another user's challenge");
-    is_deeply(attempt('ac', 'bob2', 'wrong'), ['no_challenge'],
+    is_deeply(attempt('ac', 'bob2', 'totp', '', %o), ['no_challenge'],
               "another user's challenge, wrong code");
-    is($t->redis('HGET', key(c => 'ac'), 'a'), 0, 'its attempts untouched');
-    is($t->redis('EXISTS', key(f => 'bob2')), 0, 'no failure counted');
-    is($t->redis('EXISTS', key(t => 'bob2')), 0, 'no step recorded');
+    $t->redis('HSET', okey(u => 'bob2'), rc => h(1));
+    is_deeply(attempt('ac', 'bob2', 'recovery', h(1), %o), ['no_challenge'],
+              "another user's challenge, a recovery code");
+    is($t->redis('HGET', okey(u => 'bob2'), 'rc'), h(1), 'not used up');
+    is_deeply(attempt('ac', 'bob2', 'totp', 100), ['no_challenge'],
+              'the same id under bob2\'s own tag');
+    is($t->redis('EXISTS', okey(c => 'bob2', 'ac')), 0,
+       'no challenge made for bob2');
+    is($t->redis('HGET', okey(c => 'carol', 'ac'), 'a'), 0,
+       'carol\'s attempts untouched');
+    is($t->redis('EXISTS', okey(f => 'bob2')), 0, 'no failure counted');
+    is($t->redis('EXISTS', okey(t => 'bob2')), 0, 'no step recorded');
+    is($t->redis('EXISTS', okey(su => 'bob2')), 0, 'no session');
 };
 
-case 'attempt: right codes' => sub {
+case 'attempt: right codes make the session' => sub {
+    user('dave', gen => 2);
+    my $s1 = okey(s => 'dave', 'ao1-s');
+
     challenge('ao1', 'dave');
-    attempt('ao1', 'dave', 'wrong');
-    is_deeply(attempt('ao1', 'dave', 'ok', 1000), ['ok'], 'ok with a step');
-    is($t->redis('EXISTS', key(c => 'ao1')), 0, 'challenge consumed');
-    is($t->redis('EXISTS', key(f => 'dave')), 0, 'failures cleared');
-    is($t->redis('GET', key(t => 'dave')), 1000, 'step recorded');
-    my $ttl = $t->redis('TTL', key(t => 'dave'));
+    attempt('ao1', 'dave', 'totp', '');
+    is_deeply(attempt('ao1', 'dave', 'totp', 1000), [ 'ok', 0 ],
+              'ok with a step');
+    is($t->redis('EXISTS', okey(c => 'dave', 'ao1')), 0,
+       'challenge consumed');
+    is($t->redis('EXISTS', okey(f => 'dave')), 0, 'failures cleared');
+    is($t->redis('GET', okey(t => 'dave')), 1000, 'step recorded');
+    my $ttl = $t->redis('TTL', okey(t => 'dave'));
     ok($ttl > 115 && $ttl <= 120, "step expires ($ttl)");
-    is_deeply(attempt('ao1', 'dave', 'ok', 1001), ['no_challenge'],
+
+    is_deeply({ @{ $t->redis('HGETALL', $s1) } },
+              { u => 'dave', c => $NOW, a => $NOW, m => 'totp', g => 2,
+                l => $NOW },
+              'the session: now, method totp, the user\'s generation');
+    $ttl = $t->redis('TTL', $s1);
+    ok($ttl > 595 && $ttl <= 600, "session: the idle timeout ($ttl)");
+    is_deeply($t->redis('SMEMBERS', okey(su => 'dave')), [$s1],
+              'in the user\'s set');
+    $ttl = $t->redis('TTL', okey(su => 'dave'));
+    ok($ttl > 3595 && $ttl <= 3600, "the set: the session lifetime ($ttl)");
+    is($t->redis('EXISTS', okey(d => 'dave')), 0, 'no device remembered');
+    is_deeply(attempt('ao1', 'dave', 'totp', 1001), ['no_challenge'],
               'a consumed challenge cannot be used again');
 
+    # a lifetime shorter than the idle timeout bounds the session
     challenge('ao2', 'dave');
-    is_deeply(attempt('ao2', 'dave', 'ok', ''), ['ok'],
-              'ok without a step (recovery, sms)');
-    is($t->redis('GET', key(t => 'dave')), 1000, 'step left as it was');
+    is_deeply(attempt('ao2', 'dave', 'totp', 1001, idle => 600, ttl => 60),
+              [ 'ok', 0 ], 'ok, lifetime 60 s');
+    $ttl = $t->redis('TTL', okey(s => 'dave', 'ao2-s'));
+    ok($ttl > 55 && $ttl <= 60, "session: the lifetime ($ttl)");
+    $t->redis('DEL', okey(s => 'dave', 'ao2-s'));
 
+    # a right code of another method leaves the TOTP step as it was
+    $t->redis('HSET', okey(u => 'dave'), rc => h(1) . h(2));
     challenge('ao3', 'dave');
-    for my $bad ([ 'OK', 1002 ], [ 'ok', 'x' ], [ 'ok', -1 ], [ 'ok', 1.5 ]) {
-        like(attempt('ao3', 'dave', @$bad), qr/^-ERR attempt/,
+    is_deeply(attempt('ao3', 'dave', 'recovery', h(2)), [ 'ok', 1 ],
+              'a recovery code: ok, 1 left');
+    is($t->redis('GET', okey(t => 'dave')), 1001, 'step left as it was');
+    is($t->redis('HGET', okey(s => 'dave', 'ao3-s'), 'm'), 'recovery',
+       'session method recovery');
+
+    # "trust this browser": the device is remembered with the session
+    challenge('ao4', 'dave');
+    is_deeply(attempt('ao4', 'dave', 'totp', '', device => 'ef56',
+                      expiry => $NOW + 1000), [ 'wrong', 4 ],
+              'a wrong code with a device');
+    is($t->redis('EXISTS', okey(d => 'dave')), 0, 'remembers nothing');
+    is_deeply(attempt('ao4', 'dave', 'totp', 1002, device => 'ab12',
+                      expiry => $NOW + 1000), [ 'ok', 0 ],
+              'a right one: ok');
+    is($t->redis('ZSCORE', okey(d => 'dave'), 'ab12'), $NOW + 1000,
+       'device remembered until its expiry');
+    $ttl = $t->redis('TTL', okey(d => 'dave'));
+    ok($ttl > 995 && $ttl <= 1000, "the devices expire with it ($ttl)");
+    is($t->redis('EXISTS', okey(s => 'dave', 'ao4-s')), 1, 'and a session');
+
+    challenge('ao5', 'dave');
+    is_deeply(attempt('ao5', 'dave', 'totp', 1003, device => 'cd34',
+                      expiry => $NOW + 2000, most => 1), [ 'ok', 0 ],
+              'another device, at most 1');
+    is_deeply($t->redis('ZRANGE', okey(d => 'dave'), 0, -1), ['cd34'],
+              'the one expiring first goes');
+    is_deeply([ sort @{ $t->redis('SMEMBERS', okey(su => 'dave')) } ],
+              [ sort map { okey(s => 'dave', "ao$_-s") } 1, 3, 4, 5 ],
+              'every session in the set, the deleted one dropped');
+
+    challenge('ao6', 'dave');
+    for my $bad ([ 'TOTP', 1004 ], [ 'email', 1004 ], [ 'totp', 'x' ],
+                 [ 'totp', -1 ], [ 'totp', 1.5 ], [ 'hotp', 'x' ],
+                 [ 'recovery', 'XYZ' ], [ 'recovery', uc h(0xabc) ],
+                 [ 'recovery', substr(h(1), 1) ])
+    {
+        like(attempt('ao6', 'dave', @$bad), qr/^-ERR attempt/,
              "bad arguments: @$bad");
     }
-    like(attempt('ao3', 'dave', 'wrong', '', max => 0), qr/^-ERR/,
-         'max attempts 0');
-    like(attempt('ao3', 'dave', 'wrong', '', lock_secs => ''), qr/^-ERR/,
-         'no lock time');
-    is($t->redis('HGET', key(c => 'ao3'), 'a'), 0, 'nothing counted');
-    $t->redis('DEL', key(c => 'ao3'));
+    my %bad = (max => 0, lock_after => 0, lock_secs => '', step_ttl => 0,
+               now => 0, idle => 0, ttl => 'x', most => 0);
+    for my $o (sort keys %bad) {
+        like(attempt('ao6', 'dave', 'totp', 1004, $o => $bad{$o}),
+             qr/^-ERR attempt/, "bad arguments: $o '$bad{$o}'");
+    }
+    like(attempt('ao6', 'dave', 'totp', 1004, device => 'XY',
+                 expiry => $NOW + 100), qr/^-ERR attempt/,
+         'a device id that is not hex: error');
+    like(attempt('ao6', 'dave', 'totp', 1004, device => 'ab'),
+         qr/^-ERR attempt/, 'a device without an expiry: error');
+    like(run('attempt',
+             [ okey(c => '', 'ao6'),
+               map { okey($_ => '') } qw(f l t u s su d) ],
+             '', 'totp', 1004, 'S', 5, 10, 900, 120, $NOW, 600, 3600, '', '',
+             5), qr/^-ERR attempt/, 'empty user: error');
+    is($t->redis('HGET', okey(c => 'dave', 'ao6'), 'a'), 0,
+       'nothing counted');
+    is($t->redis('GET', okey(t => 'dave')), 1003, 'no step taken');
+    is($t->redis('EXISTS', okey(s => 'dave', 'ao6-s')), 0, 'no session');
+    is($t->redis('ZCARD', okey(d => 'dave')), 1, 'no device');
+    $t->redis('DEL', okey(c => 'dave', 'ao6'));
 };
 
 case 'attempt: TOTP steps only go forward' => sub {
     my $s = 2_000_000;
+    user('erin');
     challenge("st$_", 'erin') for 1 .. 6;
 
-    is_deeply(attempt('st1', 'erin', 'ok', $s), ['ok'], "step s accepted");
-    my $replay = attempt('st2', 'erin', 'ok', $s);
+    is_deeply(attempt('st1', 'erin', 'totp', $s), [ 'ok', 0 ],
+              'step s accepted');
+    my $replay = attempt('st2', 'erin', 'totp', $s);
     is_deeply($replay, [ 'wrong', 4 ], 'step s again: wrong');
-    is_deeply(attempt('st3', 'erin', 'ok', $s - 1), [ 'wrong', 4 ],
+    is_deeply(attempt('st3', 'erin', 'totp', $s - 1), [ 'wrong', 4 ],
               'step s-1: wrong');
-    is_deeply(attempt('st4', 'erin', 'wrong', $s + 1), $replay,
+    is_deeply(attempt('st4', 'erin', 'totp', ''), $replay,
               'a replay looks exactly like a wrong code');
-    is($t->redis('GET', key(f => 'erin')), 3, 'replays count as failures');
-    is_deeply(attempt('st5', 'erin', 'ok', $s + 1), ['ok'], 'step s+1: ok');
-    is($t->redis('GET', key(t => 'erin')), $s + 1, 'last step s+1');
-    is_deeply(attempt('st6', 'erin', 'ok', $s + 1), [ 'wrong', 4 ],
+    is($t->redis('GET', okey(f => 'erin')), 3, 'replays count as failures');
+    is_deeply(attempt('st5', 'erin', 'totp', $s + 1), [ 'ok', 0 ],
+              'step s+1: ok');
+    is($t->redis('GET', okey(t => 'erin')), $s + 1, 'last step s+1');
+    is_deeply(attempt('st6', 'erin', 'totp', $s + 1), [ 'wrong', 4 ],
               'step s+1 again: wrong');
-    is_deeply(attempt('st2', 'erin', 'ok', $s + 2), ['ok'],
+    is_deeply(attempt('st2', 'erin', 'totp', $s + 2), [ 'ok', 0 ],
               'the same challenge takes a newer step');
-    $t->redis('DEL', key(c => 'st6'), key(c => 'st3'), key(c => 'st4'));
+    is_deeply([ sort @{ $t->redis('SMEMBERS', okey(su => 'erin')) } ],
+              [ sort map { okey(s => 'erin', "st$_-s") } 1, 2, 5 ],
+              'a session for each accepted code, none for a replay');
+    is($t->redis('EXISTS', map { okey(s => 'erin', "st$_-s") } 3, 4, 6), 0,
+       'the replays made none');
+    $t->redis('DEL', map { okey(c => 'erin', "st$_") } 3, 4, 6);
+};
+
+case 'attempt: HOTP counters and the secret checked' => sub {
+    user('hal', type => 'hotp', counter => 10);
+
+    challenge('hc1', 'hal');
+    is_deeply(attempt('hc1', 'hal', 'hotp', 12), [ 'ok', 13 ],
+              'a counter ahead: ok, the next counter');
+    is($t->redis('HGET', okey(u => 'hal'), 'counter'), 13, 'counter 13');
+    is($t->redis('HGET', okey(s => 'hal', 'hc1-s'), 'm'), 'hotp',
+       'session method hotp');
+    is($t->redis('EXISTS', okey(t => 'hal')), 0, 'no TOTP step recorded');
+
+    challenge('hc2', 'hal');
+    is_deeply(attempt('hc2', 'hal', 'hotp', 12), [ 'wrong', 4 ],
+              'the same counter again: wrong');
+    is_deeply(attempt('hc2', 'hal', 'totp', 20), ['stale'],
+              'a TOTP code for an HOTP user: stale');
+    is_deeply(attempt('hc2', 'hal', 'hotp', 20, sealed => 'OLD'), ['stale'],
+              'checked against a secret no longer the user\'s: stale');
+    is($t->redis('HGET', okey(c => 'hal', 'hc2'), 'a'), 1,
+       'stale codes are not counted on the challenge');
+    is($t->redis('GET', okey(f => 'hal')), 1, 'nor as failures');
+    is($t->redis('HGET', okey(u => 'hal'), 'counter'), 13,
+       'nor move the counter');
+    is_deeply(attempt('hc2', 'hal', 'hotp', '', sealed => 'OLD'),
+              ['stale'], 'no match against an old secret: stale too');
+    is_deeply(attempt('hc2', 'hal', 'hotp', ''),
+              [ 'wrong', 3 ], 'no match against the user\'s: wrong');
+    is_deeply(attempt('hc2', 'hal', 'hotp', 13), [ 'ok', 14 ],
+              'the expected counter: ok');
+    is($t->redis('EXISTS', okey(f => 'hal')), 0, 'failures cleared');
+};
+
+case 'attempt: stale and enroll count nothing' => sub {
+    user('gil');
+    challenge('sg1', 'gil');
+
+    is_deeply(attempt('sg1', 'gil', 'totp', 7, sealed => 'OLD'), ['stale'],
+              'a step of an old secret: stale');
+    is_deeply(attempt('sg1', 'gil', 'hotp', 7), ['stale'],
+              'an HOTP counter for a TOTP user: stale');
+    $t->redis('HDEL', okey(u => 'gil'), 'totp');
+    is_deeply(attempt('sg1', 'gil', 'totp', 7, sealed => 'S'), ['stale'],
+              'the user has no secret any more: stale');
+    $t->redis('HSET', okey(u => 'gil'), totp => 'S');
+    is($t->redis('HGET', okey(c => 'gil', 'sg1'), 'a'), 0,
+       'the challenge counted nothing');
+    is($t->redis('EXISTS', okey(f => 'gil'), okey(t => 'gil'),
+                 okey(su => 'gil')), 0,
+       'no failure, no step, no session');
+    is_deeply(attempt('sg1', 'gil', 'totp', '', sealed => 'OLD'),
+              ['stale'], 'a wrong code against an old secret: stale');
+    is_deeply(attempt('sg1', 'gil', 'totp', ''),
+              [ 'wrong', 4 ], 'a wrong code against the user\'s counts');
+
+    $t->redis('HSET', okey(u => 'gil'), must_enroll => 1, rc => h(1));
+    is_deeply(attempt('sg1', 'gil', 'totp', 8), ['enroll'],
+              'must enroll, a right code: enroll');
+    is_deeply(attempt('sg1', 'gil', 'totp', ''), ['enroll'],
+              'a wrong code: enroll');
+    is_deeply(attempt('sg1', 'gil', 'recovery', h(1)), ['enroll'],
+              'a recovery code: enroll');
+    is_deeply(attempt('sg1', 'gil', 'totp', 8, sealed => 'OLD'), ['enroll'],
+              'a stale code: enroll');
+    is_deeply(attempt('nosuch', 'gil', 'totp', 8), ['enroll'],
+              'enroll before no_challenge');
+    is($t->redis('HGET', okey(c => 'gil', 'sg1'), 'a'), 1,
+       'nothing more counted on the challenge');
+    is($t->redis('GET', okey(f => 'gil')), 1, 'nor as failures');
+    is($t->redis('HGET', okey(u => 'gil'), 'rc'), h(1),
+       'the recovery code not used up');
+    is($t->redis('EXISTS', okey(t => 'gil'), okey(su => 'gil')), 0,
+       'no step, no session');
+
+    $t->redis('SET', okey(l => 'gil'), 1, 'EX', 60);
+    is(attempt('sg1', 'gil', 'totp', 8)->[0], 'locked',
+       'locked before enroll');
+    $t->redis('DEL', okey(l => 'gil'));
+
+    # must_enroll without an authenticator: nothing to check against but
+    # the codes are still counted
+    $t->redis('HDEL', okey(u => 'gil'), 'totp');
+    is_deeply(attempt('sg1', 'gil', 'totp', ''), [ 'wrong', 3 ],
+              'must enroll, no authenticator: a wrong code counts');
+    $t->redis('DEL', okey(c => 'gil', 'sg1'), okey(f => 'gil'));
 };
 
 case 'attempt: lockout across challenges' => sub {
     my %o = (lock_after => 3, lock_secs => 60);
+    user('frank');
     challenge("lk$_", 'frank') for 1 .. 4;
 
-    is_deeply(attempt('lk1', 'frank', 'wrong', '', %o), [ 'wrong', 4 ],
+    is_deeply(attempt('lk1', 'frank', 'totp', '', %o), [ 'wrong', 4 ],
               'failure 1');
-    is_deeply(attempt('lk2', 'frank', 'ok', 5, %o), ['ok'],
+    is_deeply(attempt('lk2', 'frank', 'totp', 5, %o), [ 'ok', 0 ],
               'a success resets the count');
-    is($t->redis('EXISTS', key(f => 'frank')), 0, 'failures cleared');
+    is($t->redis('EXISTS', okey(f => 'frank')), 0, 'failures cleared');
 
-    is_deeply(attempt('lk1', 'frank', 'wrong', '', %o), [ 'wrong', 3 ],
+    is_deeply(attempt('lk1', 'frank', 'totp', '', %o), [ 'wrong', 3 ],
               'failure 1');
-    is_deeply(attempt('lk3', 'frank', 'ok', 5, %o), [ 'wrong', 4 ],
+    is_deeply(attempt('lk3', 'frank', 'totp', 5, %o), [ 'wrong', 4 ],
               'failure 2 (a replay), another challenge');
-    is_deeply(attempt('lk4', 'frank', 'wrong', '', %o),
+    is_deeply(attempt('lk4', 'frank', 'totp', '', %o),
               [ 'locked', 60, 1 ], 'failure 3: locked, by this attempt');
-    my $ttl = $t->redis('TTL', key(l => 'frank'));
+    my $ttl = $t->redis('TTL', okey(l => 'frank'));
     ok($ttl > 55 && $ttl <= 60, "lock for the lockout time ($ttl)");
-    is($t->redis('EXISTS', key(f => 'frank')), 0, 'failures restart');
+    is($t->redis('EXISTS', okey(f => 'frank')), 0, 'failures restart');
 
-    my $r = attempt('lk3', 'frank', 'ok', 6, %o);
+    my $r = attempt('lk3', 'frank', 'totp', 6, %o);
     is($r->[0], 'locked', 'a right code while locked: locked');
     ok($r->[1] > 55 && $r->[1] <= 60, "with the time left ($r->[1])");
-    is_deeply([ map { $t->redis('HGET', key(c => "lk$_"), 'a') } 1, 3, 4 ],
+    is(attempt('lk3', 'frank', 'totp', 6, %o, sealed => 'OLD')->[0],
+       'locked', 'a stale code while locked: locked');
+    is_deeply([ map { $t->redis('HGET', okey(c => 'frank', "lk$_"), 'a') }
+                    1, 3, 4 ],
               [ 2, 1, 1 ], 'attempts while locked are not counted');
-    is($t->redis('GET', key(t => 'frank')), 5, 'no step accepted');
+    is($t->redis('GET', okey(t => 'frank')), 5, 'no step accepted');
+    is($t->redis('EXISTS', okey(s => 'frank', 'lk3-s')), 0, 'no session');
 
-    is_deeply(run('unlock', [ key(f => 'frank'), key(l => 'frank') ]),
+    is_deeply(run('unlock', [ okey(f => 'frank'), okey(l => 'frank') ]),
               ['ok'], 'unlock');
-    is($t->redis('EXISTS', key(l => 'frank')), 0, 'lock gone');
-    is_deeply(attempt('lk3', 'frank', 'ok', 6, %o), ['ok'],
+    is($t->redis('EXISTS', okey(l => 'frank')), 0, 'lock gone');
+    is_deeply(attempt('lk3', 'frank', 'totp', 6, %o), [ 'ok', 0 ],
               'unlocked: the code works');
 
-    $t->redis('SET', key(l => 'frank'), 1, 'PX', 200);
-    is_deeply(attempt('lk4', 'frank', 'ok', 7, %o), [ 'locked', 1 ],
+    $t->redis('SET', okey(l => 'frank'), 1, 'PX', 200);
+    is_deeply(attempt('lk4', 'frank', 'totp', 7, %o), [ 'locked', 1 ],
               'locked until the last millisecond');
     sleep 0.25;
-    is_deeply(attempt('lk4', 'frank', 'ok', 7, %o), ['ok'],
+    is_deeply(attempt('lk4', 'frank', 'totp', 7, %o), [ 'ok', 0 ],
               'and not after');
-    $t->redis('DEL', key(c => 'lk1'));
+    $t->redis('DEL', okey(c => 'frank', 'lk1'));
 };
 
 # ---------------------------------------------------------------- races
@@ -325,7 +631,7 @@ case 'attempt: lockout across challenges' => sub {
 case 'race: attempts on one challenge' => sub {
     challenge('r1', 'gina');
     my @r = race(20, sub {
-        map { attempt('r1', 'gina', 'wrong', '', lock_after => 1000) } 1 .. 5
+        map { attempt('r1', 'gina', 'totp', '', lock_after => 1000) } 1 .. 5
     });
     my $n = tally(@r);
 
@@ -335,15 +641,16 @@ case 'race: attempts on one challenge' => sub {
     is_deeply([ sort grep { /^wrong/ } @r ],
               [ 'wrong 1', 'wrong 2', 'wrong 3', 'wrong 4' ],
               'each count of attempts left told once');
-    is($t->redis('HGET', key(c => 'r1'), 'a'), 5, 'attempts recorded: 5');
-    is($t->redis('GET', key(f => 'gina')), 5, 'failures recorded: 5');
+    is($t->redis('HGET', okey(c => 'gina', 'r1'), 'a'), 5,
+       'attempts recorded: 5');
+    is($t->redis('GET', okey(f => 'gina')), 5, 'failures recorded: 5');
 };
 
 case 'race: lockout of one user from many challenges' => sub {
     challenge("r2-$_", 'hank') for 1 .. 60;
     my @r = race(20, sub {
         my ($i) = @_;
-        map { attempt("r2-" . (($i - 1) * 3 + $_), 'hank', 'wrong', '') }
+        map { attempt("r2-" . (($i - 1) * 3 + $_), 'hank', 'totp', '') }
             1 .. 3
     });
     my $n = tally(@r);
@@ -354,38 +661,46 @@ case 'race: lockout of one user from many challenges' => sub {
     is(scalar(grep { $_ eq 'locked 900 1' } @r), 1,
        'one attempt says it locked the user, for 900 s');
     my $a = 0;
-    $a += $t->redis('HGET', key(c => "r2-$_"), 'a') for 1 .. 60;
+    $a += $t->redis('HGET', okey(c => 'hank', "r2-$_"), 'a') for 1 .. 60;
     is($a, 10, 'failures counted exactly: 10');
-    my $ttl = $t->redis('TTL', key(l => 'hank'));
+    my $ttl = $t->redis('TTL', okey(l => 'hank'));
     ok($ttl > 895 && $ttl <= 900, "locked once, for 900 s ($ttl)");
-    is($t->redis('EXISTS', key(f => 'hank')), 0, 'failure count restarted');
+    is($t->redis('EXISTS', okey(f => 'hank')), 0, 'failure count restarted');
 };
 
 case 'race: one step, many submits' => sub {
     my $s = 3_000_000;
+    user('ida');
 
     for my $round (1 .. 5) {
         challenge("r3-$round-$_", 'ida') for 1 .. 20;
         my @r = race(20, sub {
-            attempt("r3-$round-$_[0]", 'ida', 'ok', $s + $round,
+            attempt("r3-$round-$_[0]", 'ida', 'totp', $s + $round,
                     lock_after => 1000)
         });
         my $n = tally(@r);
         is($n->{ok}, 1, "round $round: one ok of 20 challenges")
             or diag(explain $n);
         is($n->{wrong}, 19, "round $round: 19 wrong");
-        is($t->redis('GET', key(t => 'ida')), $s + $round, 'step recorded');
-        $t->redis('DEL', key(f => 'ida'));
+        is($t->redis('GET', okey(t => 'ida')), $s + $round, 'step recorded');
+        is($t->redis('SCARD', okey(su => 'ida')), $round,
+           "round $round: one session more");
+        $t->redis('DEL', okey(f => 'ida'));
     }
 
     challenge('r3-same', 'ida');
-    my $n = tally(race(20, sub { attempt('r3-same', 'ida', 'ok', $s + 9) }));
+    my $n = tally(race(20, sub {
+        attempt('r3-same', 'ida', 'totp', $s + 9, sid => "r3-same-$_[0]")
+    }));
     is($n->{ok}, 1, 'one challenge, 20 submits: one ok') or diag(explain $n);
     is($n->{no_challenge}, 19, 'the others find it consumed');
+    is($t->redis('SCARD', okey(su => 'ida')), 6, 'and one session');
+    $t->redis('DEL', map { my $r = $_; map { okey(c => 'ida', "r3-$r-$_") }
+                               1 .. 20 } 1 .. 5);
 };
 
 case 'race: enrollment confirmed once' => sub {
-    run('enroll_begin', [ key(e => 'jack') ], 'S1', 'sha1', 6, 30, 600);
+    run('enroll_begin', [ okey(e => 'jack') ], 'S1', 'sha1', 6, 30, 600);
     my $n = tally(race(10, sub { confirm('jack', 'S1', 'ok', 4_000_000) }));
     is($n->{ok}, 1, 'one ok') or diag(explain $n);
     is($n->{no_enrollment}, 9, 'the others find it done');
@@ -394,7 +709,7 @@ case 'race: enrollment confirmed once' => sub {
 # ---------------------------------------------------------------- enrollment
 
 case 'enroll_begin' => sub {
-    my $e = key(e => 'kim');
+    my $e = okey(e => 'kim');
     my $sealed = "\x00sealed\xff";
 
     is_deeply(run('enroll_begin', [$e], $sealed, 'sha1', 6, 30, 600),
@@ -408,13 +723,13 @@ case 'enroll_begin' => sub {
               'a reload: the same one');
     ok($t->redis('TTL', $e) <= 50, 'and its expiry not extended');
 
-    like(run('enroll_begin', [ key(e => 'kim2') ], 'x', 'sha1', 6, 30, 0),
+    like(run('enroll_begin', [ okey(e => 'kim2') ], 'x', 'sha1', 6, 30, 0),
          qr/^-ERR enroll_begin/, 'ttl 0: error');
-    is($t->redis('EXISTS', key(e => 'kim2')), 0, 'nothing created');
+    is($t->redis('EXISTS', okey(e => 'kim2')), 0, 'nothing created');
 };
 
 case 'enroll_confirm' => sub {
-    my $u = key(u => 'liz');
+    my $u = okey(u => 'liz');
     my $s = 5_000_000;
     my %o = (lock_after => 3, lock_secs => 60);
 
@@ -422,17 +737,17 @@ case 'enroll_confirm' => sub {
               'nothing pending');
 
     $t->redis('HSET', $u, must_enroll => 1, gen => 2, totp => 'OLD');
-    run('enroll_begin', [ key(e => 'liz') ], 'S1', 'sha256', 8, 60, 600);
+    run('enroll_begin', [ okey(e => 'liz') ], 'S1', 'sha256', 8, 60, 600);
 
     is_deeply(confirm('liz', 'S0', 'ok', $s), ['no_enrollment'],
               'another secret pending');
-    is($t->redis('EXISTS', key(f => 'liz')), 0, 'not counted');
+    is($t->redis('EXISTS', okey(f => 'liz')), 0, 'not counted');
 
     is_deeply(confirm('liz', 'S1', 'wrong', $s, %o), ['wrong'], 'wrong');
-    is($t->redis('GET', key(f => 'liz')), 1, 'counted as a failure');
-    is($t->redis('EXISTS', key(e => 'liz')), 1, 'still pending');
+    is($t->redis('GET', okey(f => 'liz')), 1, 'counted as a failure');
+    is($t->redis('EXISTS', okey(e => 'liz')), 1, 'still pending');
 
-    $t->redis('SET', key(t => 'liz'), $s, 'EX', 120);
+    $t->redis('SET', okey(t => 'liz'), $s, 'EX', 120);
     is_deeply(confirm('liz', 'S1', 'ok', $s, %o), ['wrong'],
               'a step already used: wrong');
 
@@ -441,20 +756,21 @@ case 'enroll_confirm' => sub {
               { totp => 'S1', alg => 'sha256', digits => 8, period => 60,
                 gen => 2 },
               'the secret is the user\'s, must_enroll cleared');
-    is($t->redis('EXISTS', key(e => 'liz')), 0, 'no longer pending');
-    is($t->redis('EXISTS', key(f => 'liz')), 0, 'failures cleared');
-    is($t->redis('GET', key(t => 'liz')), $s + 1, 'step recorded');
-    is_deeply(run('user_state',
-                  [ $u, key(l => 'liz'), key(e => 'liz') ]),
+    is($t->redis('EXISTS', okey(e => 'liz')), 0, 'no longer pending');
+    is($t->redis('EXISTS', okey(f => 'liz')), 0, 'failures cleared');
+    is($t->redis('GET', okey(t => 'liz')), $s + 1, 'step recorded');
+    is_deeply(state_of('liz'),
               [ 'ok', 'S1', 'sha256', 8, 60, 0, 0, 2, 0, undef, 0, 0,
                 undef ],
               'user_state');
 
     challenge('lz', 'liz');
-    is_deeply(attempt('lz', 'liz', 'ok', $s + 1), [ 'wrong', 4 ],
-              'the confirming code cannot sign in');
+    is_deeply(attempt('lz', 'liz', 'totp', $s + 1, sealed => 'S1'),
+              [ 'wrong', 4 ], 'the confirming code cannot sign in');
+    is_deeply(attempt('lz', 'liz', 'totp', $s + 2, sealed => 'OLD'),
+              ['stale'], 'a code of the old secret: stale');
 
-    run('enroll_begin', [ key(e => 'liz') ], 'S2', 'sha1', 6, 30, 600);
+    run('enroll_begin', [ okey(e => 'liz') ], 'S2', 'sha1', 6, 30, 600);
     confirm('liz', 'S2', 'wrong', $s + 9, %o) for 1 .. 2;
     is_deeply(confirm('liz', 'S2', 'wrong', $s + 9, %o), [ 'locked', 60 ],
               'third failure: locked');
@@ -464,14 +780,14 @@ case 'enroll_confirm' => sub {
 
     like(confirm('liz', 'S2', 'maybe', $s, %o), qr/^-ERR enroll_confirm/,
          'bad result: error');
-    $t->redis('DEL', key(c => 'lz'));
+    $t->redis('DEL', okey(c => 'liz', 'lz'));
 };
 
 # ---------------------------------------------------------------- sessions
 
 case 'sessions: lifetime and idle timeout' => sub {
     my ($now, $idle, $ttl) = (1_700_000_000, 60, 120);
-    my $sk = key(s => 'sid1');
+    my $sk = okey(s => 'mia', 'sid1');
 
     is_deeply(session_new('sid1', 'mia', $now, $idle, $ttl), ['ok'], 'new');
     is_deeply({ @{ $t->redis('HGETALL', $sk) } },
@@ -480,9 +796,9 @@ case 'sessions: lifetime and idle timeout' => sub {
               'session fields');
     my $kttl = $t->redis('TTL', $sk);
     ok($kttl > 55 && $kttl <= 60, "idle timeout ($kttl)");
-    is_deeply($t->redis('SMEMBERS', key(su => 'mia')), [$sk],
+    is_deeply($t->redis('SMEMBERS', okey(su => 'mia')), [$sk],
               'in the user\'s set');
-    $kttl = $t->redis('TTL', key(su => 'mia'));
+    $kttl = $t->redis('TTL', okey(su => 'mia'));
     ok($kttl > 115 && $kttl <= 120, "set lives as long as a session ($kttl)");
 
     is_deeply(session_check('sid1', 'mia', $now + 10, $idle, $ttl),
@@ -498,34 +814,37 @@ case 'sessions: lifetime and idle timeout' => sub {
     $kttl = $t->redis('TTL', $sk);
     ok($kttl > 15 && $kttl <= 20, "but never past the lifetime ($kttl)");
 
-    is_deeply(session_check('sid1', 'nick', $now + 101, $idle, $ttl),
+    is_deeply(session_check('sid1', 'nick', $now + 101, $idle, $ttl, 'mia'),
               ['other_user'], 'another user: other_user');
     is($t->redis('HGET', $sk, 'l'), $now + 100, 'and left as it was');
 
     is_deeply(session_check('sid1', 'mia', $now + 120, $idle, $ttl),
               ['expired'], 'at its lifetime: expired');
     is($t->redis('EXISTS', $sk), 0, 'deleted');
-    is($t->redis('SISMEMBER', key(su => 'mia'), $sk), 0, 'and out of the set');
+    is($t->redis('SISMEMBER', okey(su => 'mia'), $sk), 0,
+       'and out of the set');
     is_deeply(session_check('sid1', 'mia', $now + 121, $idle, $ttl),
               ['none'], 'then none');
     is_deeply(session_check('nosuch', 'mia', $now, $idle, $ttl), ['none'],
               'unknown session: none');
 
     session_new('sid2', 'mia', $now, 1, $ttl);
-    is($t->redis('TTL', key(s => 'sid2')), 1, 'idle 1 s');
+    is($t->redis('TTL', okey(s => 'mia', 'sid2')), 1, 'idle 1 s');
     sleep 1.1;
     is_deeply(session_check('sid2', 'mia', $now + 2, 1, $ttl), ['none'],
               'idle too long: none');
 
     session_new('sid3', 'mia', $now + 2, $idle, $ttl);
-    is_deeply($t->redis('SMEMBERS', key(su => 'mia')), [ key(s => 'sid3') ],
+    is_deeply($t->redis('SMEMBERS', okey(su => 'mia')),
+              [ okey(s => 'mia', 'sid3') ],
               'a new session drops the ended ones from the set');
 
-    is_deeply(run('session_end', [ key(s => 'sid3'), key(su => 'mia') ]),
+    is_deeply(run('session_end',
+                  [ okey(s => 'mia', 'sid3'), okey(su => 'mia') ]),
               ['ok'], 'session_end');
     is_deeply(session_check('sid3', 'mia', $now + 3, $idle, $ttl), ['none'],
               'ended: none');
-    is($t->redis('EXISTS', key(su => 'mia')), 0, 'set gone with its last');
+    is($t->redis('EXISTS', okey(su => 'mia')), 0, 'set gone with its last');
 
     like(session_new('sid4', 'mia', $now, 0, $ttl), qr/^-ERR session_new/,
          'idle 0: error');
@@ -535,62 +854,133 @@ case 'sessions: lifetime and idle timeout' => sub {
 
 case 'sessions: revocation' => sub {
     my ($now, $idle, $ttl) = (1_700_000_000, 600, 3600);
-    my $u = key(u => 'olga');
+    my $u = okey(u => 'olga');
 
     session_new("rv$_", 'olga', $now, $idle, $ttl) for 1 .. 3;
-    $t->redis('SREM', key(su => 'olga'), key(s => 'rv3'));
+    $t->redis('SREM', okey(su => 'olga'), okey(s => 'olga', 'rv3'));
     is(session_check('rv1', 'olga', $now + 1, $idle, $ttl)->[0], 'ok',
        'before: ok');
 
-    is_deeply(run('revoke_user', [ $u, key(su => 'olga') ]), [ 'ok', 2 ],
+    is_deeply(run('revoke_user', [ $u, okey(su => 'olga') ]), [ 'ok', 2 ],
               'revoke_user: 2 sessions deleted');
     is($t->redis('HGET', $u, 'gen'), 1, 'generation 1');
-    is($t->redis('EXISTS', key(su => 'olga')), 0, 'set deleted');
-    is($t->redis('EXISTS', key(s => 'rv1')), 0, 'sessions deleted');
+    is($t->redis('EXISTS', okey(su => 'olga')), 0, 'set deleted');
+    is($t->redis('EXISTS', okey(s => 'olga', 'rv1')), 0, 'sessions deleted');
 
     is_deeply(session_check('rv1', 'olga', $now + 2, $idle, $ttl), ['none'],
               'a deleted session: none');
     is_deeply(session_check('rv3', 'olga', $now + 2, $idle, $ttl),
               ['revoked'], 'a session the set missed: revoked');
-    is($t->redis('EXISTS', key(s => 'rv3')), 0, 'and deleted');
+    is($t->redis('EXISTS', okey(s => 'olga', 'rv3')), 0, 'and deleted');
 
     session_new('rv4', 'olga', $now + 3, $idle, $ttl);
-    is($t->redis('HGET', key(s => 'rv4'), 'g'), 1, 'new session: gen 1');
+    is($t->redis('HGET', okey(s => 'olga', 'rv4'), 'g'), 1,
+       'new session: gen 1');
     is(session_check('rv4', 'olga', $now + 4, $idle, $ttl)->[0], 'ok',
        'and ok');
 
-    is_deeply(run('revoke_user', [ key(u => 'pat'), key(su => 'pat') ]),
+    is_deeply(run('revoke_user', [ okey(u => 'pat'), okey(su => 'pat') ]),
               [ 'ok', 0 ], 'a user with no sessions');
-    $t->redis('DEL', key(s => 'rv4'), key(su => 'olga'));
+    $t->redis('DEL', okey(s => 'olga', 'rv4'), okey(su => 'olga'));
 };
 
-# ---------------------------------------------------------------- counter
+# ---------------------------------------------------------------- gate
 
-case 'counter' => sub {
-    my $k = key(n => 'sms:quinn');
+# gate.lua's sessions; its remembered browsers are in
+# t/042-policy-scripts.t
+case 'gate: sessions' => sub {
+    my ($now, $idle, $ttl) = (1_700_000_000, 60, 120);
+    my %p = (idle => $idle, ttl => $ttl);
+    my $sk = okey(s => 'quinn', 'g1');
+    user('quinn', alg => 'sha1', digits => 6, period => 30, gen => 0);
+    my @state = @{ state_of('quinn') }[1 .. 12];
 
-    is_deeply(run('counter', [$k], 3, 60), [ 'ok', 1, 60 ], 'first');
-    is_deeply(run('counter', [$k], 3, 60), [ 'ok', 2, 60 ], 'second');
-    is_deeply(run('counter', [$k], 3, 60), [ 'ok', 3, 60 ], 'at the limit');
-    is_deeply(run('counter', [$k], 3, 60), [ 'over', 4, 60 ], 'over');
+    session_new('g1', 'quinn', $now, $idle, $ttl);
+    is_deeply(gate('g1', 'quinn', $now + 10, %p),
+              [ 'ok', $now, $now - 5, 'totp' ],
+              'a good session: ok, created, auth time, method');
+    is($t->redis('HGET', $sk, 'l'), $now + 10, 'last seen');
+    $t->redis('EXPIRE', $sk, 5);
+    $t->redis('EXPIRE', okey(su => 'quinn'), 5);
+    gate('g1', 'quinn', $now + 20, %p);
+    my $kttl = $t->redis('TTL', $sk);
+    ok($kttl > 55 && $kttl <= 60, "the idle timer starts again ($kttl)");
+    $kttl = $t->redis('TTL', okey(su => 'quinn'));
+    ok($kttl > 115 && $kttl <= 120, "and the set's lifetime ($kttl)");
+    gate('g1', 'quinn', $now + 100, %p);
+    $kttl = $t->redis('TTL', $sk);
+    ok($kttl > 15 && $kttl <= 20, "never past the lifetime ($kttl)");
 
-    $t->redis('PEXPIRE', $k, 4500);
-    is_deeply(run('counter', [$k], 3, 60), [ 'over', 5, 5 ],
-              'the window is not extended');
+    is_deeply(gate('g1', 'quinn', $now + 101, %p, has => 0),
+              [ 'none', @state ],
+              'no session cookie: the session is not looked at');
+    is($t->redis('HGET', $sk, 'l'), $now + 100, 'nor touched');
 
-    $t->redis('SET', $k, 7);
-    is_deeply(run('counter', [$k], 3, 60), [ 'over', 8, 60 ],
-              'a counter without expiry gets one');
+    # the reply of none is user_state.lua's, whatever the user's state
+    $t->redis('HSET', okey(u => 'rita'), totp => "\0S\xff", alg => 'sha256',
+              digits => 8, period => 60, must_enroll => 1, gen => 4,
+              phone => "\0P");
+    $t->redis('SET', okey(l => 'rita'), 1, 'EX', 100);
+    is_deeply(gate('g1', 'rita', $now + 101, %p, owner => 'quinn'),
+              [ 'none', "\0S\xff", 'sha256', 8, 60, 1, 100, 4, 0, undef, 0,
+                0, "\0P" ],
+              'another user\'s session: none, and that user\'s state');
+    is_deeply({ @{ $t->redis('HGETALL', $sk) } },
+              { u => 'quinn', c => $now, a => $now - 5, m => 'totp',
+                g => 0, l => $now + 100 },
+              'the session left as it was');
+    is($t->redis('SISMEMBER', okey(su => 'quinn'), $sk), 1,
+       'and in its set');
+    $t->redis('DEL', okey(l => 'rita'));
 
-    my $k1 = key(n => 'short');
-    run('counter', [$k1], 1, 1) for 1 .. 2;
-    is(run('counter', [$k1], 1, 1)->[0], 'over', 'over in a 1 s window');
-    sleep 1.1;
-    is_deeply(run('counter', [$k1], 1, 1), [ 'ok', 1, 1 ],
-              'a new window starts over');
+    is_deeply(gate('g1', 'quinn', $now + 120, %p), [ 'none', @state ],
+              'at its lifetime: none');
+    is($t->redis('EXISTS', $sk), 0, 'deleted');
+    is($t->redis('SISMEMBER', okey(su => 'quinn'), $sk), 0,
+       'and out of the set');
+    is_deeply(gate('g1', 'quinn', $now + 121, %p), [ 'none', @state ],
+              'then none');
+    is_deeply(gate('nosuch', 'quinn', $now, %p), [ 'none', @state ],
+              'unknown session: none');
+    is_deeply(gate(undef, 'quinn', $now, %p), [ 'none', @state ],
+              'no session cookie: none');
 
-    like(run('counter', [$k], 3, 0), qr/^-ERR counter/, 'window 0: error');
-    like(run('counter', [$k], -1, 5), qr/^-ERR counter/, 'limit -1: error');
+    session_new("g$_", 'quinn', $now, $idle, $ttl) for 2 .. 3;
+    run('revoke_user', [ okey(u => 'quinn'), okey(su => 'quinn') ]);
+    $t->redis('HSET', okey(s => 'quinn', 'g3'), u => 'quinn', c => $now,
+              a => $now, m => 'totp', g => 0, l => $now);
+    $t->redis('EXPIRE', okey(s => 'quinn', 'g3'), 60);
+    $t->redis('SADD', okey(su => 'quinn'), okey(s => 'quinn', 'g3'));
+    $t->redis('EXPIRE', okey(su => 'quinn'), 60);
+    $state[6] = 1;
+    is_deeply(gate('g3', 'quinn', $now + 1, %p), [ 'none', @state ],
+              'a session of an older generation: none, the new one');
+    is($t->redis('EXISTS', okey(s => 'quinn', 'g3')), 0, 'deleted');
+    is($t->redis('EXISTS', okey(su => 'quinn')), 0, 'and out of the set');
+    is_deeply(gate('g2', 'quinn', $now + 1, %p), [ 'none', @state ],
+              'a session revoke_user deleted: none');
+    is($t->redis('EXISTS', okey(s => 'quinn', 'quinn-new')), 0,
+       'no session made on any of these');
+
+    session_new('g4', 'quinn', $now, $idle, $ttl);
+    my $before = $t->redis('HGET', okey(s => 'quinn', 'g4'), 'l');
+    my @bad = ([ now => 0 ], [ now => 'x' ], [ idle => 0 ], [ ttl => '' ],
+               [ has => 2 ], [ has => '' ], [ device => 'XY', auth => $now ],
+               [ device => 'ab' ], [ device => 'ab', auth => 0 ]);
+    for my $b (@bad) {
+        my ($o, $v) = @$b;
+        my $now1 = $o eq 'now' ? $v : $now + 1;
+        like(gate('g4', 'quinn', $now1, %p, @$b), qr/^-ERR gate/,
+             "bad arguments: @$b");
+    }
+    like(run('gate', [ map { okey($_ => '') } qw(s u su d l e s) ],
+             '', $now, 600, 3600, 0, '', ''),
+         qr/^-ERR gate/, 'empty user: error');
+    is($t->redis('HGET', okey(s => 'quinn', 'g4'), 'l'), $before,
+       'the session not touched');
+    is($t->redis('EXISTS', okey(s => 'quinn', 'quinn-new')), 0,
+       'none made');
+    $t->redis('DEL', okey(s => 'quinn', 'g4'), okey(su => 'quinn'));
 };
 
 $t->stop_redis;

@@ -1,12 +1,13 @@
 #!/usr/bin/perl
 
 # The store scripts of recovery codes, HOTP and remembered devices, run
-# against a real redis-server the way the module runs them: every reply
-# of attempt_consume.lua (a recovery code used up once, also by racing
-# clients; an HOTP counter that only moves forward), recovery_set.lua,
-# device_new.lua and device_session.lua, the new keys and fields of
-# enroll_confirm.lua, revoke_user.lua and forget_totp.lua, and an
-# expiry on every key but the user records after every case.
+# against a real redis-server the way the module runs them: attempt.lua
+# with recovery codes and HOTP counters (a recovery code used up once,
+# also by racing clients; an HOTP counter that only moves forward; the
+# session a right one makes), recovery_set.lua, device_new.lua, the
+# remembered browsers of gate.lua, the new keys and fields of
+# enroll_confirm.lua, revoke_user.lua and forget_totp.lua, and an expiry
+# on every key but the user records after every case.
 
 use strict;
 use warnings;
@@ -15,18 +16,21 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use OtpTest;
+use OtpKeys;
 
 my $t = OtpTest->new;
 $t->run_redis;
 
 my $P = 'otp:';
 
-my %sha = $t->load_scripts(qw(attempt_consume recovery_set device_new
-                               device_session challenge_new enroll_begin
-                               enroll_confirm revoke_user forget_totp
-                               session_new session_check user_state));
+my %sha = $t->load_scripts(qw(attempt recovery_set device_new gate
+                               challenge_new enroll_begin enroll_confirm
+                               revoke_user forget_totp session_new
+                               session_check user_state));
 
-sub key { $P . join ':', @_ }
+# the scripts take "now" from the caller; devices expire with EXPIREAT,
+# so it has to be the real time
+my $NOW = time;
 
 sub run {
     my ($name, $keys, @argv) = @_;
@@ -35,17 +39,35 @@ sub run {
 
 sub h { sprintf '%064x', $_[0] }     # a code's hash, for the store
 
+# attempt.lua with otp_max_attempts 5, otp_lockout 10 15m unless told
+# otherwise; the session it makes is "<challenge id>-s"; an HOTP code was
+# checked against $o{sealed}
 sub consume {
     my ($id, $user, $kind, $proof, %o) = @_;
-    return run('attempt_consume',
-        [ key(c => $id), key(f => $user), key(l => $user), key(u => $user) ],
-        $user, $kind, $proof, $o{max} // 5, $o{lock_after} // 10,
-        $o{lock_secs} // 900, $o{sealed} // ());
+    return run('attempt',
+        [ okey(c => $o{owner} // $user, $id), okey(f => $user),
+          okey(l => $user), okey(t => $user), okey(u => $user),
+          okey(s => $user, "$id-s"), okey(su => $user), okey(d => $user) ],
+        $user, $kind, $proof, $o{sealed} // '', $o{max} // 5,
+        $o{lock_after} // 10, $o{lock_secs} // 900, 120, $NOW, 600, 3600,
+        '', '', 5);
 }
 
 sub challenge {
     my ($id, $user) = @_;
-    return run('challenge_new', [ key(c => $id) ], $user, 300);
+    return run('challenge_new',
+               [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
+                 okey(e => $user) ],
+               $user, 300, 'always');
+}
+
+# the session attempt.lua made for challenge $id, or undef
+sub session_of {
+    my ($id, $user) = @_;
+    my $s = okey(s => $user, "$id-s");
+    return undef unless $t->redis('EXISTS', $s);
+    return { @{ $t->redis('HGETALL', $s) },
+             in_set => $t->redis('SISMEMBER', okey(su => $user), $s) };
 }
 
 sub keys_expire {
@@ -55,7 +77,7 @@ sub keys_expire {
         my $r = $t->redis('SCAN', $cursor, 'COUNT', 1000);
         $cursor = $r->[0];
         for my $k (@{ $r->[1] }) {
-            next if index($k, key('u', '')) == 0;
+            next if $k =~ /^\Q$P\E\{[^}]*\}:u$/;
             push @bad, $k if $t->redis('TTL', $k) == -1;
         }
     } while ($cursor ne '0');
@@ -102,30 +124,37 @@ sub race {
 
 # ---------------------------------------------------------- recovery codes
 
-case 'attempt_consume: recovery' => sub {
+case 'attempt: recovery' => sub {
     my $codes = join '', map { h($_) } 1 .. 3;
-    $t->redis('HSET', key(u => 'rc'), 'totp', 'S', 'rc', $codes);
+    $t->redis('HSET', okey(u => 'rc'), 'totp', 'S', 'rc', $codes, 'gen', 3);
 
     challenge('rc1', 'rc');
     is_deeply(consume('rc1', 'rc', 'recovery', h(2)), [ 'ok', 2 ],
               'a code of the user: ok, 2 left');
-    is($t->redis('HGET', key(u => 'rc'), 'rc'), h(1) . h(3),
+    is($t->redis('HGET', okey(u => 'rc'), 'rc'), h(1) . h(3),
        'that one is gone, the others stay in order');
-    is($t->redis('EXISTS', key(c => 'rc1')), 0, 'the challenge is used up');
+    is($t->redis('EXISTS', okey(c => 'rc', 'rc1')), 0,
+       'the challenge is used up');
+    is_deeply(session_of('rc1', 'rc'),
+              { u => 'rc', c => $NOW, a => $NOW, m => 'recovery', g => 3,
+                l => $NOW, in_set => 1 },
+              'a session, method recovery, in the user\'s set');
 
     challenge('rc2', 'rc');
     is_deeply(consume('rc2', 'rc', 'recovery', h(2)), [ 'wrong', 4 ],
               'the same code again: wrong');
-    is($t->redis('GET', key(f => 'rc')), 1, 'a failure');
+    is($t->redis('GET', okey(f => 'rc')), 1, 'a failure');
     is_deeply(consume('rc2', 'rc', 'recovery', ''), [ 'wrong', 3 ],
               'no code (cannot be one): wrong');
+    is(session_of('rc2', 'rc'), undef, 'no session for wrong codes');
     is_deeply(consume('rc2', 'rc', 'recovery', h(3)), [ 'ok', 1 ],
               'another code: ok, failures forgotten');
-    is($t->redis('EXISTS', key(f => 'rc')), 0, 'no failures');
+    is($t->redis('EXISTS', okey(f => 'rc')), 0, 'no failures');
+    is(session_of('rc2', 'rc')->{m}, 'recovery', 'a session');
 
     # a hash that straddles two stored ones is not a code
     challenge('rc3', 'rc');
-    $t->redis('HSET', key(u => 'rc'), 'rc', h(7) . h(8));
+    $t->redis('HSET', okey(u => 'rc'), 'rc', h(7) . h(8));
     my $straddle = substr(h(7) . h(8), 32, 64);
     is_deeply(consume('rc3', 'rc', 'recovery', $straddle), [ 'wrong', 4 ],
               'only whole hashes count');
@@ -133,7 +162,7 @@ case 'attempt_consume: recovery' => sub {
     is_deeply(consume('rc3', 'rc', 'recovery', h(7)), [ 'ok', 1 ], 'one');
     challenge('rc4', 'rc');
     is_deeply(consume('rc4', 'rc', 'recovery', h(8)), [ 'ok', 0 ], 'last');
-    is($t->redis('HEXISTS', key(u => 'rc'), 'rc'), 0,
+    is($t->redis('HEXISTS', okey(u => 'rc'), 'rc'), 0,
        'the last one takes the field');
 
     challenge('rc5', 'rc');
@@ -149,84 +178,98 @@ case 'attempt_consume: recovery' => sub {
                           lock_secs => 60) } 1 .. 2;
     is_deeply($r[1], [ 'locked', 60, 1 ],
               'the failure that reaches the lockout: locked, 1');
-    $t->redis('HSET', key(u => 'rc'), 'rc', h(1));
+    $t->redis('HSET', okey(u => 'rc'), 'rc', h(1));
     is(consume('rc6', 'rc', 'recovery', h(1))->[0], 'locked',
        'a right code while locked: locked');
-    is($t->redis('HGET', key(u => 'rc'), 'rc'), h(1), 'and not used up');
+    is($t->redis('HGET', okey(u => 'rc'), 'rc'), h(1), 'and not used up');
+    is(session_of('rc6', 'rc'), undef, 'no session');
 
     is_deeply(consume('none', 'rc', 'recovery', h(1)), [ 'locked', 60 ],
               'locked before anything else');
-    $t->redis('DEL', key(l => 'rc'));
+    $t->redis('DEL', okey(l => 'rc'));
     is_deeply(consume('none', 'rc', 'recovery', h(1)), ['no_challenge'],
               'no challenge');
     challenge('rc7', 'other');
-    is_deeply(consume('rc7', 'rc', 'recovery', h(1)), ['no_challenge'],
-              'another user\'s challenge');
+    is_deeply(consume('rc7', 'rc', 'recovery', h(1), owner => 'other'),
+              ['no_challenge'], 'another user\'s challenge');
+    is($t->redis('HGET', okey(u => 'rc'), 'rc'), h(1), 'not used up');
 
     like(consume('rc7', 'rc', 'recovery', 'XYZ'),
-         qr/^-ERR attempt_consume/, 'not a hash: error');
+         qr/^-ERR attempt/, 'not a hash: error');
     like(consume('rc7', 'rc', 'recovery', uc h(0xabc)),
-         qr/^-ERR attempt_consume/, 'upper-case hex: error');
+         qr/^-ERR attempt/, 'upper-case hex: error');
     like(consume('rc7', 'rc', 'email', h(1)),
-         qr/^-ERR attempt_consume/, 'unknown kind: error');
+         qr/^-ERR attempt/, 'unknown kind: error');
     like(consume('rc7', 'rc', 'recovery', h(1), max => 0),
-         qr/^-ERR attempt_consume/, 'max 0: error');
-    $t->redis('DEL', key(c => 'rc7'));
+         qr/^-ERR attempt/, 'max 0: error');
+    $t->redis('DEL', okey(c => 'other', 'rc7'));
 };
 
-case 'attempt_consume: one code, 20 racing clients' => sub {
-    $t->redis('HSET', key(u => 'race'), 'totp', 'S',
+case 'attempt: one recovery code, 20 racing clients' => sub {
+    $t->redis('HSET', okey(u => 'race'), 'totp', 'S',
               'rc', join('', map { h($_) } 1 .. 10));
     challenge("race$_", 'race') for 1 .. 20;
     my @r = race(20, sub {
         consume("race$_[0]", 'race', 'recovery', h(5), lock_after => 100);
     });
     is(scalar(grep { /^ok 9$/ } @r), 1, 'exactly one ok') or diag("@r");
-    is(length $t->redis('HGET', key(u => 'race'), 'rc'), 9 * 64,
+    is(length $t->redis('HGET', okey(u => 'race'), 'rc'), 9 * 64,
        'one code gone');
-    $t->redis('DEL', map { key(c => "race$_") } 1 .. 20);
-    $t->redis('DEL', key(f => 'race'));
+    is($t->redis('SCARD', okey(su => 'race')), 1, 'one session made');
+    $t->redis('DEL', map { okey(c => 'race', "race$_") } 1 .. 20);
+    $t->redis('DEL', okey(f => 'race'));
 };
 
 # -------------------------------------------------------------------- HOTP
 
-case 'attempt_consume: hotp' => sub {
-    $t->redis('HSET', key(u => 'ho'), 'totp', 'SEALED', 'type', 'hotp',
+case 'attempt: hotp' => sub {
+    $t->redis('HSET', okey(u => 'ho'), 'totp', 'SEALED', 'type', 'hotp',
               'counter', 10);
+    my %s = (sealed => 'SEALED');
 
     challenge('ho1', 'ho');
-    is_deeply(consume('ho1', 'ho', 'hotp', 12, sealed => 'SEALED'),
+    is_deeply(consume('ho1', 'ho', 'hotp', 12, %s),
               [ 'ok', 13 ], 'a counter ahead: ok, the counter past it');
-    is($t->redis('HGET', key(u => 'ho'), 'counter'), 13, 'counter 13');
+    is($t->redis('HGET', okey(u => 'ho'), 'counter'), 13, 'counter 13');
+    is_deeply(session_of('ho1', 'ho'),
+              { u => 'ho', c => $NOW, a => $NOW, m => 'hotp', g => 0,
+                l => $NOW, in_set => 1 },
+              'a session, method hotp');
 
     challenge('ho2', 'ho');
-    is_deeply(consume('ho2', 'ho', 'hotp', 12, sealed => 'SEALED'),
+    is_deeply(consume('ho2', 'ho', 'hotp', 12, %s),
               [ 'wrong', 4 ], 'the same counter again: wrong');
-    is_deeply(consume('ho2', 'ho', 'hotp', 11, sealed => 'SEALED'),
+    is_deeply(consume('ho2', 'ho', 'hotp', 11, %s),
               [ 'wrong', 3 ], 'one behind: wrong');
-    is_deeply(consume('ho2', 'ho', 'hotp', '', sealed => 'SEALED'),
+    is_deeply(consume('ho2', 'ho', 'hotp', '', %s),
               [ 'wrong', 2 ], 'no match: wrong');
-    is($t->redis('HGET', key(u => 'ho'), 'counter'), 13,
+    is($t->redis('HGET', okey(u => 'ho'), 'counter'), 13,
        'wrong codes leave the counter');
     is_deeply(consume('ho2', 'ho', 'hotp', 13, sealed => 'OTHER'),
-              [ 'wrong', 1 ], 'checked against another secret: wrong');
-    is_deeply(consume('ho2', 'ho', 'hotp', 13, sealed => 'SEALED'),
+              ['stale'], 'checked against another secret: stale');
+    is($t->redis('HGET', okey(c => 'ho', 'ho2'), 'a'), 3,
+       'not counted on the challenge');
+    is($t->redis('GET', okey(f => 'ho')), 3, 'nor as a failure');
+    is(session_of('ho2', 'ho'), undef, 'no session so far');
+    is_deeply(consume('ho2', 'ho', 'hotp', 13, %s),
               [ 'ok', 14 ], 'the expected counter: ok');
+    is(session_of('ho2', 'ho')->{m}, 'hotp', 'a session');
 
-    $t->redis('HDEL', key(u => 'ho'), 'type');
+    $t->redis('HDEL', okey(u => 'ho'), 'type');
     challenge('ho3', 'ho');
-    is_deeply(consume('ho3', 'ho', 'hotp', 20, sealed => 'SEALED'),
-              [ 'wrong', 4 ], 'the user is no longer HOTP: wrong');
+    is_deeply(consume('ho3', 'ho', 'hotp', 20, %s),
+              ['stale'], 'the user is no longer HOTP: stale');
+    is($t->redis('HGET', okey(c => 'ho', 'ho3'), 'a'), 0, 'not counted');
 
-    like(consume('ho3', 'ho', 'hotp', 'x', sealed => 'SEALED'),
-         qr/^-ERR attempt_consume/, 'a counter that is not a number: error');
-    like(consume('ho3', 'ho', 'hotp', '1.5', sealed => 'SEALED'),
-         qr/^-ERR attempt_consume/, 'a fraction: error');
-    $t->redis('DEL', key(c => 'ho3'), key(f => 'ho'));
+    like(consume('ho3', 'ho', 'hotp', 'x', %s),
+         qr/^-ERR attempt/, 'a counter that is not a number: error');
+    like(consume('ho3', 'ho', 'hotp', '1.5', %s),
+         qr/^-ERR attempt/, 'a fraction: error');
+    $t->redis('DEL', okey(c => 'ho', 'ho3'), okey(f => 'ho'));
 };
 
-case 'attempt_consume: one HOTP counter, 20 racing clients' => sub {
-    $t->redis('HSET', key(u => 'hr'), 'totp', 'S', 'type', 'hotp',
+case 'attempt: one HOTP counter, 20 racing clients' => sub {
+    $t->redis('HSET', okey(u => 'hr'), 'totp', 'S', 'type', 'hotp',
               'counter', 5);
     challenge("hr$_", 'hr') for 1 .. 20;
     my @r = race(20, sub {
@@ -234,16 +277,17 @@ case 'attempt_consume: one HOTP counter, 20 racing clients' => sub {
                 lock_after => 100);
     });
     is(scalar(grep { /^ok 8$/ } @r), 1, 'exactly one ok') or diag("@r");
-    is($t->redis('HGET', key(u => 'hr'), 'counter'), 8, 'counter 8');
-    $t->redis('DEL', map { key(c => "hr$_") } 1 .. 20);
-    $t->redis('DEL', key(f => 'hr'));
+    is($t->redis('HGET', okey(u => 'hr'), 'counter'), 8, 'counter 8');
+    is($t->redis('SCARD', okey(su => 'hr')), 1, 'one session made');
+    $t->redis('DEL', map { okey(c => 'hr', "hr$_") } 1 .. 20);
+    $t->redis('DEL', okey(f => 'hr'));
 };
 
 # ------------------------------------------------------------ enrollment
 
 case 'enroll_confirm: HOTP, recovery codes, devices' => sub {
-    my @k = (key(e => 'en'), key(u => 'en'), key(f => 'en'), key(l => 'en'),
-             key(t => 'en'), key(d => 'en'));
+    my @k = (okey(e => 'en'), okey(u => 'en'), okey(f => 'en'),
+             okey(l => 'en'), okey(t => 'en'), okey(d => 'en'));
     $t->redis('ZADD', $k[5], time + 100, 'dev1');
     $t->redis('EXPIRE', $k[5], 100);
 
@@ -275,27 +319,27 @@ case 'enroll_confirm: HOTP, recovery codes, devices' => sub {
 };
 
 case 'recovery_set' => sub {
-    is_deeply(run('recovery_set', [ key(u => 'rs') ], h(1)), ['no_factor'],
+    is_deeply(run('recovery_set', [ okey(u => 'rs') ], h(1)), ['no_factor'],
               'no authenticator: no codes');
-    is($t->redis('EXISTS', key(u => 'rs')), 0, 'no record made');
-    $t->redis('HSET', key(u => 'rs'), 'totp', 'S', 'rc', h(9));
-    is_deeply(run('recovery_set', [ key(u => 'rs') ], h(1) . h(2)),
+    is($t->redis('EXISTS', okey(u => 'rs')), 0, 'no record made');
+    $t->redis('HSET', okey(u => 'rs'), 'totp', 'S', 'rc', h(9));
+    is_deeply(run('recovery_set', [ okey(u => 'rs') ], h(1) . h(2)),
               [ 'ok', 2 ], 'two new codes');
-    is($t->redis('HGET', key(u => 'rs'), 'rc'), h(1) . h(2),
+    is($t->redis('HGET', okey(u => 'rs'), 'rc'), h(1) . h(2),
        'they replace the old ones');
-    $t->redis('HSET', key(u => 'rs'), 'must_enroll', 1);
-    is_deeply(run('recovery_set', [ key(u => 'rs') ], h(3)), ['no_factor'],
+    $t->redis('HSET', okey(u => 'rs'), 'must_enroll', 1);
+    is_deeply(run('recovery_set', [ okey(u => 'rs') ], h(3)), ['no_factor'],
               'must enroll again: no codes');
-    like(run('recovery_set', [ key(u => 'rs') ], ''),
+    like(run('recovery_set', [ okey(u => 'rs') ], ''),
          qr/^-ERR recovery_set/, 'none: error');
-    like(run('recovery_set', [ key(u => 'rs') ], 'abc'),
+    like(run('recovery_set', [ okey(u => 'rs') ], 'abc'),
          qr/^-ERR recovery_set/, 'not 64 hex digits: error');
 };
 
 # ------------------------------------------------------------- devices
 
 case 'device_new' => sub {
-    my $d = key(d => 'dn');
+    my $d = okey(d => 'dn');
     my $now = time;
     is_deeply(run('device_new', [$d], 'aa', $now + 100, $now, 3),
               [ 'ok', 1 ], 'one device');
@@ -317,57 +361,102 @@ case 'device_new' => sub {
          qr/^-ERR device_new/, 'an id that is not hex: error');
 };
 
-case 'device_session' => sub {
-    my @k = (key(d => 'ds'), key(u => 'ds'), key(l => 'ds'),
-             key(s => 'ds-1'), key(su => 'ds'));
+# A remembered browser at the gate: gate.lua without a good session and
+# with the device cookie's id makes the session "ds-new".
+case 'gate: remembered devices' => sub {
     my $now = time;
-    my @a = ('ds', 'aa', $now, 600, 3600, $now - 100);
+    my ($d, $u, $l, $su) = map { okey($_ => 'ds') } qw(d u l su);
+    my $new = okey(s => 'ds', 'ds-new');
+    my $gate = sub {
+        my ($sid, %o) = @_;
+        return run('gate',
+            [ okey(s => 'ds', $sid // 'absent'), $u, $su, $d, $l,
+              okey(e => 'ds'), $new ],
+            'ds', $now, 600, 3600, defined $sid ? 1 : 0,
+            $o{device} // 'aa', $o{auth} // $now - 100);
+    };
+    my $state = sub { [ 'none', @{ run('user_state',
+                                       [ $u, $l, okey(e => 'ds') ]) }
+                                    [1 .. 12] ] };
 
-    $t->redis('HSET', $k[1], 'totp', 'S', 'gen', 4);
-    is_deeply(run('device_session', \@k, @a), ['unknown'],
-              'no device: unknown');
-    $t->redis('ZADD', $k[0], $now - 1, 'aa');
-    $t->redis('EXPIRE', $k[0], 100);
-    is_deeply(run('device_session', \@k, @a), ['unknown'],
-              'an expired device: unknown');
-    $t->redis('ZADD', $k[0], $now + 100, 'aa');
-    $t->redis('SET', $k[2], 1, 'EX', 60);
-    is_deeply(run('device_session', \@k, @a), ['locked'], 'locked');
-    $t->redis('DEL', $k[2]);
-    $t->redis('HSET', $k[1], 'must_enroll', 1);
-    is_deeply(run('device_session', \@k, @a), ['no_factor'],
-              'must enroll: no_factor');
-    $t->redis('HDEL', $k[1], 'must_enroll', 'totp');
-    is_deeply(run('device_session', \@k, @a), ['no_factor'],
-              'no authenticator: no_factor');
-    is($t->redis('EXISTS', $k[3]), 0, 'no session made so far');
+    $t->redis('HSET', $u, 'totp', 'S', 'gen', 4);
+    is_deeply($gate->(), $state->(), 'no device: none, the user\'s state');
+    $t->redis('ZADD', $d, $now - 1, 'aa');
+    $t->redis('ZADD', $d, $now, 'ab');
+    $t->redis('EXPIRE', $d, 100);
+    is_deeply($gate->(), $state->(), 'an expired device: none');
+    is_deeply($gate->(undef, device => 'ab'), $state->(),
+              'a device expiring this second: none');
+    $t->redis('ZADD', $d, $now + 100, 'aa');
+    is_deeply($gate->(undef, device => 'bb'), $state->(),
+              'a device not remembered: none');
+    $t->redis('SET', $l, 1, 'EX', 60);
+    my $r = $gate->();
+    is_deeply([ @$r[0, 6] ], [ 'none', 60 ], 'locked: none, the lock time');
+    $t->redis('DEL', $l);
+    $t->redis('HSET', $u, 'must_enroll', 1);
+    is_deeply($gate->(), $state->(), 'must enroll: none');
+    $t->redis('HDEL', $u, 'must_enroll', 'totp');
+    is_deeply($gate->(), $state->(), 'no authenticator, no number: none');
+    is($t->redis('EXISTS', $new), 0, 'no session made so far');
 
-    $t->redis('HSET', $k[1], 'totp', 'S');
-    is_deeply(run('device_session', \@k, @a), ['ok'], 'ok');
-    is_deeply({ @{ $t->redis('HGETALL', $k[3]) } },
+    $t->redis('HSET', $u, 'phone', "\0P");
+    is_deeply($gate->(), ['device'], 'a verified number is a factor: device');
+    $t->redis('DEL', $new);
+    $t->redis('HDEL', $u, 'phone');
+
+    $t->redis('HSET', $u, 'totp', 'S');
+    is_deeply($gate->(), ['device'], 'device');
+    is_deeply({ @{ $t->redis('HGETALL', $new) } },
               { u => 'ds', c => $now, a => $now - 100, m => 'remembered',
                 g => 4, l => $now },
               'a session: method remembered, the time of the code');
-    is($t->redis('SISMEMBER', $k[4], $k[3]), 1, 'in the user\'s set');
-    is_deeply(run('session_check', [ @k[3, 1, 4] ], 'ds', $now, 600, 3600),
+    my $ttl = $t->redis('TTL', $new);
+    ok($ttl > 595 && $ttl <= 600, "the idle timeout ($ttl)");
+    is($t->redis('SISMEMBER', $su, $new), 1, 'in the user\'s set');
+    is_deeply(run('session_check', [ $new, $u, $su ], 'ds', $now, 600, 3600),
               [ 'ok', $now, $now - 100, 'remembered' ], 'session_check');
+    is_deeply($gate->('ds-new', device => 'bb'),
+              [ 'ok', $now, $now - 100, 'remembered' ],
+              'presented, the session comes first');
 
-    is_deeply(run('revoke_user', [ @k[1, 4, 0] ]), [ 'ok', 1 ],
+    # a session that is no good gives way to the device
+    my ($old, $other) = map { okey(s => 'ds', $_) } qw(ds-old ds-other);
+    run('session_new', [ $old, $su, $u ], 'ds', $now, 600, 3600, 'totp',
+        $now);
+    $t->redis('HSET', $u, 'gen', 5);
+    is_deeply($gate->('ds-old'), ['device'],
+              'a revoked session and a device: device');
+    is($t->redis('EXISTS', $old), 0, 'the revoked one deleted');
+    is($t->redis('HGET', $new, 'g'), 5, 'a new session, the new generation');
+    $t->redis('HSET', $other, 'u', 'someone', 'c', $now, 'a', $now,
+              'm', 'totp', 'g', 5, 'l', $now);
+    $t->redis('EXPIRE', $other, 100);
+    is_deeply($gate->('ds-other'), ['device'],
+              'another user\'s session and a device: device');
+    is($t->redis('HGET', $other, 'u'), 'someone', 'that one left as it was');
+    is($t->redis('HGET', $new, 'u'), 'ds', 'the new session is the user\'s');
+    is_deeply($t->redis('SMEMBERS', $su), [$new],
+              'the new session in the set, the revoked one not');
+    $t->redis('DEL', $other);
+
+    is_deeply(run('revoke_user', [ $u, $su, $d ]), [ 'ok', 1 ],
               'revoke_user with the devices');
-    is($t->redis('EXISTS', $k[0]), 0, 'the devices are gone');
-    is_deeply(run('device_session', \@k, @a), ['unknown'],
-              'the device no longer makes sessions');
+    is($t->redis('EXISTS', $d), 0, 'the devices are gone');
+    is_deeply($gate->(), $state->(), 'the device no longer makes sessions');
 
-    $t->redis('ZADD', $k[0], $now + 100, 'bb');
-    $t->redis('EXPIRE', $k[0], 100);
-    $t->redis('HSET', $k[1], 'rc', h(1), 'type', 'hotp', 'counter', 3);
-    is_deeply(run('forget_totp', [ $k[1], key(e => 'ds'), @k[4, 0] ]),
+    $t->redis('ZADD', $d, $now + 100, 'bb');
+    $t->redis('EXPIRE', $d, 100);
+    $t->redis('HSET', $u, 'rc', h(1), 'type', 'hotp', 'counter', 3);
+    is_deeply(run('forget_totp', [ $u, okey(e => 'ds'), $su, $d ]),
               [ 'ok', 1, 0 ], 'forget_totp with the devices');
-    is($t->redis('EXISTS', $k[0]), 0, 'the devices are gone');
-    is_deeply([ sort @{ $t->redis('HKEYS', $k[1]) } ], ['gen'],
+    is($t->redis('EXISTS', $d), 0, 'the devices are gone');
+    is_deeply([ sort @{ $t->redis('HKEYS', $u) } ], ['gen'],
               'and the codes, type and counter');
-    like(run('device_session', \@k, 'ds', 'aa', 0, 600, 3600, $now),
-         qr/^-ERR device_session/, 'now 0: error');
+    like($gate->(undef, device => 'aa', auth => ''), qr/^-ERR gate/,
+         'a device without its time: error');
+    like($gate->(undef, device => 'AA'), qr/^-ERR gate/,
+         'a device id that is not lower-case hex: error');
 };
 
 $t->stop_redis;

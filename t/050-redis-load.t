@@ -14,6 +14,7 @@ use warnings;
 use Test::More;
 use HTTP::Tiny;
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(basic_auth form_field);
 use OtpFaults qw(clients redis_conn keys_without_ttl commandstat count
                  wrong_code enroll_user gate_ready run_wrk
@@ -161,11 +162,11 @@ EOF
     is($st_carol->{429} // 0, $WRONG - $MAX_ATTEMPTS + 1,
        'one challenge: all the others 429 (burnt)')
         or diag(explain($st_carol));
-    is($redis->cmd('HGET', "otp:c:$cid", 'a'), $MAX_ATTEMPTS,
+    is($redis->cmd('HGET', okey('c', 'carol', $cid), 'a'), $MAX_ATTEMPTS,
        "the challenge counted exactly $MAX_ATTEMPTS attempts");
-    is($redis->cmd('GET', 'otp:f:carol'), $MAX_ATTEMPTS,
+    is($redis->cmd('GET', okey('f', 'carol')), $MAX_ATTEMPTS,
        "carol's failures: exactly $MAX_ATTEMPTS");
-    is($redis->cmd('EXISTS', 'otp:l:carol'), 0, 'carol is not locked');
+    is($redis->cmd('EXISTS', okey('l', 'carol')), 0, 'carol is not locked');
 
     # $WRONG challenges, one wrong code on each, at once: the lockout
     # counts exactly lock_after failures, then everything is 429
@@ -185,10 +186,10 @@ EOF
     my $sum = 0;
     for my $c (@csrf) {
         my ($id) = $c =~ /^([^.]+)\./;
-        $sum += $redis->cmd('HGET', "otp:c:$id", 'a') // 0;
+        $sum += $redis->cmd('HGET', okey('c', 'dave', $id), 'a') // 0;
     }
     is($sum, $LOCK_AFTER, "exactly $LOCK_AFTER attempts counted in all");
-    my $ttl = $redis->cmd('TTL', 'otp:l:dave');
+    my $ttl = $redis->cmd('TTL', okey('l', 'dave'));
     ok($ttl > 0 && $ttl <= $LOCK_SECS, "dave is locked ($ttl s)");
 
     my $r = $dave->verify(csrf => $csrf[0], time => time + 30);

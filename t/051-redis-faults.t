@@ -20,6 +20,7 @@ use IO::Socket::INET;
 use List::Util qw(max min sum);
 use Time::HiRes qw(sleep time);
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(basic_auth);
 use OtpFaults qw(clients timed wait_until redis_conn commandstat count
                  enroll_user gate_ready case track);
@@ -28,9 +29,6 @@ use OtpFaults qw(clients timed wait_until redis_conn commandstat count
 # build, not only under SANITIZE=1 (glibc; nginx inherits it)
 $ENV{MALLOC_PERTURB_} //= 165;
 
-my @SCRIPTS = qw(user_state challenge_new attempt enroll_begin
-                 enroll_confirm session_new session_check session_end
-                 revoke_user counter unlock);
 
 # An nginx with the module in front of a redis-server; $o{redis} are the
 # otp_redis parameters after the address, $o{address} replaces it.
@@ -197,8 +195,9 @@ case('redis killed mid-flight, restarted empty' => sub {
     ok(defined $secs && $secs < 5, 'within 5 s');
 
     my $redis = redis_conn($t);
-    my @shas = map { sha1_hex($t->script($_)) } @SCRIPTS;
-    is_deeply($redis->cmd('SCRIPT', 'EXISTS', @shas), [ (1) x @SCRIPTS ],
+    my @scripts = $t->scripts;
+    my @shas = map { sha1_hex($t->script($_)) } @scripts;
+    is_deeply($redis->cmd('SCRIPT', 'EXISTS', @shas), [ (1) x @scripts ],
               'every script loaded again by the handshake');
 
     $r = $alice->get('/private/index.html');
@@ -609,7 +608,7 @@ case('db=5' => sub {
     my $db5 = redis_conn($t, db => 5);
     is($db0->cmd('DBSIZE'), 0, 'nothing in db 0');
     ok($db5->cmd('DBSIZE') > 0, 'keys in db 5');
-    is($db5->cmd('EXISTS', 'otp:u:alice'), 1, 'alice\'s record in db 5');
+    is($db5->cmd('EXISTS', okey('u', 'alice')), 1, 'alice\'s record in db 5');
 
     $db0->close;
     $db5->close;

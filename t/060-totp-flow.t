@@ -15,6 +15,7 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site security_headers_ok wrong_code b32decode
                  pct_decode query_form);
@@ -371,7 +372,7 @@ $r = $bob->post('enroll', { code => totp($bsecret, time => time + 30),
                             csrf => $bcsrf });
 is($r->{status}, 302, 'POST enroll without session: redirected too');
 is(cookie_value($r, 'otp_session'), undef, 'no session');
-is($t->redis('EXISTS', 'otp:e:bob'), 0, 'no enrollment pending for bob');
+is($t->redis('EXISTS', okey('e', 'bob')), 0, 'no enrollment pending for bob');
 
 $r = $bob->verify(time => time + 30);
 is($r->{status}, 303, "bob's authenticator still works");
@@ -379,7 +380,7 @@ is($r->{status}, 303, "bob's authenticator still works");
 # carol: re-enrolls within her session
 my $carol = OtpFlow->new($t, user => 'carol');
 my $csecret = $carol->enroll;
-my $sealed = $t->redis('HGET', 'otp:u:carol', 'totp');
+my $sealed = $t->redis('HGET', okey('u', 'carol'), 'totp');
 ok($carol->cookie, 'carol enrolled with a session');
 
 $r = $carol->get('/_otp/enroll');
@@ -392,7 +393,7 @@ $r = $carol->post('enroll', {
     csrf => $ccsrf2 });
 is($r->{status}, 200, 'new authenticator confirmed');
 ok(cookie_value($r, 'otp_session'), 'with a session');
-isnt($t->redis('HGET', 'otp:u:carol', 'totp'), $sealed,
+isnt($t->redis('HGET', okey('u', 'carol'), 'totp'), $sealed,
      'the stored secret was replaced');
 
 # ------------------------------------------------------ enroll modes

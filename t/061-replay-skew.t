@@ -12,6 +12,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code fresh_step);
 use OtpHttp qw(hdr http_request worker_conns race);
@@ -215,9 +216,9 @@ is(scalar(grep { $_->{status} >= 500 } @res), 0, 'no 5xx')
 # the window be tried.
 sub forget_step {
     my ($user) = @_;
-    my $ttl = $t->redis('TTL', "otp:t:$user");
+    my $ttl = $t->redis('TTL', okey('t', $user));
     ok($ttl > 0 && $ttl <= 40, "last-step record of $user has a TTL ($ttl)");
-    $t->redis('DEL', "otp:t:$user");
+    $t->redis('DEL', okey('t', $user));
 }
 
 my $now = fresh_step(10, 5) + 5;   # the middle of a fresh step

@@ -18,6 +18,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code);
 use OtpHttp qw(hdr http_request worker_conns race);
@@ -138,12 +139,12 @@ is(count(401, @res), 4, 'max_attempts 5, 12 racing wrong codes: four 401')
     or diag(tally(@res));
 is(count(429, @res), 8, 'and eight 429') or diag(tally(@res));
 is(workers_seen(@res), 2, 'on both workers');
-is($t->redis('HGET', "otp:c:$cid", 'a'), 5,
+is($t->redis('HGET', okey('c', 'alice', $cid), 'a'), 5,
    'the challenge counted exactly 5 attempts');
-is($t->redis('GET', 'otp:f:alice'), 5, 'the user exactly 5 failures');
-my $ttl = $t->redis('TTL', "otp:c:$cid");
+is($t->redis('GET', okey('f', 'alice')), 5, 'the user exactly 5 failures');
+my $ttl = $t->redis('TTL', okey('c', 'alice', $cid));
 ok($ttl > 0 && $ttl <= 600, "challenge key has a TTL ($ttl)");
-$ttl = $t->redis('TTL', 'otp:f:alice');
+$ttl = $t->redis('TTL', okey('f', 'alice'));
 ok($ttl > 0 && $ttl <= 60, "failure counter has a TTL ($ttl)");
 
 my $r = $alice->verify(csrf => $csrf);
@@ -152,7 +153,7 @@ is(cookie_value($r, 'otp_session'), undef, 'no cookie');
 
 $r = $alice->verify(time => time + 30);
 is($r->{status}, 303, 'a new challenge with the right code: 303');
-is($t->redis('EXISTS', 'otp:f:alice'), 0, 'success clears the failures');
+is($t->redis('EXISTS', okey('f', 'alice')), 0, 'success clears the failures');
 
 # ------------------------------------------ otp_lockout across challenges
 
@@ -174,7 +175,7 @@ my @ra = map { hdr($_, 'retry-after') // '' }
 is(scalar(grep { /^\d+$/ && $_ >= 1 && $_ <= 60 } @ra), scalar @ra,
    "every 429 says Retry-After within the lock time (@ra)");
 
-$ttl = $t->redis('TTL', 'otp:l:bob');
+$ttl = $t->redis('TTL', okey('l', 'bob'));
 ok($ttl > 0 && $ttl <= 60, "lock key has a TTL ($ttl)");
 
 my $bs = site($t, $lp);
@@ -205,7 +206,7 @@ is($r->{status}, 429, 'locked: GET enroll 429');
 # ---------------------------------------------------- keys carry TTLs
 
 my $keys = $t->redis('KEYS', 'otp:*');
-my @no_ttl = grep { !/^otp:u:/ && $t->redis('TTL', $_) < 0 } @$keys;
+my @no_ttl = grep { !/^otp:\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @$keys;
 is("@no_ttl", '', 'every key but the user records expires')
     or diag(explain $keys);
 

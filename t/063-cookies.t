@@ -14,6 +14,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site keys_from_file mint_cookie cookie_id session_key
                  b64url_encode);
@@ -135,7 +136,7 @@ like($good, qr/^1\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/,
 is(length(cookie_id($good)), 32, 'id of 32 bytes');
 is(mint_cookie($keys, cookie_id($good)), $good,
    'the test re-derives the cookie key (for the minted cookies below)');
-ok($t->redis('EXISTS', 'otp:s:' . session_key($keys, cookie_id($good))),
+ok($t->redis('EXISTS', okey('s', 'alice', session_key($keys, cookie_id($good)))),
    'and the Redis key of a session');
 
 is(gate('alice', $good)->{status}, 200, 'the good cookie opens the page');
@@ -301,7 +302,7 @@ $by = worker_conns($rp, per_worker => 2);
 @warm = map { exchange($_, gate_req('ivan', $ic, $rp))->{status} }
         map { @{ $by->{$_} } } sort keys %$by;
 is("@warm", '200 200 200 200', 'both workers confirmed the session');
-is($t->redis('DEL', 'otp:s:' . session_key($keys, cookie_id($ic))), 1,
+is($t->redis('DEL', okey('s', 'ivan', session_key($keys, cookie_id($ic)))), 1,
    'session deleted in Redis');
 my $d0 = time;
 my @soon = map { exchange($_, gate_req('ivan', $ic, $rp))->{status} }
@@ -315,7 +316,7 @@ is("@after", '302 302 302 302', 'refused everywhere within recheck');
 # kate (recheck 0): deleted in Redis, refused at the next request
 my $kate = enrolled('kate', $port{idle});
 is(gate('kate', $kate->cookie, $port{idle})->{status}, 200, 'kate in');
-$t->redis('DEL', 'otp:s:' . session_key($keys, cookie_id($kate->cookie)));
+$t->redis('DEL', okey('s', 'kate', session_key($keys, cookie_id($kate->cookie))));
 is(gate('kate', $kate->cookie, $port{idle})->{status}, 302,
    'recheck 0: refused at once');
 

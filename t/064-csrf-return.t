@@ -14,6 +14,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code keys_from_file mint_csrf
                  location_target html_unescape pct_encode);
@@ -95,7 +96,7 @@ sub enrolled {
 # sign-in were a minute apart).
 sub signin {
     my ($f, %o) = @_;
-    $t->redis('DEL', 'otp:t:' . $f->user);
+    $t->redis('DEL', okey('t', $f->user));
     my $r = $f->verify(%o);
     $f->set_cookie(undef);
     return $r;
@@ -112,9 +113,9 @@ my (undef, $csrf2) = $alice->challenge;
 my ($cid2, $tok2) = $csrf2 =~ /^([^.]+)\.(.*)$/;
 my (undef, $bcsrf) = $bob->challenge;
 my $wrong = wrong_code($alice->secret);
-my $fails = $t->redis('GET', 'otp:f:alice') // 0;
+my $fails = $t->redis('GET', okey('f', 'alice')) // 0;
 
-$t->redis('DEL', 'otp:t:alice');
+$t->redis('DEL', okey('t', 'alice'));
 my $right = totp($alice->secret);
 
 sub post_verify {
@@ -146,7 +147,7 @@ for my $what (sort keys %bad) {
     is($r->{status}, 403, "verify, CSRF $what: 403 (right code)");
     is(cookie_value($r, 'otp_session'), undef, "  no cookie");
 }
-is($t->redis('GET', 'otp:f:alice') // 0, $fails,
+is($t->redis('GET', okey('f', 'alice')) // 0, $fails,
    'refused forms are not counted as attempts');
 
 my $r = post_verify($alice, { csrf => "$cid." . mint_csrf($keys, 'alice',
@@ -235,7 +236,7 @@ for my $what (sort keys %ebad) {
 $r = $dave->post('enroll', { code => totp($ds), csrf => $dc },
                  headers => { Origin => 'http://evil.example' });
 is($r->{status}, 403, 'enroll, foreign Origin: 403');
-is($t->redis('HEXISTS', 'otp:u:dave', 'totp'), 0, 'dave not enrolled');
+is($t->redis('HEXISTS', okey('u', 'dave'), 'totp'), 0, 'dave not enrolled');
 
 # --------------------------------------------------- return addresses
 
@@ -395,7 +396,7 @@ sub original {
     my ($page, $c) = $f->challenge(
         ($gp =~ /[?&]r=([^&]*)/)[0] // '');
     my $ret = html_unescape(form_field($page->{content}, 'return'));
-    $t->redis('DEL', 'otp:t:' . $f->user);
+    $t->redis('DEL', okey('t', $f->user));
     my $v = $f->verify(csrf => $c, return => $ret);
     $f->set_cookie(undef);
     return ($g, $gh, $gp, $ret, $v);

@@ -19,6 +19,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field);
 use OtpAttack qw(users wrong_code median);
 use OtpHttp qw(http_request worker_conns exchange hdr header_values);
@@ -85,10 +86,10 @@ for my $kind (qw(u t f l e su)) {
 $code{unknown} = $code{wrong};
 
 # unenrolled: no factor, an enrollment pending
-$t->redis('DEL', 'otp:u:userD');
+$t->redis('DEL', okey('u', 'userD'));
 is($flow{unenrolled}->get('/_otp/enroll')->{status}, 200,
    'unenrolled: enrollment pending');
-is($t->redis('EXISTS', 'otp:e:userD'), 1, 'pending enrollment in Redis');
+is($t->redis('EXISTS', okey('e', 'userD')), 1, 'pending enrollment in Redis');
 $code{unenrolled} = $code{wrong};
 
 my @classes = qw(wrong reused unknown unenrolled);

@@ -18,6 +18,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use OtpTest;
+use OtpKeys;
 use OtpFlow;
 use OtpBypass qw(SECRET assert_blocked);
 use OtpHttp qw(http_request send_raw hdr);
@@ -294,7 +295,7 @@ ok($flow->cookie, 'alice enrolled, with a session');
 my $cookie = 'otp_session=' . $flow->cookie;
 
 # carol is locked
-$t->redis('SET', 'otp:l:carol', '1', 'EX', '600');
+$t->redis('SET', okey('l', 'carol'), '1', 'EX', '600');
 
 sub get {
     my ($path, %o) = @_;

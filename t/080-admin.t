@@ -16,6 +16,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(basic_auth);
 use OtpHttp qw(http_request send_raw);
 
@@ -198,7 +199,7 @@ $r = admin(POST => 'users/bob/unlock');
 is($r->{status}, 200, 'POST unlock: 200');
 is_deeply($r->{json}, { ok => JSON::PP::true }, '{"ok":true}');
 is(status_of('bob')->{locked_until}, undef, 'no longer locked');
-is($t->redis('EXISTS', 'otp:f:bob', 'otp:l:bob'), 0,
+is($t->redis('EXISTS', okey('f', 'bob'), okey('l', 'bob')), 0,
    'lock and failure count gone');
 
 is(gate($bob), '302 challenge', 'unlocked: asked for a code');
@@ -248,7 +249,7 @@ is_deeply($r->{json}, { ok => JSON::PP::true, sessions => 1 },
 $s = status_of('dave');
 is($s->{totp}, JSON::PP::false, 'no authenticator');
 is($s->{sessions}, 0, 'no session');
-ok(!defined $t->redis('HGET', 'otp:u:dave', 'totp'), 'secret deleted');
+ok(!defined $t->redis('HGET', okey('u', 'dave'), 'totp'), 'secret deleted');
 
 sleep 1.2;
 is(gate($dave), '302 enroll', 'the old cookie no longer passes: enroll');
@@ -256,9 +257,9 @@ is(gate($dave2), '302 enroll', 'a new sign-in enrolls');
 
 ($page) = $dave2->enroll_page;
 is($page->{status}, 200, 'the enrollment page shows a key');
-ok($t->redis('EXISTS', 'otp:e:dave'), 'an enrollment pending');
+ok($t->redis('EXISTS', okey('e', 'dave')), 'an enrollment pending');
 admin(DELETE => 'users/dave/totp');
-is($t->redis('EXISTS', 'otp:e:dave'), 0, 'a pending enrollment goes too');
+is($t->redis('EXISTS', okey('e', 'dave')), 0, 'a pending enrollment goes too');
 
 $dave2->enroll(time => time + 30);
 is(gate($dave2), 200, 'dave enrolled again and is in');
@@ -310,7 +311,7 @@ $s = status_of('frank');
 is($s->{phone}, '+1555***0123', 'shown masked');
 is($s->{totp}, JSON::PP::false, 'a user known by the phone only');
 
-my $sealed = $t->redis('HGET', 'otp:u:frank', 'phone');
+my $sealed = $t->redis('HGET', okey('u', 'frank'), 'phone');
 is(length $sealed, 12 + 29, 'stored sealed (AES-GCM)');
 unlike($sealed, qr/5550123/, 'the number is not in Redis as text');
 
@@ -320,7 +321,7 @@ is(status_of('alice')->{phone}, '+1***5678',
 put_phone('alice', '{"phone": "+491701234567890"}');
 is(status_of('alice')->{phone}, '+4917***7890', 'a long number');
 
-$t->redis('HSET', 'otp:u:bob', 'phone', $sealed);
+$t->redis('HSET', okey('u', 'bob'), 'phone', $sealed);
 is(status_of('bob')->{phone}, undef,
    'a number sealed to another user does not open');
 like($t->error_log, qr/phone number of user "bob" does not open/,
@@ -417,19 +418,19 @@ for my $name ('a%00b', '%ZZ', 'a%2', 'a%') {
 }
 
 # %2F does not split the path: "a%2Fb/unlock" is not "a" + "b/unlock"
-$t->redis('SET', 'otp:l:a', 1, 'EX', 100);
+$t->redis('SET', okey('l', 'a'), 1, 'EX', 100);
 admin(POST => 'users/a%2Fb%2Funlock');
-is($t->redis('EXISTS', 'otp:l:a'), 1, '%2F is no separator');
-$t->redis('DEL', 'otp:l:a');
+is($t->redis('EXISTS', okey('l', 'a')), 1, '%2F is no separator');
+$t->redis('DEL', okey('l', 'a'));
 
 # a user name with characters that are special in the path, encoded
-$t->redis('SET', 'otp:l:x?y#z', 1, 'EX', 100);
+$t->redis('SET', okey('l', 'x?y#z'), 1, 'EX', 100);
 $r = admin(GET => 'users/x%3Fy%23z');
 is($r->{status}, 200, 'an encoded "?" and "#" in a user name');
 is($r->{json}{user}, 'x?y#z', '... decoded');
 ok($r->{json}{locked_until}, '... and its lock found');
 $r = admin(POST => 'users/x%3Fy%23z/unlock');
-is($t->redis('EXISTS', 'otp:l:x?y#z'), 0, '... and unlocked');
+is($t->redis('EXISTS', okey('l', 'x?y#z')), 0, '... and unlocked');
 
 # query strings are not part of the path
 is(admin(GET => 'users/alice?x=1')->{status}, 200, 'a query is ignored');
@@ -466,7 +467,7 @@ do {
     my $scan = $t->redis('SCAN', $cursor, 'COUNT', 1000);
     $cursor = $scan->[0];
     for my $k (@{ $scan->[1] }) {
-        next if $k =~ /^otp:u:/;
+        next if $k =~ /^otp:\{[^}]*\}:u$/;
         push @no_ttl, $k if $t->redis('TTL', $k) == -1;
     }
 } while ($cursor ne '0');

@@ -14,6 +14,7 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use HTTP::Tiny;
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp);
 
 my $t = OtpTest->new;
@@ -238,7 +239,7 @@ is_deeply([ @status[7 .. 9] ], [ (303) x 3 ], '3 right codes: 303');
     my $f = OtpFlow->new($t, user => 'u1', secret => $flow{u1}->secret);
     my (undef, $csrf) = $f->challenge;
     my ($id) = $csrf =~ /^([^.]+)\./;
-    is($t->redis('DEL', "otp:c:$id"), 1, 'the challenge expires');
+    is($t->redis('DEL', okey('c', 'u1', $id)), 1, 'the challenge expires');
     my $r = $f->verify(csrf => $csrf, code => wrong_code($f->secret));
     is($r->{status}, 401, 'a submit for it gets a new challenge');
 }
@@ -273,7 +274,7 @@ is($t->get('/header/index.html')->{status}, 401, 'no user: 401');
 } 1 .. 8);
 is_deeply(\@out, [ (50) x 8 ], '400 more requests without a user: 401');
 
-$t->redis('SET', 'otp:l:u4', 1, 'EX', 100);
+$t->redis('SET', okey('l', 'u4'), 1, 'EX', 100);
 is(OtpFlow->new($t, user => 'u4')->get('/private/index.html')->{status},
    429, 'a locked user: 429');
 

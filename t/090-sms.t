@@ -19,6 +19,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code);
 use OtpHttp qw(hdr);
@@ -220,7 +221,7 @@ ok(!exists $req[0]{headers}{cookie}
    'none of the client\'s headers (Cookie, its Authorization) reach it');
 my $code = code_of($req[0]);
 
-my $h = $t->redis('HGETALL', "${P}c:$cid");
+my $h = $t->redis('HGETALL', okey('c', 'alice', $cid));
 my %c = @{ ref $h ? $h : [] };
 is(length($c{sh} // ''), 32, 'the challenge holds a 32-byte hash');
 unlike(join(' ', values %c), qr/\Q$code\E/, '... never the code');
@@ -259,7 +260,7 @@ $alice->set_cookie(undef);
 $r = verify_sms($alice, $csrf, $code);
 isnt($r->{status}, 303, 'the same code again: refused');
 ok(!cookie_value($r, 'otp_session'), '... no cookie');
-is($t->redis('EXISTS', "${P}c:$cid"), 0, 'success deleted the challenge');
+is($t->redis('EXISTS', okey('c', 'alice', $cid)), 0, 'success deleted the challenge');
 
 # ------------------------------------------------- bound to its challenge
 
@@ -291,7 +292,7 @@ like($r->{content}, qr/Wait a little/, '... says to wait');
 like($r->{content}, qr{href="/_otp/challenge\?method=sms&amp;c=},
      '... and links back');
 is(scalar $json->requests, 1, '... nothing sent');
-is($t->redis('HGET', "${P}c:" . substr($csrf, 0, 22), 'sn'), 1,
+is($t->redis('HGET', okey('c', 'bob', substr($csrf, 0, 22)), 'sn'), 1,
    '... nothing counted');
 
 sleep(2.2 - (time - $t0));
@@ -329,9 +330,9 @@ ok(!cookie_value($r, 'otp_session'), '... no cookie');
 $r = $carol->post('sms', { csrf => $csrf, return => $ret });
 is($r->{status}, 429, 'a burnt challenge sends no more texts');
 is(scalar $json->requests, 1, '... nothing sent');
-my $f = $t->redis('GET', "${P}f:carol");
+my $f = $t->redis('GET', okey('f', 'carol'));
 is($f, 3, 'three failures toward the lockout');
-ok($t->redis('TTL', "${P}f:carol") > 0, '... with an expiry');
+ok($t->redis('TTL', okey('f', 'carol')) > 0, '... with an expiry');
 
 # --------------------------------------------------------------- expiry
 
@@ -449,7 +450,7 @@ is($r->{status}, 400, '... verify with method=sms: 400');
 # ----------------------------------------------------------------- keys
 
 my @keys = @{ $t->redis('KEYS', "${P}*") };
-my @no_ttl = grep { !/^\Q$P\Eu:/ && $t->redis('TTL', $_) < 0 } @keys;
+my @no_ttl = grep { !/^\Q$P\E\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @keys;
 is_deeply(\@no_ttl, [], 'every key but the user records has an expiry');
 
 $json->stop;

@@ -14,6 +14,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(form_field cookie_value);
 use OtpAttack qw(users site);
 use OtpHttp qw(hdr);
@@ -112,13 +113,13 @@ sub metric {
 
 sub counted {
     my ($user, $cid) = @_;
-    my $c = $t->redis('HGETALL', "${P}c:$cid");
+    my $c = $t->redis('HGETALL', okey('c', $user, $cid));
     my %c = @{ ref $c ? $c : [] };
     return {
         sends    => $c{sn} // 0,
         reserved => defined $c{sr} ? 1 : 0,
-        day      => $t->redis('ZCARD', "${P}sd:$user"),
-        pending  => $t->redis('ZCARD', "${P}sp:$user"),
+        day      => $t->redis('ZCARD', okey('sd', $user)),
+        pending  => $t->redis('ZCARD', okey('sp', $user)),
     };
 }
 
@@ -136,7 +137,7 @@ is_deeply(counted('alice', $cid),
 
 # the resend delay would refuse the next sends: take the first text off
 # the clock (the last send time) so that only the failures are tested
-$t->redis('HSET', "${P}c:$cid", 'sl', time - 60);
+$t->redis('HSET', okey('c', 'alice', $cid), 'sl', time - 60);
 
 my $sent0 = metric('otp_sms_sent_total');
 my $failed0 = metric('otp_sms_failed_total');
@@ -218,7 +219,7 @@ my $bob = OtpFlow->new($t, user => 'bob');
 $prov->clear;
 ($r, $csrf) = send_code($bob);
 my $bob_code = code_of(($prov->wait_requests(1))[0]);
-$t->redis('HSET', "${P}c:" . substr($csrf, 0, 22), 'sl', time - 60);
+$t->redis('HSET', okey('c', 'bob', substr($csrf, 0, 22)), 'sl', time - 60);
 $prov->mode('500');
 $r = $bob->post('sms', { csrf => $csrf, return => $ret });
 is($r->{status}, 502, 'bob: a send fails');
@@ -253,7 +254,7 @@ my @seen = grep { $log =~ /\b\Q$_\E\b/ } @codes, $bob_code;
 is_deeply(\@seen, [], 'no code in the error log');
 
 my @keys = @{ $t->redis('KEYS', "${P}*") };
-my @no_ttl = grep { !/^\Q$P\Eu:/ && $t->redis('TTL', $_) < 0 } @keys;
+my @no_ttl = grep { !/^\Q$P\E\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @keys;
 is_deeply(\@no_ttl, [], 'every key but the user records has an expiry');
 
 $prov->stop;

@@ -14,6 +14,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(form_field);
 use OtpAttack qw(users site);
 use OtpHttp qw(hdr http_request worker_conns race);
@@ -151,11 +152,11 @@ ok((grep { $_->{body} =~ /No more codes/ } @all) > 0,
 my @retry = map { hdr($_, 'retry-after') // 0 }
             grep { $_->{status} == 429 } @all;
 is(scalar(grep { $_ < 1 } @retry), 0, '... every 429 has a Retry-After');
-is($t->redis('HGET', "${P}c:$cid", 'sn'), 3, 'the challenge counted 3');
+is($t->redis('HGET', okey('c', 'alice', $cid), 'sn'), 3, 'the challenge counted 3');
 my $page = $alice->get("/_otp/challenge?method=sms&c=$cid&r=/private/");
 like($page->{content}, qr{Code sent to}, 'the page after the last text');
 unlike($page->{content}, qr{action="sms"}, '... offers no more texts');
-is($t->redis('HEXISTS', "${P}c:$cid", 'sr'), 0, '... no send held');
+is($t->redis('HEXISTS', okey('c', 'alice', $cid), 'sr'), 0, '... no send held');
 
 # the last code is the one that works
 my @req = $prov->requests;
@@ -183,8 +184,8 @@ is(scalar(grep { $_->{status} == 502 } @res), $refused,
    '... each one a 502') or diag(tally(@res));
 is(scalar(grep { $_->{status} == 429 } @res), 10 - $refused,
    '... the others waited for a slot (429)') or diag(tally(@res));
-is($t->redis('ZCARD', "${P}sd:bob"), 0, '... none counted for the day');
-is($t->redis('ZCARD', "${P}sp:bob"), 0, '... no slot held');
+is($t->redis('ZCARD', okey('sd', 'bob')), 0, '... none counted for the day');
+is($t->redis('ZCARD', okey('sp', 'bob')), 0, '... no slot held');
 
 $prov->clear;
 $prov->mode('ok', 0.3);
@@ -206,8 +207,8 @@ ok($one, '... "today"');
 my $wait = $one ? hdr($one, 'retry-after') : 0;
 ok($wait > 86000 && $wait <= 86400, "... Retry-After $wait (a day)");
 
-is($t->redis('ZCARD', "${P}sd:bob"), 4, 'sd:bob holds the 4 texts');
-my $ttl = $t->redis('TTL', "${P}sd:bob");
+is($t->redis('ZCARD', okey('sd', 'bob')), 4, 'sd:bob holds the 4 texts');
+my $ttl = $t->redis('TTL', okey('sd', 'bob'));
 ok($ttl > 86000 && $ttl <= 86400, "... with an expiry of a day ($ttl)");
 
 # the limit is the user's: carol is not affected
@@ -217,7 +218,7 @@ $r = $carol->post('sms', { csrf => $csrf, return => '/private/' });
 is($r->{status}, 303, 'another user still gets texts');
 
 my @keys = @{ $t->redis('KEYS', "${P}*") };
-my @no_ttl = grep { !/^\Q$P\Eu:/ && $t->redis('TTL', $_) < 0 } @keys;
+my @no_ttl = grep { !/^\Q$P\E\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @keys;
 is_deeply(\@no_ttl, [], 'every key but the user records has an expiry');
 
 $prov->stop;

@@ -15,6 +15,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(form_field cookie_value);
 use OtpAttack qw(users site html_unescape);
 use OtpHttp qw(hdr);
@@ -167,7 +168,7 @@ like($r->{headers}{location}, qr{challenge\?method=sms&c=}, '... challenge');
 my @req = $prov->wait_requests(1);
 like($req[0]{body}, qr/"to":"\+447911123456"/,
      '... a code to the number, normalized');
-is($t->redis('HEXISTS', "${P}u:carol", 'phone'), 0,
+is($t->redis('HEXISTS', okey('u', 'carol'), 'phone'), 0,
    '... not stored before it is confirmed');
 
 $page = follow($carol, $r);
@@ -181,13 +182,13 @@ my $code = code_of($req[0]);
 my $w = $code eq '000000' ? '000001' : '000000';
 $r = verify_sms($carol, $csrf, $w);
 is($r->{status}, 401, 'a wrong code: 401');
-is($t->redis('HEXISTS', "${P}u:carol", 'phone'), 0, '... still not stored');
+is($t->redis('HEXISTS', okey('u', 'carol'), 'phone'), 0, '... still not stored');
 
 $r = verify_sms($carol, $csrf, $code);
 is($r->{status}, 303, 'the code: signed in');
 my $cookie = cookie_value($r, 'otp_session');
 ok($cookie, '... with a session');
-my $sealed = $t->redis('HGET', "${P}u:carol", 'phone') // '';
+my $sealed = $t->redis('HGET', okey('u', 'carol'), 'phone') // '';
 ok(length $sealed > 29, 'the number is stored');
 unlike($sealed, qr/7911123456|447911/, '... sealed, not in the clear');
 is(admin_phone('carol'), '"+4479***3456"', '... the admin API shows it masked');
@@ -281,7 +282,7 @@ like($r->{headers}{location} // '', qr{/_otp/challenge},
 $r = $erin->post('sms', { csrf => $csrf, return => $ret,
                           phone => '+15555550100' });
 is($r->{status}, 400, '... nor is POST sms with a number');
-is($t->redis('HEXISTS', "${P}u:erin", 'phone'), 0, '... nothing stored');
+is($t->redis('HEXISTS', okey('u', 'erin'), 'phone'), 0, '... nothing stored');
 
 my $gina = OtpFlow->new(site($t, $port{idp}), user => 'gina');
 $r = $gina->get($ret);

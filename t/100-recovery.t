@@ -14,6 +14,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site security_headers_ok html_unescape);
 use OtpHttp qw(hdr http_request worker_conns race);
@@ -115,11 +116,11 @@ is(scalar keys %uniq, 10, 'all different');
 like($page->{content}, qr{href="/private/"}, 'a continue link back');
 security_headers_ok($page, 'codes page');
 
-my $rc = $t->redis('HGET', 'otp:u:alice', 'rc') // '';
+my $rc = $t->redis('HGET', okey('u', 'alice'), 'rc') // '';
 is(length $rc, 640, 'the store keeps 10 hashes of 64 hex digits');
 like($rc, qr/^[0-9a-f]+$/, '... hex only');
 my $dump = join '', map { ref $_ ? "@$_" : $_ // '' }
-    $t->redis('HGETALL', 'otp:u:alice');
+    $t->redis('HGETALL', okey('u', 'alice'));
 my @plain = grep { my $c = $_; (my $n = $c) =~ s/-//;
                    index($dump, $c) >= 0 || index($dump, $n) >= 0 } @codes;
 is("@plain", '', 'no code in the store as it is, with or without its dash');
@@ -163,7 +164,7 @@ like($c->{content}, qr/Recovery codes left: 9/, 'a new challenge: 9 left');
 
 is(admin_status('alice')->{recovery_codes_left}, 9,
    'admin API: 9 left after one was used');
-is(length($t->redis('HGET', 'otp:u:alice', 'rc')), 576, '9 hashes left');
+is(length($t->redis('HGET', okey('u', 'alice'), 'rc')), 576, '9 hashes left');
 
 $r = use_code($alice, 'ABCDE-FGHJK');
 is($r->{status}, 401, 'a code that is not hers: 401');
@@ -194,12 +195,13 @@ my ($kim, undef, @kcodes) = enrolled('kim');
 my ($lee) = enrolled('lee');
 my (undef, $kcsrf) = $kim->challenge('/private/');
 my (undef, $lcsrf) = $lee->challenge('/private/');
-$t->redis('DEL', 'otp:u:lee', 'otp:su:lee');
+$t->redis('DEL', okey('u', 'lee'), okey('su', 'lee'));
 
 sub blank {
     my ($r, $user) = @_;
     my $b = $r->{content};
-    $b =~ s/(name="csrf" value=")[^"]*/$1/g;
+    # the form's tokens differ from one challenge to the next
+    $b =~ s/(name="(?:csrf|k)" value=")[^"]*/$1/g;
     $b =~ s/\b\Q$user\E\b/USER/g;
     return "$r->{status}\n$b";
 }
@@ -267,7 +269,7 @@ my @st = map {
 $tally{401}++;
 is_deeply(\@st, [ 401, 429 ],
           'otp_max_attempts 2: the second wrong code burns the challenge');
-is($t->redis('GET', 'otp:f:carol'), 2, 'two failures counted for carol');
+is($t->redis('GET', okey('f', 'carol')), 2, 'two failures counted for carol');
 
 my (undef, $later) = $carol->challenge('/private/');
 $r = use_code($carol, 'ZZZZZ-ZZZZY');
@@ -280,17 +282,17 @@ is($r->{status}, 429, 'a right recovery code while locked: 429');
 is(admin_status('carol')->{recovery_codes_left}, 10,
    'and the code is not used up');
 
-$t->redis('DEL', 'otp:l:carol');
+$t->redis('DEL', okey('l', 'carol'));
 $carol->set_cookie(undef);
 (undef, $ccsrf) = $carol->challenge('/private/');
 $carol->verify(csrf => $ccsrf, code => '000000');
-is($t->redis('GET', 'otp:f:carol'), 1,
+is($t->redis('GET', okey('f', 'carol')), 1,
    'a wrong TOTP code counts toward the same lockout');
 $r = $carol->verify(csrf => $ccsrf, code => $ccodes[0],
                     extra => { method => 'recovery' });
 is($r->{status}, 303, 'a right recovery code on the same challenge: 303');
 $tally{303}++;
-is($t->redis('EXISTS', 'otp:f:carol'), 0, 'and the failures are cleared');
+is($t->redis('EXISTS', okey('f', 'carol')), 0, 'and the failures are cleared');
 
 # ------------------------------------------------------- the last one
 
@@ -308,7 +310,7 @@ is($r->{headers}{location}, "$origin/_otp/recovery?r=/private/",
    '... to the recovery codes page');
 ok($dave->cookie, 'with a session');
 is(admin_status('dave')->{recovery_codes_left}, 0, 'admin API: 0 left');
-is($t->redis('HEXISTS', 'otp:u:dave', 'rc'), 0, 'no hash left');
+is($t->redis('HEXISTS', okey('u', 'dave'), 'rc'), 0, 'no hash left');
 
 $r = $dave->get('/_otp/recovery?r=%2Fprivate%2F');
 is($r->{status}, 200, 'GET recovery with a fresh session: 200');
@@ -382,7 +384,7 @@ my $fcsrf = form_field($r->{content}, 'csrf');
 
 # the code of this session was entered 11 minutes ago
 $t->redis('HSET', $_, 'a', time - 660)
-    for @{ $t->redis('SMEMBERS', 'otp:su:frank') };
+    for @{ $t->redis('SMEMBERS', okey('su', 'frank')) };
 $r = $frank->get('/_otp/recovery?r=%2Fprivate%2F');
 is($r->{status}, 302, 'a session whose code is 11 minutes old: 302');
 like($r->{headers}{location}, qr{^\Q$origin\E/_otp/challenge\?r=/_otp/recovery},

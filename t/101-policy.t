@@ -14,6 +14,7 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site);
 use OtpHttp qw(hdr);
@@ -258,7 +259,7 @@ $r = $carol->post('enroll', { code => totp($secret), csrf => $csrf });
 my ($code) = $r->{content} =~ m{<li>([0-9A-Z]{5}-[0-9A-Z]{5})</li>};
 $carol->set_cookie(cookie_value($r, 'otp_session'));
 $t->redis('HSET', $_, 'a', time - 60)
-    for @{ $t->redis('SMEMBERS', 'otp:su:carol') };
+    for @{ $t->redis('SMEMBERS', okey('su', 'carol')) };
 $r = $carol->get('/admin/index.html');
 is($r->{status}, 302, 'a session whose code is a minute old: 302');
 (undef, $csrf) = $carol->challenge('/admin/');

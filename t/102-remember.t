@@ -16,6 +16,7 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site keys_from_file b64url_encode b64url_decode);
 use OtpHttp qw(hdr);
@@ -167,7 +168,7 @@ unlike($c->{content}, qr/name="remember"/,
 my $r = $alice->verify(time => time + 30);
 is($r->{status}, 303, 'signed in without ticking the box');
 is(cookie_value($r, 'otp_session_device'), undef, 'no device cookie');
-is($t->redis('EXISTS', 'otp:d:alice'), 0, 'no device remembered');
+is($t->redis('EXISTS', okey('d', 'alice')), 0, 'no device remembered');
 
 $alice->set_cookie(undef);
 ($r, my $dev) = remembered($alice, at => 60);
@@ -182,8 +183,8 @@ like($sc, qr/; SameSite=Lax/, 'SameSite=Lax');
 ok(cookie_value($r, 'otp_session'), 'and a session cookie');
 like($dev, qr/^1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/, 'a signed value');
 
-is($t->redis('ZCARD', 'otp:d:alice'), 1, 'one device remembered in Redis');
-my $ttl = $t->redis('TTL', 'otp:d:alice');
+is($t->redis('ZCARD', okey('d', 'alice')), 1, 'one device remembered in Redis');
+my $ttl = $t->redis('TTL', okey('d', 'alice'));
 ok($ttl > 2591990 && $ttl <= 2592000, "the set expires with it ($ttl s)");
 
 # a new browser session: only the device cookie
@@ -208,7 +209,7 @@ is($r->{status}, 200, 'again: the device cookie works more than once');
 
 $r = get($alice, '/private/index.html',
          device => $dev) for 1 .. 2;
-is($t->redis('ZCARD', 'otp:d:alice'), 1, 'still one device');
+is($t->redis('ZCARD', okey('d', 'alice')), 1, 'still one device');
 
 # ---------------------------------------------------- ignored cookies
 
@@ -267,7 +268,7 @@ $carol->set_cookie(undef);
 $carol->verify(code => '000000') for 1 .. 2;
 $r = get($carol, '/private/index.html', device => $cdev);
 is($r->{status}, 429, 'a locked user: the device cookie does not pass');
-$t->redis('DEL', 'otp:l:carol');
+$t->redis('DEL', okey('l', 'carol'));
 $r = get($carol, '/private/index.html', device => $cdev);
 is($r->{status}, 200, 'unlocked: it does again');
 
@@ -277,7 +278,7 @@ my $dave = enrolled('dave');
 (undef, my $d1) = remembered($dave);
 $dave->set_cookie(undef);
 (undef, my $d2) = remembered($dave, at => 60);
-is($t->redis('ZCARD', 'otp:d:dave'), 2, 'dave trusts two browsers');
+is($t->redis('ZCARD', okey('d', 'dave')), 2, 'dave trusts two browsers');
 $dave->set_cookie(undef);
 $r = get($dave, '/private/index.html', device => $d1);
 is($r->{status}, 200, 'the first passes');
@@ -286,7 +287,7 @@ my $from_device = cookie_value($r, 'otp_session');
 $r = $t->http->request('DELETE',
                        $t->url('/_otp_admin/users/dave/sessions'));
 is($r->{status}, 200, 'admin: DELETE users/dave/sessions');
-is($t->redis('EXISTS', 'otp:d:dave'), 0, 'the devices are forgotten');
+is($t->redis('EXISTS', okey('d', 'dave')), 0, 'the devices are forgotten');
 for my $d ($d1, $d2) {
     $r = get($dave, '/private/index.html', device => $d);
     is($r->{status}, 302, 'after the revoke, a device cookie: 302');
@@ -309,7 +310,7 @@ is($r->{status}, 200, 'dave enrolls a new authenticator');
 $dave->set_cookie(undef);
 $r = get($dave, '/private/index.html', device => $d3);
 is($r->{status}, 302, 'after re-enrollment, the device cookie: 302');
-is($t->redis('EXISTS', 'otp:d:dave'), 0, 'the devices are forgotten');
+is($t->redis('EXISTS', okey('d', 'dave')), 0, 'the devices are forgotten');
 
 # require-enroll and DELETE totp
 my $erin = enrolled('erin');
@@ -325,7 +326,7 @@ my $frank = enrolled('frank');
 (undef, my $fdev) = remembered($frank);
 $r = $t->http->request('DELETE', $t->url('/_otp_admin/users/frank/totp'));
 is($r->{status}, 200, 'admin: DELETE users/frank/totp');
-is($t->redis('EXISTS', 'otp:d:frank'), 0, 'forgets the devices');
+is($t->redis('EXISTS', okey('d', 'frank')), 0, 'forgets the devices');
 $frank->set_cookie(undef);
 $r = get($frank, '/private/index.html', device => $fdev);
 is($r->{status}, 302, '... the device cookie no longer passes');
@@ -337,7 +338,7 @@ do {
     my $scan = $t->redis('SCAN', $cursor, 'COUNT', 1000);
     $cursor = $scan->[0];
     for my $k (@{ $scan->[1] }) {
-        next if $k =~ /^otp:u:/;
+        next if $k =~ /^otp:\{[^}]*\}:u$/;
         push @no_ttl, $k if $t->redis('TTL', $k) == -1;
     }
 } while ($cursor ne '0');

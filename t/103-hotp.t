@@ -15,6 +15,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site html_unescape);
 use OtpHttp qw(hdr http_request worker_conns race);
@@ -68,7 +69,7 @@ sub flow {
 
 sub counter_of {
     my ($user) = @_;
-    return $t->redis('HGET', "otp:u:$user", 'counter');
+    return $t->redis('HGET', okey('u', $user), 'counter');
 }
 
 # a code on a new challenge, without a session
@@ -110,12 +111,12 @@ is(html_unescape($href2 // ''), $href, 'a reload shows the same key');
 
 $r = $alice->post('enroll', { code => hotp($secret, 6), csrf => $csrf });
 is($r->{status}, 401, 'the first code at counter 6, past window 5: 401');
-is($t->redis('HEXISTS', 'otp:u:alice', 'totp'), 0, 'not enrolled');
+is($t->redis('HEXISTS', okey('u', 'alice'), 'totp'), 0, 'not enrolled');
 
 $r = $alice->post('enroll', { code => hotp($secret, 2), csrf => $csrf });
 is($r->{status}, 200, 'the first code at counter 2 (in the window): 200');
 like($r->{content}, qr/Save your recovery codes/, 'with recovery codes');
-is($t->redis('HGET', 'otp:u:alice', 'type'), 'hotp', 'stored as HOTP');
+is($t->redis('HGET', okey('u', 'alice'), 'type'), 'hotp', 'stored as HOTP');
 is(counter_of('alice'), 3, 'the counter starts after the code: 3');
 $alice->{secret} = $secret;
 $alice->set_cookie(undef);
@@ -199,7 +200,7 @@ is(counter_of('alice'), 17, 'wrong codes leave the counter');
 
 my $bob = flow('bob', $port{totp});
 my $bsecret = $bob->enroll;
-is($t->redis('HEXISTS', 'otp:u:bob', 'type'), 0, 'bob enrolled TOTP');
+is($t->redis('HEXISTS', okey('u', 'bob'), 'type'), 0, 'bob enrolled TOTP');
 $bob = flow('bob');
 $bob->{secret} = $bsecret;
 $r = $bob->verify(time => time + 30);
@@ -226,8 +227,8 @@ is($r->{status}, 303, 'carol signs in');
 my (undef, $tsecret, $tcsrf) = $cflow->enroll_page;
 $r = $cflow->post('enroll', { code => totp($tsecret), csrf => $tcsrf });
 is($r->{status}, 200, 'carol enrolls a TOTP authenticator');
-is($t->redis('HEXISTS', 'otp:u:carol', 'type'), 0, 'no longer HOTP');
-is($t->redis('HEXISTS', 'otp:u:carol', 'counter'), 0, 'no counter');
+is($t->redis('HEXISTS', okey('u', 'carol'), 'type'), 0, 'no longer HOTP');
+is($t->redis('HEXISTS', okey('u', 'carol'), 'counter'), 0, 'no counter');
 $r = sign_in($cflow, hotp($csecret, 2));
 is($r->{status}, 401, 'an HOTP code of the old key: 401');
 

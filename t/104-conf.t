@@ -15,6 +15,7 @@ use warnings;
 use Test::More;
 
 use OtpTest;
+use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users);
 use OtpHttp qw(hdr);
@@ -152,7 +153,7 @@ is($r->{status}, 303, 'step-up: signed in, trusting this browser');
 my $device = cookie_value($r, 'otp_session_device');
 ok($device, '... a device cookie');
 $t->redis('HSET', $_, 'a', time - 360)
-    for @{ $t->redis('SMEMBERS', 'otp:su:alice') };
+    for @{ $t->redis('SMEMBERS', okey('su', 'alice')) };
 
 $r = $alice->get('/index.html');
 is($r->{status}, 200, 'step-up: the code is 6 minutes old: the site opens');
@@ -220,7 +221,7 @@ like($r->{headers}{location} // '', qr{/_otp/enroll\?r=/index\.html$},
 
 $sso->enroll(return => '/index.html');
 ok($sso->cookie, 'auth-request: enrolled, a session');
-is($t->redis('HEXISTS', 'otp:u:alice', 'totp'), 1,
+is($t->redis('HEXISTS', okey('u', 'alice'), 'totp'), 1,
    '... for the user the identity provider named');
 $r = $sso->get('/index.html');
 is($r->{status}, 200, 'auth-request: the page');

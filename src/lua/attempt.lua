@@ -1,39 +1,71 @@
--- attempt.lua: one verification attempt on a challenge.  The C side has
--- already checked the code; this script decides, atomically, whether the
--- result counts: lock, challenge, attempt limit, TOTP replay, lockout.
+-- attempt.lua: a code typed on the challenge, and the session a right one
+-- starts, in one step: a code is never accepted without its session.
+-- The C side checked the code against the user's secret (TOTP, HOTP) or
+-- hashed it (recovery code) and sends what it found; this script decides
+-- whether that still counts, counts a wrong one against the challenge
+-- and the user, and makes the session.
 --
--- KEYS[1]  P c:<id>     challenge (hash: u user, a wrong attempts)
--- KEYS[2]  P f:<user>   consecutive failures of the user
--- KEYS[3]  P l:<user>   lock marker
--- KEYS[4]  P t:<user>   last accepted TOTP step
+-- KEYS[1]  P{u}:c:<id>    challenge (hash: u user, a wrong attempts)
+-- KEYS[2]  P{u}:f         consecutive failures of the user
+-- KEYS[3]  P{u}:l         lock marker
+-- KEYS[4]  P{u}:t         last accepted TOTP step
+-- KEYS[5]  P{u}:u         user record (hash: totp type counter rc gen)
+-- KEYS[6]  P{u}:s:<hash>  the new session
+-- KEYS[7]  P{u}:su        set of the user's session keys
+-- KEYS[8]  P{u}:d         remembered devices
 -- ARGV[1]  user
--- ARGV[2]  "ok" (the code was right) or "wrong"
--- ARGV[3]  the TOTP step the code matched, or "" for methods without steps
--- ARGV[4]  max attempts per challenge (otp_max_attempts)
--- ARGV[5]  failures that lock the user (otp_lockout n)
--- ARGV[6]  lock time, seconds (otp_lockout time)
--- ARGV[7]  life of the last-step record, seconds
+-- ARGV[2]  "totp", "hotp" or "recovery"
+-- ARGV[3]  the proof, or "" for a wrong code: the TOTP step or the HOTP
+--          counter the code matched, or the recovery code's keyed hash
+-- ARGV[4]  totp, hotp: the sealed secret the code was checked against,
+--          or "" where there was none (a random one: an unknown user)
+-- ARGV[5]  max attempts per challenge (otp_max_attempts)
+-- ARGV[6]  failures that lock the user (otp_lockout n)
+-- ARGV[7]  lock time, seconds (otp_lockout time)
+-- ARGV[8]  life of the last-step record, seconds
+-- ARGV[9]  now, unix seconds
+-- ARGV[10] session idle timeout, seconds (otp_session_idle)
+-- ARGV[11] session lifetime, seconds (otp_session_ttl)
+-- ARGV[12] a device id to remember ("trust this browser"), or ""
+-- ARGV[13] its expiry, unix seconds, or ""
+-- ARGV[14] most devices kept per user
 --
--- Reply: {"ok"}                the challenge is consumed
---        {"wrong", left}       attempts left on this challenge
---        {"burnt"}             no attempts left on this challenge
---        {"locked", seconds}   the user is locked
---        {"locked", seconds, 1}   this attempt locked the user
---        {"no_challenge"}      no such challenge for this user
+-- Reply: {"ok", left}            the challenge is consumed and KEYS[6]
+--                                made; left: recovery codes left, or the
+--                                next HOTP counter, or 0
+--        {"wrong", left}         attempts left on this challenge
+--        {"burnt"}               no attempts left on this challenge
+--        {"locked", secs}        the user is locked
+--        {"locked", secs, 1}     this attempt locked the user
+--        {"no_challenge"}        no such challenge for this user
+--        {"enroll"}              an administrator asked for a new
+--                                authenticator: nothing counted
+--        {"stale"}               the code was checked against a secret
+--                                that is no longer the user's: nothing
+--                                counted (the C side reads the record and
+--                                checks again)
 --
--- A right code for a step not newer than the last accepted one is a
--- replay and counts exactly like a wrong code, reply included.
+-- A code used before (a step or counter not ahead of the user's, a spent
+-- recovery code) counts exactly like a wrong code, reply included, and so
+-- does a step a racing request accepted a moment ago.
 
 -- include: _prelude.lua
 
-local user, result, step = ARGV[1], ARGV[2], ARGV[3]
-local max, lock_after = count(ARGV[4]), count(ARGV[5])
-local lock_secs, step_ttl = count(ARGV[6]), count(ARGV[7])
-local n = tonumber(step)
+local user, kind, proof, sealed = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max, lock_after = count(ARGV[5]), count(ARGV[6])
+local lock_secs, step_ttl = count(ARGV[7]), count(ARGV[8])
+local now, idle, ttl = count(ARGV[9]), count(ARGV[10]), count(ARGV[11])
+local n = tonumber(proof)
 
-if not (max and lock_after and lock_secs and step_ttl)
-   or (result ~= 'ok' and result ~= 'wrong')
-   or (step ~= '' and not (n and n >= 0 and n % 1 == 0))
+if not (max and lock_after and lock_secs and step_ttl and now and idle
+        and ttl and count(ARGV[14]))
+   or user == ''
+   or (kind ~= 'totp' and kind ~= 'hotp' and kind ~= 'recovery')
+   or (kind ~= 'recovery' and proof ~= '' and not proof:find('^%d+$'))
+   or (kind == 'recovery' and proof ~= ''
+       and (#proof ~= 64 or proof:find('[^0-9a-f]')))
+   or (ARGV[12] ~= '' and not (ARGV[12]:find('^[0-9a-f]+$')
+                               and (count(ARGV[13]) or 0) > now))
 then
     return redis.error_reply('ERR attempt: bad arguments')
 end
@@ -41,6 +73,13 @@ end
 local locked = left(redis.call('PTTL', KEYS[3]))
 if locked > 0 then
     return {'locked', locked}
+end
+
+local u = redis.call('HMGET', KEYS[5], 'totp', 'type', 'counter', 'rc',
+                     'must_enroll')
+
+if u[1] and u[5] == '1' then
+    return {'enroll'}
 end
 
 local ch = redis.call('HMGET', KEYS[1], 'u', 'a')
@@ -53,16 +92,54 @@ if a >= max then
     return {'burnt'}
 end
 
-if result == 'ok' then
+local ok, value = false, 0
+
+if sealed ~= '' and kind ~= 'recovery'
+   and (u[1] ~= sealed or (u[2] == 'hotp') ~= (kind == 'hotp'))
+then
+    return {'stale'}
+end
+
+if proof ~= '' and kind == 'totp' then
     local last = tonumber(redis.call('GET', KEYS[4]))
 
-    if step == '' or not last or n > last then
-        if step ~= '' then
-            redis.call('SET', KEYS[4], step, 'EX', step_ttl)
-        end
-        redis.call('DEL', KEYS[2], KEYS[1])
-        return {'ok'}
+    if not last or n > last then
+        redis.call('SET', KEYS[4], proof, 'EX', step_ttl)
+        ok = true
     end
+
+elseif proof ~= '' and kind == 'hotp' then
+    if n >= (tonumber(u[3]) or 0) then
+        redis.call('HSET', KEYS[5], 'counter', n + 1)
+        ok, value = true, n + 1
+    end
+
+elseif proof ~= '' then
+    local rc = u[4] or ''
+
+    for i = 1, #rc, 64 do
+        if rc:sub(i, i + 63) == proof then
+            rc = rc:sub(1, i - 1) .. rc:sub(i + 64)
+            if rc == '' then
+                redis.call('HDEL', KEYS[5], 'rc')
+            else
+                redis.call('HSET', KEYS[5], 'rc', rc)
+            end
+            ok, value = true, #rc / 64
+            break
+        end
+    end
+end
+
+if ok then
+    redis.call('DEL', KEYS[2], KEYS[1])
+    session_make(KEYS[6], KEYS[7], KEYS[5], user, now, idle, ttl, kind, now)
+
+    if ARGV[12] ~= '' then
+        device_add(KEYS[8], ARGV[12], count(ARGV[13]), now, count(ARGV[14]))
+    end
+
+    return {'ok', value}
 end
 
 a = redis.call('HINCRBY', KEYS[1], 'a', 1)

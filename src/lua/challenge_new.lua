@@ -1,16 +1,33 @@
--- challenge_new.lua: a new challenge for a user, with no wrong attempts.
+-- challenge_new.lua: the challenge page's one trip: what the page needs
+-- to know of the user and, for a user who can sign in, a new challenge
+-- with no wrong attempts.
 --
--- KEYS[1]  P c:<id>   challenge (hash: u user, a wrong attempts)
+-- KEYS[1]  P{u}:c:<id>   challenge (hash: u user, a wrong attempts)
+-- KEYS[2]  P{u}:u        user record (hash)
+-- KEYS[3]  P{u}:l        lock marker
+-- KEYS[4]  P{u}:e        pending enrollment
 -- ARGV[1]  user
 -- ARGV[2]  ttl, seconds
+-- ARGV[3]  when to make it: "always" (the C side knows of a factor the
+--          store does not hold: a number from the configuration), or for
+--          a user who is not locked, is not asked to enroll again and has
+--          an authenticator ("totp") or an authenticator or a verified
+--          number ("phone", where texts are offered)
 --
--- Reply: {"ok"}
+-- Reply: {"ok", <user_state.lua's values>}     the challenge is made
+--        {"none", <user_state.lua's values>}   it is not
 --        {"exists"}   the id is taken; nothing changed (re-creating a
 --                     challenge would reset its attempt counter)
 
-local ttl = tonumber(ARGV[2])
+-- include: _prelude.lua
 
-if not ttl or ttl < 1 or ttl % 1 ~= 0 or ARGV[1] == '' then
+local ttl = count(ARGV[2])
+
+local when = ARGV[3]
+
+if not ttl or ARGV[1] == ''
+   or (when ~= 'always' and when ~= 'totp' and when ~= 'phone')
+then
     return redis.error_reply('ERR challenge_new: bad arguments')
 end
 
@@ -18,7 +35,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     return {'exists'}
 end
 
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', 0)
-redis.call('EXPIRE', KEYS[1], ttl)
+local state = user_state(KEYS[2], KEYS[3], KEYS[4])
 
-return {'ok'}
+-- state: 1 totp, 5 must_enroll, 6 lock_ttl, 12 phone
+if when == 'always'
+   or (state[6] == 0 and state[5] == 0
+       and (state[1] or (when == 'phone' and state[12])))
+then
+    redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', 0)
+    redis.call('EXPIRE', KEYS[1], ttl)
+    table.insert(state, 1, 'ok')
+else
+    table.insert(state, 1, 'none')
+end
+
+return state

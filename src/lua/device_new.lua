@@ -23,11 +23,4 @@ then
     return redis.error_reply('ERR device_new: bad arguments')
 end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], expiry, ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(most + 1))
-
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('EXPIREAT', KEYS[1], tonumber(last[2]))
-
-return {'ok', redis.call('ZCARD', KEYS[1])}
+return {'ok', device_add(KEYS[1], ARGV[1], expiry, now, most)}

@@ -24,20 +24,7 @@ if not (now and idle and ttl and count(ARGV[6])) or ARGV[1] == '' then
     return redis.error_reply('ERR session_new: bad arguments')
 end
 
-local gen = tonumber(redis.call('HGET', KEYS[3], 'gen')) or 0
-
-for _, s in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    if redis.call('EXISTS', s) == 0 then
-        redis.call('SREM', KEYS[2], s)
-    end
-end
-
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', now, 'a', ARGV[6],
-           'm', ARGV[5], 'g', gen, 'l', now)
-redis.call('EXPIRE', KEYS[1], math.min(idle, ttl))
-
-redis.call('SADD', KEYS[2], KEYS[1])
-redis.call('EXPIRE', KEYS[2], ttl)
+session_make(KEYS[1], KEYS[2], KEYS[3], ARGV[1], now, idle, ttl, ARGV[5],
+             ARGV[6])
 
 return {'ok'}

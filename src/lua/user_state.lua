@@ -17,28 +17,15 @@
 --   type         "hotp" for an HOTP authenticator, nil for TOTP
 --   counter      the next HOTP counter expected, 0 for TOTP
 --   recovery     recovery codes left
---   phone        the verified phone number (sealed, binary), nil if none;
---                always the last value (ngx_http_otp_user.c reads it so):
---                values added later go before it
+--   phone        the verified phone number (sealed, binary), nil if none
+--
+-- gate.lua and challenge_new.lua reply the same values after their own
+-- status (user_state() in _prelude.lua).
 
 -- include: _prelude.lua
 
-local u = redis.call('HMGET', KEYS[1],
-                     'totp', 'alg', 'digits', 'period', 'must_enroll', 'gen',
-                     'type', 'counter', 'rc', 'phone')
+local state = user_state(KEYS[1], KEYS[2], KEYS[3])
 
-return {
-    'ok',
-    u[1],
-    u[2],
-    tonumber(u[3]) or 0,
-    tonumber(u[4]) or 0,
-    u[5] == '1' and 1 or 0,
-    left(redis.call('PTTL', KEYS[2])),
-    tonumber(u[6]) or 0,
-    redis.call('EXISTS', KEYS[3]),
-    u[7] == 'hotp' and 'hotp' or false,
-    tonumber(u[8]) or 0,
-    math.floor(#(u[9] or '') / 64),
-    u[10]
-}
+table.insert(state, 1, 'ok')
+
+return state

@@ -128,20 +128,29 @@ sub challenge {
     my $path = "$self->{endpoint}challenge";
     $path .= "?r=$return" if defined $return;
     my $r = $self->get($path);
-    return ($r, form_field($r->{content}, 'csrf'));
+    my $csrf = form_field($r->{content}, 'csrf');
+
+    # the key pass the verify form carries, sent back as a browser would
+    my $k = form_field($r->{content}, 'k');
+    $self->{pass}{$csrf} = $k if defined $csrf && defined $k;
+
+    return ($r, $csrf);
 }
 
-# POST verify with a code (default: the code of the next unused step);
-# keeps a new session cookie; returns the response.
+# POST verify with a code (default: the code of the next unused step),
+# and the key pass of the challenge page the csrf came from (no_pass:
+# without it); keeps a new session cookie; returns the response.
 sub verify {
     my ($self, %o) = @_;
     my $csrf = $o{csrf};
     (undef, $csrf) = $self->challenge unless defined $csrf;
     my $code = $o{code} // totp($self->{secret}, %o);
+    my $pass = defined $csrf ? $self->{pass}{$csrf} : undef;
     my $r = $self->post('verify', {
         code   => $code,
         csrf   => $csrf // '',
         return => $o{return} // '/',
+        (defined $pass && !$o{no_pass} ? (k => $pass) : ()),
         %{ $o{extra} || {} },
     }, %o);
     my $c = cookie_value($r, 'otp_session');

@@ -31,6 +31,8 @@ static const char  *want_code =
     "781ca2d2b8f2373b815fcbe9bd710453a4d08940bbf663fe41a511a82da1f5a7";
 static const char  *want_seal =
     "19eec1d2523ef1fcf39e59effa1ab10bd142bfe96b11679037dc7fc215b443ae";
+static const char  *want_form =
+    "c09687f9221b196722858c73605c1ad15b1fde22bf22602ce73d430bf620a397";
 
 /* HMAC-SHA256, key 00 01 .. 1f */
 static const char  *want_hmac_fox =
@@ -96,6 +98,7 @@ test_keys(void)
     tap_is_str(hex(k1.csrf, 32), want_csrf, "csrf key vector");
     tap_is_str(hex(k1.code, 32), want_code, "code key vector");
     tap_is_str(hex(k1.seal, 32), want_seal, "seal key vector");
+    tap_is_str(hex(k1.form, 32), want_form, "form key vector");
 
     tap_ok(ngx_http_otp_keys_derive(ikm, 32, &k2) == 0
            && memcmp(&k1, &k2, sizeof(k1)) == 0, "derive is deterministic");
@@ -105,7 +108,11 @@ test_keys(void)
            && memcmp(k1.cookie, k1.seal, 32) != 0
            && memcmp(k1.csrf, k1.code, 32) != 0
            && memcmp(k1.csrf, k1.seal, 32) != 0
-           && memcmp(k1.code, k1.seal, 32) != 0, "four distinct keys");
+           && memcmp(k1.code, k1.seal, 32) != 0
+           && memcmp(k1.form, k1.cookie, 32) != 0
+           && memcmp(k1.form, k1.csrf, 32) != 0
+           && memcmp(k1.form, k1.code, 32) != 0
+           && memcmp(k1.form, k1.seal, 32) != 0, "five distinct keys");
 
     tap_ok(ngx_http_otp_keys_derive(ikm, 64, &k3) == 0
            && memcmp(k1.cookie, k3.cookie, 32) != 0,

@@ -353,7 +353,7 @@ static const test_page_t  pages[] = {
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
       "sms_sent sms_phone sms_wait recovery_left remember_device "
-      "remember_days",
+      "remember_days pass",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"verify\""
       "|name=\"csrf\" value=\"CSRF&amp;1\""
