@@ -329,10 +329,35 @@ case 'attempt: wrong codes burn the challenge' => sub {
        'attempts stop at 5');
     is($t->redis('GET', okey(f => 'bob')), 5, 'failures: 5');
     my $ttl = $t->redis('TTL', okey(f => 'bob'));
-    ok($ttl > 895 && $ttl <= 900, "failures expire with the lockout ($ttl)");
+    ok($ttl > 86395 && $ttl <= 86400,
+       "failures are kept a day after the last ($ttl)");
     is($t->redis('EXISTS', okey(t => 'bob')), 0, 'no step recorded');
     is($t->redis('EXISTS', okey(s => 'bob', 'aw-s'), okey(su => 'bob')), 0,
        'no session');
+};
+
+# SPEC 6.19: the count does not lapse with the lockout time.  Before,
+# it expired one lockout period after the first failure, so nine wrong
+# codes every 15 minutes went on for ever.
+case 'attempt: slow guessing still locks' => sub {
+    my %o = (lock_after => 3, lock_secs => 60);
+    user('sam');
+    challenge("sl$_", 'sam') for 1 .. 3;
+
+    is_deeply(attempt('sl1', 'sam', 'totp', '', %o), [ 'wrong', 4 ],
+              'failure 1');
+    ok($t->redis('TTL', okey(f => 'sam')) > 86395,
+       'kept a day, not the lockout time (60 s)');
+
+    # a lockout period later, the count is still there
+    $t->redis('EXPIRE', okey(f => 'sam'), 86400 - 61);
+    is_deeply(attempt('sl2', 'sam', 'totp', '', %o), [ 'wrong', 4 ],
+              'failure 2, after the lockout time');
+    ok($t->redis('TTL', okey(f => 'sam')) > 86395,
+       'each failure keeps it a day more');
+    is_deeply(attempt('sl3', 'sam', 'totp', '', %o), [ 'locked', 60, 1 ],
+              'failure 3 locks');
+    $t->redis('DEL', okey(l => 'sam'));
 };
 
 case 'attempt: no challenge' => sub {

@@ -24,15 +24,14 @@ local function left(ms)
     return math.max(1, math.floor((ms + 999) / 1000))
 end
 
--- One more consecutive failure of the user, counted in key f: the first
--- gives the count its expiry (lock_secs); the lock_after-th locks the
--- user (key l) for lock_secs and starts the count over.  True when this
--- failure locked the user.
+-- One more consecutive failure of the user, counted in key f until a
+-- success deletes it: each failure keeps the count a day more (longer if
+-- the lock is longer), so that slow guessing still locks (SPEC 6.19);
+-- the lock_after-th locks the user (key l) for lock_secs and starts the
+-- count over.  True when this failure locked the user.
 local function failure(f, l, lock_after, lock_secs)
     local n = redis.call('INCR', f)
-    if n == 1 then
-        redis.call('EXPIRE', f, lock_secs)
-    end
+    redis.call('EXPIRE', f, math.max(86400, lock_secs))
 
     if n >= lock_after then
         redis.call('SET', l, 1, 'EX', lock_secs)

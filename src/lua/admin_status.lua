@@ -1,8 +1,8 @@
 -- admin_status.lua: what the admin API shows about a user.  Read-only.
 --
--- KEYS[1]  P u:<user>    user record (hash)
--- KEYS[2]  P l:<user>    lock marker
--- KEYS[3]  P su:<user>   set of the user's session keys
+-- KEYS[1]  P{u}:u          user record (hash)
+-- KEYS[2]  P{u}:l          lock marker
+-- KEYS[3]  P{u}:su         set of the user's session keys
 --
 -- Reply: {"ok", totp, must_enroll, lock_ttl, sessions, phone, hotp,
 --         recovery}

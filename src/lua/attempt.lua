@@ -5,14 +5,14 @@
 -- whether that still counts, counts a wrong one against the challenge
 -- and the user, and makes the session.
 --
--- KEYS[1]  P{u}:c:<id>    challenge (hash: u user, a wrong attempts)
--- KEYS[2]  P{u}:f         consecutive failures of the user
--- KEYS[3]  P{u}:l         lock marker
--- KEYS[4]  P{u}:t         last accepted TOTP step
--- KEYS[5]  P{u}:u         user record (hash: totp type counter rc gen)
--- KEYS[6]  P{u}:s:<hash>  the new session
--- KEYS[7]  P{u}:su        set of the user's session keys
--- KEYS[8]  P{u}:d         remembered devices
+-- KEYS[1]  P{u}:c:<id>     challenge (hash: u user, a wrong attempts)
+-- KEYS[2]  P{u}:f          consecutive failures of the user
+-- KEYS[3]  P{u}:l          lock marker
+-- KEYS[4]  P{u}:t          last accepted TOTP step
+-- KEYS[5]  P{u}:u          user record (hash: totp type counter rc gen)
+-- KEYS[6]  P{u}:s:<hash>   the new session
+-- KEYS[7]  P{u}:su         set of the user's session keys
+-- KEYS[8]  P{u}:d          remembered devices
 -- ARGV[1]  user
 -- ARGV[2]  "totp", "hotp" or "recovery"
 -- ARGV[3]  the proof, or "" for a wrong code: the TOTP step or the HOTP

@@ -2,10 +2,10 @@
 -- to know of the user and, for a user who can sign in, a new challenge
 -- with no wrong attempts.
 --
--- KEYS[1]  P{u}:c:<id>   challenge (hash: u user, a wrong attempts)
--- KEYS[2]  P{u}:u        user record (hash)
--- KEYS[3]  P{u}:l        lock marker
--- KEYS[4]  P{u}:e        pending enrollment
+-- KEYS[1]  P{u}:c:<id>     challenge (hash: u user, a wrong attempts)
+-- KEYS[2]  P{u}:u          user record (hash)
+-- KEYS[3]  P{u}:l          lock marker
+-- KEYS[4]  P{u}:e          pending enrollment
 -- ARGV[1]  user
 -- ARGV[2]  ttl, seconds
 -- ARGV[3]  when to make it: "always" (the C side knows of a factor the

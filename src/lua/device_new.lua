@@ -3,7 +3,7 @@
 -- only while it is here, so that an admin or a new enrollment can
 -- forget every browser of a user at once.
 --
--- KEYS[1]  P d:<user>   remembered devices (sorted set: id, score expiry)
+-- KEYS[1]  P{u}:d          remembered devices (sorted set: id, score expiry)
 -- ARGV[1]  device id (hex)
 -- ARGV[2]  expiry, unix seconds
 -- ARGV[3]  now, unix seconds

@@ -2,7 +2,7 @@
 -- so that reloading the page shows the same QR code.  A pending
 -- enrollment keeps its first expiry: reloads do not extend it.
 --
--- KEYS[1]  P e:<user>   pending enrollment (hash: secret alg digits period
+-- KEYS[1]  P{u}:e          pending enrollment (hash: secret alg digits period
 --                       type)
 -- ARGV[1]  sealed secret (binary)
 -- ARGV[2]  algorithm

@@ -8,12 +8,12 @@
 -- that confirmed it.  The new authenticator comes with new recovery
 -- codes, and browsers remembered with the old one are forgotten.
 --
--- KEYS[1]  P e:<user>   pending enrollment (hash: secret alg digits period)
--- KEYS[2]  P u:<user>   user record (hash)
--- KEYS[3]  P f:<user>   consecutive failures of the user
--- KEYS[4]  P l:<user>   lock marker
--- KEYS[5]  P t:<user>   last accepted TOTP step
--- KEYS[6]  P d:<user>   remembered devices (optional)
+-- KEYS[1]  P{u}:e          pending enrollment (hash: secret alg digits period)
+-- KEYS[2]  P{u}:u          user record (hash)
+-- KEYS[3]  P{u}:f          consecutive failures of the user
+-- KEYS[4]  P{u}:l          lock marker
+-- KEYS[5]  P{u}:t          last accepted TOTP step
+-- KEYS[6]  P{u}:d          remembered devices (optional)
 -- ARGV[1]  user (unused here; kept so every call names the user first)
 -- ARGV[2]  the sealed secret the code was checked against (binary)
 -- ARGV[3]  "ok" (the code was right) or "wrong"

@@ -5,10 +5,10 @@
 -- revoke_user.lua): they were opened with the authenticator that is no
 -- longer trusted.
 --
--- KEYS[1]  P u:<user>    user record (hash)
--- KEYS[2]  P e:<user>    pending enrollment
--- KEYS[3]  P su:<user>   set of the user's session keys
--- KEYS[4]  P d:<user>    remembered devices (optional)
+-- KEYS[1]  P{u}:u          user record (hash)
+-- KEYS[2]  P{u}:e          pending enrollment
+-- KEYS[3]  P{u}:su         set of the user's session keys
+-- KEYS[4]  P{u}:d          remembered devices (optional)
 --
 -- Reply: {"ok", had_totp, sessions}
 --   had_totp   1 if an authenticator was enrolled, else 0

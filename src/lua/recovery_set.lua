@@ -2,7 +2,7 @@
 -- working.  Only for a user with an authenticator: the codes stand in
 -- for it.
 --
--- KEYS[1]  P u:<user>   user record (hash: rc)
+-- KEYS[1]  P{u}:u          user record (hash: rc)
 -- ARGV[1]  the codes' keyed hashes, 64 hex digits each, concatenated
 --
 -- Reply: {"ok", codes}       codes: how many there are now

@@ -2,7 +2,7 @@
 -- at the next sign-in ("configure OTP" as a required action).  Sessions
 -- stay; the gate sends the user to enrollment once they end.
 --
--- KEYS[1]  P u:<user>   user record (hash); created if missing
+-- KEYS[1]  P{u}:u          user record (hash); created if missing
 --
 -- Reply: {"ok"}
 

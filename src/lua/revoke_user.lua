@@ -2,10 +2,10 @@
 -- remembered for them.  The new generation also invalidates sessions
 -- that workers hold in memory, and any session key the set lost track of.
 --
--- KEYS[1]  P u:<user>    user record (hash); created if missing, so that
+-- KEYS[1]  P{u}:u          user record (hash); created if missing, so that
 --                        users with no record (SMS only) can be revoked
--- KEYS[2]  P su:<user>   set of the user's session keys
--- KEYS[3]  P d:<user>    remembered devices (optional)
+-- KEYS[2]  P{u}:su         set of the user's session keys
+-- KEYS[3]  P{u}:d          remembered devices (optional)
 --
 -- Reply: {"ok", sessions}, the number of live sessions deleted
 --

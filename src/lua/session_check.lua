@@ -2,9 +2,9 @@
 -- session is touched: its idle timer starts again, never past its
 -- absolute lifetime.
 --
--- KEYS[1]  P s:<sid hash>   session (hash: u c a m g l)
--- KEYS[2]  P u:<user>       user record (hash), for the generation
--- KEYS[3]  P su:<user>      set of the user's session keys
+-- KEYS[1]  P{u}:s:<hash>   session (hash: u c a m g l)
+-- KEYS[2]  P{u}:u          user record (hash), for the generation
+-- KEYS[3]  P{u}:su         set of the user's session keys
 -- ARGV[1]  user
 -- ARGV[2]  now, unix seconds
 -- ARGV[3]  idle timeout, seconds (otp_session_idle)

@@ -1,8 +1,8 @@
 -- session_new.lua: a session after a second factor.
 --
--- KEYS[1]  P s:<sid hash>   session (hash: u c a m g l)
--- KEYS[2]  P su:<user>      set of the user's session keys
--- KEYS[3]  P u:<user>       user record (hash), for the generation
+-- KEYS[1]  P{u}:s:<hash>   session (hash: u c a m g l)
+-- KEYS[2]  P{u}:su         set of the user's session keys
+-- KEYS[3]  P{u}:u          user record (hash), for the generation
 -- ARGV[1]  user
 -- ARGV[2]  now, unix seconds
 -- ARGV[3]  idle timeout, seconds (otp_session_idle)

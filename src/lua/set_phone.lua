@@ -1,7 +1,7 @@
 -- set_phone.lua: an admin sets a user's verified phone number.  The C
 -- side has checked it (E.164) and sealed it to the user.
 --
--- KEYS[1]  P u:<user>   user record (hash); created if missing
+-- KEYS[1]  P{u}:u          user record (hash); created if missing
 -- ARGV[1]  sealed phone number (binary)
 --
 -- Reply: {"ok"}

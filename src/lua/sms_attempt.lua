@@ -5,10 +5,10 @@
 -- the current one and unexpired, the lockout.  The rules are those of
 -- attempt.lua; wrong SMS codes and wrong TOTP codes count together.
 --
--- KEYS[1]  P c:<id>     challenge (see sms_state.lua for its fields)
--- KEYS[2]  P f:<user>   consecutive failures of the user
--- KEYS[3]  P l:<user>   lock marker
--- KEYS[4]  P u:<user>   user record (hash), for an enrolled number
+-- KEYS[1]  P{u}:c:<id>     challenge (see sms_state.lua for its fields)
+-- KEYS[2]  P{u}:f          consecutive failures of the user
+-- KEYS[3]  P{u}:l          lock marker
+-- KEYS[4]  P{u}:u          user record (hash), for an enrolled number
 -- ARGV[1]  user
 -- ARGV[2]  "ok" (the code matched) or "wrong"
 -- ARGV[3]  the hash the code matched ("ok"), or ""

@@ -3,9 +3,9 @@
 -- and its code replaces the challenge's previous one.  Refused: the
 -- slot is given back and nothing counts.
 --
--- KEYS[1]  P c:<id>      challenge (see sms_state.lua for its fields)
--- KEYS[2]  P sd:<user>   texts sent in the window (zset: token, time)
--- KEYS[3]  P sp:<user>   texts being sent (zset: token, reservation end)
+-- KEYS[1]  P{u}:c:<id>     challenge (see sms_state.lua for its fields)
+-- KEYS[2]  P{u}:sd         texts sent in the window (zset: token, time)
+-- KEYS[3]  P{u}:sp         texts being sent (zset: token, reservation end)
 -- ARGV[1]  user
 -- ARGV[2]  token of the send
 -- ARGV[3]  "sent" or "failed"

@@ -4,11 +4,11 @@
 -- accepted it) or gives the slot back (it did not).  Nothing is counted
 -- here: a text the provider refused costs the user nothing.
 --
--- KEYS[1]  P c:<id>      challenge (see sms_state.lua for its fields)
--- KEYS[2]  P u:<user>    user record (hash), for the phone number
--- KEYS[3]  P l:<user>    lock marker
--- KEYS[4]  P sd:<user>   texts sent in the window (zset: token, time)
--- KEYS[5]  P sp:<user>   texts being sent (zset: token, reservation end)
+-- KEYS[1]  P{u}:c:<id>     challenge (see sms_state.lua for its fields)
+-- KEYS[2]  P{u}:u          user record (hash), for the phone number
+-- KEYS[3]  P{u}:l          lock marker
+-- KEYS[4]  P{u}:sd         texts sent in the window (zset: token, time)
+-- KEYS[5]  P{u}:sp         texts being sent (zset: token, reservation end)
 -- ARGV[1]  user
 -- ARGV[2]  now, unix seconds
 -- ARGV[3]  token naming this send

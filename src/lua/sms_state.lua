@@ -1,8 +1,8 @@
 -- sms_state.lua: a challenge's SMS code and what the user has, for the
 -- challenge page and for checking a code.  Read-only.
 --
--- KEYS[1]  P c:<id>     challenge (hash: u a, and the SMS fields below)
--- KEYS[2]  P u:<user>   user record (hash)
+-- KEYS[1]  P{u}:c:<id>     challenge (hash: u a, and the SMS fields below)
+-- KEYS[2]  P{u}:u          user record (hash)
 -- ARGV[1]  user
 --
 -- Reply: {"ok", own, hash, expires, sends, last, pending, totp, phone}

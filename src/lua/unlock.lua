@@ -1,7 +1,7 @@
 -- unlock.lua: lift a lockout and forget the failures that led to it.
 --
--- KEYS[1]  P f:<user>   consecutive failures of the user
--- KEYS[2]  P l:<user>   lock marker
+-- KEYS[1]  P{u}:f          consecutive failures of the user
+-- KEYS[2]  P{u}:l          lock marker
 --
 -- Reply: {"ok"}
 

@@ -1,9 +1,9 @@
 -- user_state.lua: what the gate needs to know about a user, in one trip.
 -- Read-only.
 --
--- KEYS[1]  P u:<user>   user record (hash)
--- KEYS[2]  P l:<user>   lock marker
--- KEYS[3]  P e:<user>   pending enrollment (hash)
+-- KEYS[1]  P{u}:u          user record (hash)
+-- KEYS[2]  P{u}:l          lock marker
+-- KEYS[3]  P{u}:e          pending enrollment (hash)
 --
 -- Reply: {"ok", totp, alg, digits, period, must_enroll, lock_ttl, gen,
 --         pending, type, counter, recovery, phone}
