@@ -575,6 +575,12 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->endpoint = 1;
     }
 
+    /* the gate sends browsers to the endpoint: it is never gated itself */
+
+    if (conf->endpoint) {
+        conf->enable = 0;
+    }
+
     if (conf->user == NULL) {
         conf->user = prev->user ? prev->user : omcf->default_user;
     }

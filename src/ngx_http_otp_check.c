@@ -100,7 +100,7 @@ ngx_int_t
 ngx_http_otp_check_all(ngx_conf_t *cf)
 {
     ngx_int_t                  rc;
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i, j, n;
     ngx_http_otp_check_loc_t  *all;
     ngx_http_otp_main_conf_t  *omcf;
 
@@ -122,6 +122,31 @@ ngx_http_otp_check_all(ngx_conf_t *cf)
 
     if (rc == NGX_OK && ngx_http_otp_check_endpoints(cf, all, n) != NGX_OK) {
         rc = NGX_ERROR;
+    }
+
+    /* a gate without pages: browsers get the API's 401, once per server */
+
+    for (i = 0; i < n; i++) {
+        if (!all[i].olcf->enable || all[i].oscf->endpoint.len) {
+            continue;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (all[j].oscf == all[i].oscf && all[j].olcf->enable) {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"otp on\" in location \"%V\" of a server "
+                           "without \"otp_endpoint\": browsers get a 401 "
+                           "instead of the challenge page; add "
+                           "\"location /_otp/ { otp_endpoint; }\"",
+                           &all[i].clcf->name);
     }
 
     return rc;
