@@ -813,6 +813,10 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_otp_cookie_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->gate_used) {
         return NGX_OK;
     }

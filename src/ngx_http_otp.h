@@ -182,6 +182,7 @@ struct ngx_http_otp_ctx_s {
 
     unsigned                    gate_waiting:1;
     unsigned                    gate_done:1;
+    unsigned                    sets_cookie:1; /* no debug log of headers */
 
     void                       *admin;        /* the admin API's state */
     void                       *policy;       /* remembered devices */

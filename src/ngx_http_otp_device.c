@@ -178,6 +178,8 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
 
     h->value.len = p - h->value.data;
 
+    ngx_http_otp_cookie_quiet(r);
+
     return NGX_OK;
 }
 
