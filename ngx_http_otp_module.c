@@ -10,6 +10,7 @@
 
 #include "ngx_http_otp.h"
 #include "ngx_http_otp_admin.h"
+#include "ngx_http_otp_check.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_metrics.h"
@@ -561,10 +562,24 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_otp_loc_conf_t *conf = child;
 
     ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    /* "if" and "limit_except" in the endpoint's location are the endpoint */
+
+    if (clcf->noname && prev->endpoint) {
+        conf->endpoint = 1;
+    }
+
+    /* the gate sends browsers to the endpoint: it is never gated itself */
+
+    if (conf->endpoint) {
+        conf->enable = 0;
+    }
 
     if (conf->user == NULL) {
         conf->user = prev->user ? prev->user : omcf->default_user;
@@ -637,6 +652,10 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"otp_session_idle\" is longer than "
                            "\"otp_session_ttl\": sessions end at "
                            "otp_session_ttl");
+    }
+
+    if (ngx_http_otp_check_note(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->enable) {
@@ -787,6 +806,14 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
                            omcf->gate_used ? "otp on"
                            : omcf->endpoint_used ? "otp_endpoint"
                            : "otp_admin");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_check_all(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_cookie_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -74,6 +74,8 @@ typedef struct {
     ngx_flag_t                  gate_used;    /* some "otp on" exists */
     ngx_flag_t                  endpoint_used;
 
+    ngx_array_t                *checks;       /* for nginx -t: check.c */
+
     ngx_flag_t                  admin_used;   /* some "otp_admin" */
     ngx_flag_t                  status_used;  /* some "otp_status" */
     ngx_shm_zone_t             *metrics_zone;
@@ -105,6 +107,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                  enable;
+    ngx_flag_t                  endpoint;     /* otp_endpoint here */
     ngx_http_complex_value_t   *user;
 
     ngx_uint_t                  totp_digits;
@@ -179,6 +182,7 @@ struct ngx_http_otp_ctx_s {
 
     unsigned                    gate_waiting:1;
     unsigned                    gate_done:1;
+    unsigned                    sets_cookie:1; /* no debug log of headers */
 
     void                       *admin;        /* the admin API's state */
     void                       *policy;       /* remembered devices */

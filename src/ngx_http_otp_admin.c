@@ -61,6 +61,8 @@ static ngx_int_t ngx_http_otp_admin_route(ngx_http_request_t *r,
     ngx_http_otp_admin_t *ad);
 static ngx_int_t ngx_http_otp_admin_user(ngx_http_request_t *r,
     ngx_str_t *in, ngx_uint_t encoded, ngx_str_t *user);
+static json_t *ngx_http_otp_admin_user_json(ngx_http_request_t *r,
+    ngx_str_t *user);
 static ngx_int_t ngx_http_otp_admin_act(ngx_http_request_t *r);
 static void ngx_http_otp_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_admin_set_phone(ngx_http_request_t *r,
@@ -288,8 +290,10 @@ ngx_http_otp_admin_route(ngx_http_request_t *r, ngx_http_otp_admin_t *ad)
 
 
 /*
- * A user name is 1 to 512 bytes of UTF-8 without control characters or
- * "/": what can be a key in Redis, a JSON string and a log line.
+ * A user name is 1 to 512 bytes, any but NUL: every name the gate can
+ * serve ($remote_user is whatever the Authorization header holds), "/"
+ * and bytes that are not UTF-8 included.  Percent-encoded, "%2F" is
+ * part of the name; nginx refuses "%00" in a request line itself.
  */
 
 static ngx_int_t
@@ -297,7 +301,6 @@ ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
     ngx_uint_t encoded, ngx_str_t *user)
 {
     u_char      *p, c;
-    json_t      *s;
     ngx_int_t    hi, lo;
     ngx_uint_t   i;
 
@@ -331,7 +334,7 @@ ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
             i += 2;
         }
 
-        if (c < 0x20 || c == 0x7f || c == '/') {
+        if (c == '\0') {
             return NGX_DECLINED;
         }
 
@@ -344,16 +347,47 @@ ngx_http_otp_admin_user(ngx_http_request_t *r, ngx_str_t *in,
         return NGX_DECLINED;
     }
 
-    /* jansson takes UTF-8 only */
+    return NGX_OK;
+}
+
+
+/*
+ * The name as a JSON string: as it is when it is UTF-8 (all jansson
+ * takes); else percent-encoded as in the path, every byte outside
+ * printable ASCII and "%" itself as %XX.
+ */
+
+static json_t *
+ngx_http_otp_admin_user_json(ngx_http_request_t *r, ngx_str_t *user)
+{
+    u_char      *p, *q;
+    json_t      *s;
+    ngx_uint_t   i;
 
     s = json_stringn((const char *) user->data, user->len);
-    if (s == NULL) {
-        return NGX_DECLINED;
+    if (s != NULL) {
+        return s;
     }
 
-    json_decref(s);
+    p = ngx_pnalloc(r->pool, 3 * user->len);
+    if (p == NULL) {
+        return NULL;
+    }
 
-    return NGX_OK;
+    q = p;
+
+    for (i = 0; i < user->len; i++) {
+        if (user->data[i] <= 0x20 || user->data[i] >= 0x7f
+            || user->data[i] == '%')
+        {
+            q = ngx_sprintf(q, "%%%02Xd", (int) user->data[i]);
+
+        } else {
+            *q++ = user->data[i];
+        }
+    }
+
+    return json_stringn((const char *) p, q - p);
 }
 
 
@@ -605,8 +639,7 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
     /* "totp" and "hotp" say which kind of authenticator is enrolled */
 
     if (json_object_set_new(o, "user",
-                            json_stringn((const char *) ad->user.data,
-                                         ad->user.len))
+                            ngx_http_otp_admin_user_json(r, &ad->user))
         != 0
         || json_object_set_new(o, "totp", json_boolean(totp == 1
                                                        && hotp != 1))

@@ -603,6 +603,8 @@ ngx_http_otp_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_otp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
     ngx_http_otp_srv_conf_t   *oscf;
     ngx_http_otp_main_conf_t  *omcf;
     ngx_http_core_loc_conf_t  *clcf;
@@ -628,6 +630,7 @@ ngx_http_otp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     oscf->endpoint = clcf->name;
     omcf->endpoint_used = 1;
+    olcf->endpoint = 1;
 
     clcf->handler = ngx_http_otp_endpoint_handler;
 

@@ -128,7 +128,7 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     }
 #endif
 
-    len = name.len + 1 + dev->cookie.len
+    len = name.len + 1 + (dev ? dev->cookie.len : 0)
           + sizeof("; Path=") - 1 + ck->path.len
           + sizeof("; Domain=") - 1 + ck->domain.len
           + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
@@ -153,7 +153,11 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
 
     p = ngx_cpymem(p, name.data, name.len);
     *p++ = '=';
-    p = ngx_cpymem(p, dev->cookie.data, dev->cookie.len);
+
+    if (dev) {
+        p = ngx_cpymem(p, dev->cookie.data, dev->cookie.len);
+    }
+
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
     p = ngx_cpymem(p, ck->path.data, ck->path.len);
 
@@ -163,7 +167,7 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     }
 
     p = ngx_sprintf(p, "; Max-Age=%T",
-                    ngx_max(dev->expires - ngx_time(), 0));
+                    dev ? ngx_max(dev->expires - ngx_time(), 0) : 0);
     p = ngx_cpymem(p, "; HttpOnly; SameSite=",
                    sizeof("; HttpOnly; SameSite=") - 1);
     p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
@@ -173,6 +177,8 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     }
 
     h->value.len = p - h->value.data;
+
+    ngx_http_otp_cookie_quiet(r);
 
     return NGX_OK;
 }

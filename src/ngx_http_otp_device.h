@@ -34,7 +34,10 @@ typedef struct {
 ngx_int_t ngx_http_otp_device_new(ngx_http_request_t *r, ngx_str_t *user,
     time_t secs, ngx_http_otp_device_t *dev);
 
-/* Set-Cookie with the device cookie; beside the session cookie */
+/*
+ * Set-Cookie with the device cookie, beside the session cookie; a dev of
+ * NULL clears it
+ */
 ngx_int_t ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_device_t *dev);
 

@@ -252,9 +252,14 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
 
     ngx_explicit_memzero(secret.data, secret.len);
 
-    /* the recovery codes that come with the new key, if it is right */
+    /* the recovery codes that come with the new key, where offered */
 
-    if (rc == -1 || ngx_http_otp_new_codes(r) != NGX_OK) {
+    ngx_str_set(&ep->codes_hashes, "");
+
+    if (rc == -1
+        || ((olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY)
+            && ngx_http_otp_new_codes(r) != NGX_OK))
+    {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -363,6 +368,13 @@ ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     }
 
     ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
+
+    if (ep->codes_html.len == 0) {
+        /* no recovery codes to show: on to the page asked for */
+        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
+                                                        &ep->ret));
+        return;
+    }
 
     pv.nvars = 0;
     ngx_http_otp_page_var(&pv, "user", &ctx->user);

@@ -106,7 +106,8 @@ ngx_http_otp_precontent_handler(ngx_http_request_t *r)
  * nginx runs subrequests (SSI includes, add_after_body, auth_request ...)
  * without an access phase.  One reaches a gated location only when its
  * main request passed a gate with a second factor, for the user that
- * location names; a pass because enrolling was optional opens only
+ * location names, and with a code as recent as that location's
+ * otp_max_age asks; a pass because enrolling was optional opens only
  * locations where it is optional too.  nginx matches a subrequest's URI
  * as it is: "//private/" or "/./private/" would find "location /", so
  * such URIs are refused everywhere.
@@ -135,6 +136,14 @@ ngx_http_otp_subrequest(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf)
     if (ctx->status != NGX_HTTP_OTP_STATUS_PASSED
         && !(ctx->status == NGX_HTTP_OTP_STATUS_BYPASSED
              && olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL))
+    {
+        goto refuse;
+    }
+
+    /* the main request's session, held to this location's step-up */
+
+    if (ctx->status == NGX_HTTP_OTP_STATUS_PASSED
+        && ngx_http_otp_stale(olcf, ctx->auth_time))
     {
         goto refuse;
     }

@@ -97,7 +97,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "" },
 
     { "logout.html",
-      "issuer user csrf",
+      "issuer user csrf trusted_device",
       "",
       "csrf" },
 

@@ -8,6 +8,11 @@
  * Redis does not yield cookies.  A worker remembers a confirmed session
  * for otp_session_recheck, in a fixed-size table: the steady state costs
  * no round trip and the memory never grows.
+ *
+ * nginx logs the response header at debug level, Set-Cookie included:
+ * while the header of a response that sets a session or device cookie
+ * is made, the connection's log takes no debug lines (as for the SMS
+ * provider's subrequest).
  */
 
 
@@ -34,9 +39,12 @@ typedef struct {
 
 static ngx_http_otp_cache_entry_t *ngx_http_otp_cache_slot(
     ngx_http_otp_sid_t *sid);
+static ngx_int_t ngx_http_otp_cookie_header_filter(ngx_http_request_t *r);
 
 
 static ngx_http_otp_cache_entry_t  *ngx_http_otp_cache;
+
+static ngx_http_output_header_filter_pt  ngx_http_otp_next_header_filter;
 
 
 ngx_int_t
@@ -190,6 +198,57 @@ ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 
 
 ngx_int_t
+ngx_http_otp_cookie_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_otp_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_otp_cookie_header_filter;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_otp_cookie_quiet(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx) {
+        ctx->sets_cookie = 1;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_otp_cookie_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_uint_t           level;
+    ngx_log_t           *log;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    log = r->connection->log;
+
+    if (ctx == NULL || !ctx->sets_cookie
+        || !(log->log_level & NGX_LOG_DEBUG_ALL))
+    {
+        return ngx_http_otp_next_header_filter(r);
+    }
+
+    level = log->log_level;
+    log->log_level = NGX_LOG_INFO;
+
+    rc = ngx_http_otp_next_header_filter(r);
+
+    log->log_level = level;
+
+    return rc;
+}
+
+
+ngx_int_t
 ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid)
 {
@@ -259,6 +318,8 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     }
 
     h->value.len = p - h->value.data;
+
+    ngx_http_otp_cookie_quiet(r);
 
     return NGX_OK;
 }

@@ -26,6 +26,8 @@ http {
     $http
     server {
         listen 127.0.0.1:%%PORT%%;
+        auth_basic "test";
+        auth_basic_user_file htpasswd;
         location / {
             otp on;
             $loc

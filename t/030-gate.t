@@ -51,6 +51,7 @@ http {
 
         location /off/ {
             otp on;
+            otp_user \$http_x_user;
             location /off/inner/ {
                 otp off;
                 alias %%DIR%%/;

@@ -864,9 +864,20 @@ case 'sessions: lifetime and idle timeout' => sub {
               [ okey(s => 'mia', 'sid3') ],
               'a new session drops the ended ones from the set');
 
+    $t->redis('ZADD', okey(d => 'mia'), $now + 100, 'aa01', $now + 100,
+              'bb02');
     is_deeply(run('session_end',
-                  [ okey(s => 'mia', 'sid3'), okey(su => 'mia') ]),
+                  [ okey(s => 'mia', 'sid3'), okey(su => 'mia'),
+                    okey(d => 'mia') ], 'aa01'),
               ['ok'], 'session_end');
+    is_deeply($t->redis('ZRANGE', okey(d => 'mia'), 0, -1), ['bb02'],
+              'session_end: this browser forgotten, the other kept');
+    is_deeply(run('session_end',
+                  [ okey(s => 'mia', 'none'), okey(su => 'mia'),
+                    okey(d => 'mia') ], ''),
+              ['ok'], 'session_end without a device');
+    is($t->redis('ZCARD', okey(d => 'mia')), 1, '... keeps the devices');
+    $t->redis('DEL', okey(d => 'mia'));
     is_deeply(session_check('sid3', 'mia', $now + 3, $idle, $ttl), ['none'],
               'ended: none');
     is($t->redis('EXISTS', okey(su => 'mia')), 0, 'set gone with its last');

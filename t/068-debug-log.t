@@ -3,10 +3,12 @@
 # The module under "error_log ... debug" (Debian's nginx is built
 # --with-debug, and debug logs are what ops turn on when something is
 # wrong): the workers keep running, the flows work, and the module
-# adds nothing secret to the log.  nginx itself logs request and
-# response headers at debug (the Cookie and Set-Cookie headers among
-# them), so cookies are looked for in the module's own lines only;
-# secrets and typed codes must appear nowhere.
+# adds nothing secret to the log.  nginx itself logs the request headers
+# at debug (the Cookie header among them): a cookie the browser sends
+# back shows there.  The response headers nginx logs too, but not those
+# of the module's responses that set a cookie (invariant 23): the
+# session and device cookies it sets appear nowhere else.  Secrets and
+# typed codes must appear nowhere.
 
 use strict;
 use warnings;
@@ -43,9 +45,11 @@ http {
         auth_basic_user_file %%DIR%%/htpasswd;
         location /_otp/ {
             otp_endpoint;
+            otp_remember_device 30d;
         }
         location /private/ {
             otp on;
+            otp_remember_device 30d;
             alias %%DIR%%/site/;
         }
     }
@@ -69,7 +73,7 @@ is($probe && $probe->{status}, 302,
    'error_log at debug: the gate answers (302 to enroll)');
 
 SKIP: {
-    skip 'no worker answers at debug level', 6
+    skip 'no worker answers at debug level', 9
         unless $probe && $probe->{status} == 302;
 
     $t->wait_redis_ready;
@@ -84,6 +88,16 @@ SKIP: {
     my $cookie = cookie_value($r, 'otp_session') // '';
     $f->set_cookie($cookie);
     is($f->get('/private/index.html')->{status}, 200, 'signed in');
+
+    # a second browser, ticking "trust this browser": a session cookie
+    # and a device cookie
+    my $g = OtpFlow->new($t, user => 'alice');
+    $g->{secret} = $secret;
+    $r = $g->verify(time => time + 30, extra => { remember => 1 });
+    is($r->{status}, 303, 'signed in on a trusted browser');
+    my $cookie2 = cookie_value($r, 'otp_session') // '';
+    my $device = cookie_value($r, 'otp_session_device') // '';
+    ok(length $cookie2 && length $device, '... with both cookies');
 
     $t->stop_nginx;
 
@@ -112,6 +126,19 @@ SKIP: {
     is("@found", '', "the module's own lines hold no cookie or CSRF token");
     ok(length $ours, "the module's lines were looked at")
         or diag('no line with "otp:" in the debug log');
+
+    # nginx logs the response headers at debug, Set-Cookie among them:
+    # the module's responses that set cookies are not logged at debug,
+    # so a cookie shows only where the browser sent it back (nginx's
+    # request header lines, README "Security model")
+    my @lines;
+    for my $value (grep { length } $cookie, $cookie2, $device) {
+        push @lines, grep { index($_, $value) >= 0
+                            && !/(?:http|parse) header: "Cookie: / }
+                     split /\n/, $log;
+    }
+    is(join("\n", @lines), '',
+       'the cookies the module sets are nowhere in the debug log');
 }
 
 $t->stop;

@@ -177,12 +177,13 @@ http {
             try_files /secret.html =404;
         }
 
-        # satisfy any
+        # satisfy any (nginx -t refuses it with the default otp_user)
         location /sany/ {
             satisfy any;
             allow 127.0.0.1;
             deny all;
             otp on;
+            otp_user \$remote_user;
             $alias
         }
 
@@ -200,6 +201,7 @@ http {
             satisfy any;
             deny all;
             otp on;
+            otp_user \$remote_user;
             $alias
         }
 
@@ -634,6 +636,9 @@ http {
     otp_secret_file $key;
     server {
         listen 127.0.0.1:%%PORT%%;
+        auth_basic "test";
+        auth_basic_user_file %%DIR%%/htpasswd;
+        location /_otp/ { otp_endpoint; }
         $locations
     }
 }

@@ -26,6 +26,8 @@ http {
     otp_secret_file $key;
     server {
         listen 127.0.0.1:%%PORT%%;
+        auth_basic "test";
+        auth_basic_user_file htpasswd;
         otp_methods totp sms;
         $srv
         location /_otp/ {

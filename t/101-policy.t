@@ -92,10 +92,12 @@ $common
 $vars
         }
 
-        # a trusted network (geo), no first factor needed there
+        # a trusted network (geo), no first factor needed there: no
+        # user either, so that no one else gets further than a 401
         location /office/ {
             auth_basic off;
             otp on;
+            otp_user "";
             otp_bypass \$trusted;
             alias %%DIR%%/site/;
 $vars
@@ -353,6 +355,8 @@ http {
     $http
     server {
         listen 127.0.0.1:%%PORT%%;
+        auth_basic "test";
+        auth_basic_user_file htpasswd;
         location / {
             otp on;
             $loc

@@ -26,7 +26,7 @@ my $key = $t->secret_file;
 
 my %port = map { $_ => OtpTest::free_port() } qw(off);
 
-users($t, qw(alice bob carol dave erin frank));
+users($t, qw(alice bob carol dave erin frank gina hank));
 mkdir $t->dir . '/site';
 $t->write_file('site/index.html', "private page\n", 0644);
 
@@ -330,6 +330,51 @@ is($t->redis('EXISTS', okey('d', 'frank')), 0, 'forgets the devices');
 $frank->set_cookie(undef);
 $r = get($frank, '/private/index.html', device => $fdev);
 is($r->{status}, 302, '... the device cookie no longer passes');
+
+# ------------------------------------------------------- sign-out
+
+# SPEC 4 / invariant 22: signing out forgets this browser's trust (its
+# cookie and its record in Redis) unless the user keeps it.
+
+my $gina = enrolled('gina');
+(undef, my $gdev) = remembered($gina);
+my $both = "otp_session=$gina->{cookie}; otp_session_device=$gdev";
+
+$r = get($gina, '/_otp/logout', device => $gdev);
+is($r->{status}, 200, 'GET logout on a trusted browser');
+like($r->{content}, qr/name="keep_device" value="1"/,
+     '... offers to keep trusting it');
+my $lcsrf = form_field($r->{content}, 'csrf');
+$r = get($gina, '/_otp/logout');
+unlike($r->{content}, qr/keep_device/, '... not on an untrusted one');
+
+$r = $gina->post('logout', { csrf => $lcsrf }, headers => { Cookie => $both });
+is($r->{status}, 303, 'POST logout');
+my @gset = ref $r->{headers}{'set-cookie'} ? @{ $r->{headers}{'set-cookie'} }
+                                           : ($r->{headers}{'set-cookie'});
+ok((grep { /^otp_session_device=;.*Max-Age=0/ } @gset),
+   '... clears the device cookie') or diag("@gset");
+is($t->redis('ZCARD', okey('d', 'gina')), 0, '... and forgets the device');
+$gina->set_cookie(undef);
+$r = get($gina, '/private/index.html', device => $gdev);
+is($r->{status}, 302, 'the old device cookie no longer passes');
+
+my $hank = enrolled('hank');
+(undef, my $hdev) = remembered($hank);
+$r = get($hank, '/_otp/logout', device => $hdev);
+$r = $hank->post('logout', { csrf => form_field($r->{content}, 'csrf'),
+                             keep_device => 1 },
+                 headers => { Cookie => "otp_session=$hank->{cookie}; "
+                                        . "otp_session_device=$hdev" });
+is($r->{status}, 303, 'POST logout with keep_device=1');
+ok(!(grep { defined && /^otp_session_device=/ }
+     ref $r->{headers}{'set-cookie'} ? @{ $r->{headers}{'set-cookie'} }
+                                     : ($r->{headers}{'set-cookie'})),
+   '... leaves the device cookie');
+is($t->redis('ZCARD', okey('d', 'hank')), 1, '... and the device');
+$hank->set_cookie(undef);
+$r = get($hank, '/private/index.html', device => $hdev);
+is($r->{status}, 200, '... which still passes');
 
 # ------------------------------------------------------- keys, logs
 

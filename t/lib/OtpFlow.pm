@@ -117,7 +117,9 @@ sub enroll {
         csrf   => $csrf,
         return => $o{return} // '/',
     });
-    croak "enroll: $r->{status}" unless $r->{status} == 200;
+    # 200 with the recovery codes, or 303 on where none are offered
+    croak "enroll: $r->{status}"
+        unless $r->{status} == 200 || $r->{status} == 303;
     $self->{cookie} = cookie_value($r, 'otp_session');
     return $secret;
 }

@@ -399,10 +399,11 @@ static const test_page_t  pages[] = {
       "<html lang=\"en\">|href=\"/p?a=1&amp;b\"" },
 
     { "logout.html",
-      "issuer user csrf",
+      "issuer user csrf trusted_device",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"logout\""
-      "|name=\"csrf\" value=\"CSRF&amp;1\"|Sign out" }
+      "|name=\"csrf\" value=\"CSRF&amp;1\"|Sign out"
+      "|name=\"keep_device\" value=\"1\"" }
 };
 
 
@@ -519,6 +520,7 @@ set_page_vars(const test_page_t *page, const char *value, int realistic)
         set("retry", "/p?a=1&b");
         set("remember_device", "1");
         set("remember_days", "30");
+        set("trusted_device", "1");
         set("recovery_left", "3");
         set("retry_minutes", "15");
         set("digits", "6");
