@@ -29,7 +29,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -keyout $d/key.pem"
        . " >$d/openssl.log 2>&1") == 0
     or BAIL_OUT('openssl could not make a certificate');
 
-open my $fh, '<', "$ENV{OTP_TOP}/README.md" or BAIL_OUT("README.md: $!");
+open my $fh, '<', $t->top . '/README.md' or BAIL_OUT("README.md: $!");
 my $readme = do { local $/; <$fh> };
 close $fh;
 

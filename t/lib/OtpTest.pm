@@ -49,6 +49,7 @@ sub new {
 }
 
 sub dir  { $_[0]{dir} }
+sub top  { $_[0]{top} }
 sub port { $_[0]{port} }
 
 # A port nothing listens on now, and never one handed out before in this
