@@ -15,11 +15,11 @@
 
 
 #include "ngx_http_otp_endpoint.h"
-#include "ngx_http_otp_codes.h"
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_form.h"
 #include "ngx_http_otp_logout.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"

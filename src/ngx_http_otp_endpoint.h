@@ -3,7 +3,7 @@
  * The otp_endpoint location: its handler, the state of a request that
  * its pages share, and the helpers they use.  The pages are in
  * ngx_http_otp_verify.c (challenge, verify), ngx_http_otp_enroll.c,
- * ngx_http_otp_codes.c (recovery), ngx_http_otp_logout.c and
+ * ngx_http_otp_recovery_page.c, ngx_http_otp_logout.c and
  * ngx_http_otp_sms.c.
  */
 

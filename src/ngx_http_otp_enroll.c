@@ -9,11 +9,11 @@
 
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_base32.h"
-#include "ngx_http_otp_codes.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_qr.h"
+#include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"

@@ -5,8 +5,8 @@
  */
 
 
-#ifndef _NGX_HTTP_OTP_CODES_H_INCLUDED_
-#define _NGX_HTTP_OTP_CODES_H_INCLUDED_
+#ifndef _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_
+#define _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_
 
 
 #include "ngx_http_otp.h"
@@ -19,4 +19,4 @@ ngx_int_t ngx_http_otp_recovery(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_new_codes(ngx_http_request_t *r);
 
 
-#endif /* _NGX_HTTP_OTP_CODES_H_INCLUDED_ */
+#endif /* _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_ */

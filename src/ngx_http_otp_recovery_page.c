@@ -7,7 +7,7 @@
  */
 
 
-#include "ngx_http_otp_codes.h"
+#include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_recovery.h"
