@@ -9,9 +9,9 @@
 
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_base32.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_qr.h"
 #include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_session.h"

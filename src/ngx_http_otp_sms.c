@@ -22,8 +22,8 @@
 
 
 #include "ngx_http_otp_sms.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_return.h"

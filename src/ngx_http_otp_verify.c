@@ -10,10 +10,10 @@
 
 #include "ngx_http_otp_verify.h"
 #include "ngx_http_otp_device.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
