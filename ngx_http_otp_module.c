@@ -11,6 +11,7 @@
 #include "ngx_http_otp.h"
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_policy.h"
@@ -561,6 +562,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_otp_loc_conf_t *conf = child;
 
     ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
 
@@ -625,10 +627,24 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->enroll_type, prev->enroll_type,
                               NGX_HTTP_OTP_TYPE_TOTP);
 
-    if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms,
-                                    conf->methods)
+    if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms)
         != NGX_CONF_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the pages send codes: they need somewhere to send them */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if ((conf->methods & NGX_HTTP_OTP_METHOD_SMS)
+        && conf->sms.provider.len == 0
+        && clcf->handler == ngx_http_otp_endpoint_handler)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_methods\" has \"sms\" in location "
+                           "\"%V\", which has \"otp_endpoint\" but no "
+                           "\"otp_sms_provider\"", &clcf->name);
         return NGX_CONF_ERROR;
     }
 
