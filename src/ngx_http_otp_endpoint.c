@@ -25,7 +25,7 @@
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery_page.h"
-#include "ngx_http_otp_sms.h"
+#include "ngx_http_otp_sms_phone_page.h"
 #include "ngx_http_otp_token.h"
 #include "ngx_http_otp_verify.h"
 

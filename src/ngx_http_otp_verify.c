@@ -18,6 +18,7 @@
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
+#include "ngx_http_otp_sms_verify.h"
 #include "ngx_http_otp_store.h"
 
 
