@@ -16,6 +16,7 @@
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_provider.h"
+#include "ngx_http_otp_redis.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_variables.h"
@@ -42,6 +43,7 @@ static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event);
 static void ngx_http_otp_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_otp_check_digits(ngx_conf_t *cf, void *post,
@@ -847,6 +849,7 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
     ngx_http_otp_metrics_init_process(cycle);
+    ngx_http_otp_redis_on_event(ngx_http_otp_redis_event);
 
     if (omcf == NULL
         || (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used))
@@ -859,6 +862,17 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_otp_store_init_process(cycle, omcf);
+}
+
+
+/* the Redis connection's events, counted: the metrics are told */
+
+static void
+ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event)
+{
+    ngx_http_otp_metric_inc(event == NGX_HTTP_OTP_REDIS_EV_RECONNECT
+                            ? NGX_HTTP_OTP_M_REDIS_RECONNECTS
+                            : NGX_HTTP_OTP_M_REDIS_ERRORS);
 }
 
 
