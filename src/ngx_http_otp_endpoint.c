@@ -26,6 +26,8 @@
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_sms_phone_page.h"
+#include "ngx_http_otp_sms_send.h"
+#include "ngx_http_otp_sms_verify.h"
 #include "ngx_http_otp_token.h"
 #include "ngx_http_otp_verify.h"
 
@@ -36,7 +38,7 @@ static void ngx_http_otp_endpoint_post(ngx_http_request_t *r);
 ngx_int_t
 ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                  action;
+    ngx_str_t                  action, arg;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_loc_conf_t   *olcf;
@@ -130,7 +132,12 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
     switch (ep->action) {
 
     case NGX_HTTP_OTP_CHALLENGE:
-        return ngx_http_otp_challenge(r);
+        /* "c": the challenge a text was sent for */
+        if (ngx_http_arg(r, (u_char *) "c", 1, &arg) == NGX_OK) {
+            return ngx_http_otp_sms_challenge(r);
+        }
+
+        return ngx_http_otp_challenge_new(r);
 
     case NGX_HTTP_OTP_ENROLL_FORM:
         return ngx_http_otp_enroll(r);
@@ -165,7 +172,8 @@ ngx_http_otp_endpoint_post(ngx_http_request_t *r)
     switch (ep->action) {
 
     case NGX_HTTP_OTP_VERIFY:
-        rc = ngx_http_otp_verify(r);
+        rc = ngx_http_otp_is(&ep->method, "sms") ? ngx_http_otp_sms_verify(r)
+                                                 : ngx_http_otp_verify(r);
         break;
 
     case NGX_HTTP_OTP_ENROLL_POST:
@@ -177,7 +185,9 @@ ngx_http_otp_endpoint_post(ngx_http_request_t *r)
         break;
 
     case NGX_HTTP_OTP_SMS_POST:
-        rc = ngx_http_otp_sms_post(r);
+        /* a number to enroll or change, or a text for the challenge */
+        rc = ep->phone.len ? ngx_http_otp_sms_phone_post(r)
+                           : ngx_http_otp_sms_post(r);
         break;
 
     default: /* NGX_HTTP_OTP_LOGOUT_POST */

@@ -30,6 +30,8 @@ static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_enroll_page(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *secret, ngx_http_otp_alg_e alg,
     ngx_uint_t digits, ngx_uint_t period);
@@ -316,7 +318,8 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
                       "otp: user \"%V\" enrolled an authenticator (%s)",
                       &ctx->user, ep->hotp ? "hotp" : "totp");
         ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
-                                      ep->hotp ? "hotp" : "totp"));
+                                      ep->hotp ? "hotp" : "totp",
+                                      ngx_http_otp_enroll_session_created));
         return;
     }
 
@@ -341,7 +344,7 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
 }
 
 
-void
+static void
 ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {

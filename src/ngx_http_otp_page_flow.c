@@ -717,6 +717,24 @@ ngx_http_otp_ep(ngx_http_request_t *r)
 }
 
 
+/* 403: a form bound to a challenge whose token is not good */
+
+ngx_int_t
+ngx_http_otp_ep_refused(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Request refused",
+                                   "This form has expired or was not sent "
+                                   "from the sign-in page. Go back and "
+                                   "reload it.");
+}
+
+
 /* the "<challenge id>.<token>" of a form bound to a challenge */
 
 ngx_int_t

@@ -142,6 +142,8 @@ void ngx_http_otp_log_failure(ngx_http_request_t *r,
 ngx_http_otp_ep_t *ngx_http_otp_ep(ngx_http_request_t *r);
 /* NGX_OK and ep->challenge set when the form's token is good */
 ngx_int_t ngx_http_otp_ep_challenge_csrf(ngx_http_request_t *r);
+/* 403 when it is not */
+ngx_int_t ngx_http_otp_ep_refused(ngx_http_request_t *r);
 /* a token for a form bound to ep->challenge */
 ngx_int_t ngx_http_otp_ep_csrf(ngx_http_request_t *r, ngx_str_t *token);
 

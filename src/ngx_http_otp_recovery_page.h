@@ -12,7 +12,7 @@
 #include "ngx_http_otp.h"
 
 
-/* a step of the endpoint (see ngx_http_otp_endpoint.h) */
+/* a step of the endpoint (see ngx_http_otp_page_flow.h) */
 ngx_int_t ngx_http_otp_recovery(ngx_http_request_t *r);
 
 /* ten new codes: ep->codes_html, shown once, and ep->codes_hashes */

@@ -23,6 +23,9 @@ static ngx_int_t ngx_http_otp_sms_masked(ngx_http_request_t *r,
     ngx_str_t *masked);
 
 
+/* ------------------------------------------------------------- helpers */
+
+
 const char *
 ngx_http_otp_setup_page(ngx_http_otp_loc_conf_t *olcf)
 {
@@ -232,6 +235,45 @@ ngx_http_otp_sms_keep_state(ngx_http_request_t *r,
 }
 
 
+/*
+ * What POST sms checks first, with a number or without: SMS offered,
+ * the form's token, otp_sms_phone (*configured: NGX_OK when it names a
+ * number).  NGX_DECLINED when the page goes on, else the response.
+ */
+
+ngx_int_t
+ngx_http_otp_sms_post_checked(ngx_http_request_t *r, ngx_int_t *configured)
+{
+    ngx_str_t  phone;
+
+    if (!ngx_http_otp_sms_offered(r)) {
+        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Bad request",
+                                       "Codes by text message are not "
+                                       "offered here.");
+    }
+
+    if (ngx_http_otp_sms_get(r) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_otp_ep_challenge_csrf(r) != NGX_OK) {
+        return ngx_http_otp_ep_refused(r);
+    }
+
+    *configured = ngx_http_otp_sms_configured(r, &phone);
+
+    if (*configured == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* ---------------------------------------------------- the user's state */
+
+
 void
 ngx_http_otp_sms_user(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
 {
@@ -267,6 +309,9 @@ ngx_http_otp_sms_factor(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
 
     return ngx_http_otp_sms_configured(r, &phone) == NGX_OK;
 }
+
+
+/* ------------------------------------------ the challenge page's values */
 
 
 ngx_int_t

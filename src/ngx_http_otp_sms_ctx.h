@@ -59,6 +59,12 @@ ngx_int_t ngx_http_otp_sms_state(ngx_http_request_t *r,
 /* what sms_state.lua said of the challenge, kept in ctx->sms */
 void ngx_http_otp_sms_keep_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+/*
+ * What POST sms checks first: NGX_DECLINED when the page goes on, with
+ * *configured NGX_OK when otp_sms_phone names a number
+ */
+ngx_int_t ngx_http_otp_sms_post_checked(ngx_http_request_t *r,
+    ngx_int_t *configured);
 
 
 #endif /* _NGX_HTTP_OTP_SMS_CTX_H_INCLUDED_ */

@@ -227,52 +227,24 @@ ngx_http_otp_sms_phone_page(ngx_http_request_t *r, ngx_uint_t status)
 
 
 ngx_int_t
-ngx_http_otp_sms_post(ngx_http_request_t *r)
+ngx_http_otp_sms_phone_post(ngx_http_request_t *r)
 {
-    u_char                  buf[NGX_HTTP_OTP_PHONE_MAX_LEN];
-    size_t                  len;
-    ngx_int_t               rc;
-    ngx_str_t               phone;
-    ngx_http_otp_sms_t     *st;
-    ngx_http_otp_ctx_t     *ctx;
-    ngx_http_otp_ep_t       *ep;
+    u_char               buf[NGX_HTTP_OTP_PHONE_MAX_LEN];
+    size_t               len;
+    ngx_int_t            rc, configured;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_sms_t  *st;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    rc = ngx_http_otp_sms_post_checked(r, &configured);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     ep = ngx_http_otp_ep(r);
-
-    if (!ngx_http_otp_sms_offered(r)) {
-        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "Bad request",
-                                       "Codes by text message are not "
-                                       "offered here.");
-    }
-
     st = ngx_http_otp_sms_get(r);
-    if (st == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
-    if (ngx_http_otp_ep_challenge_csrf(r) != NGX_OK) {
-        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                       "Request refused",
-                                       "This form has expired or was not "
-                                       "sent from the sign-in page. Go "
-                                       "back and reload it.");
-    }
-
-    rc = ngx_http_otp_sms_configured(r, &phone);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ep->phone.len == 0) {
-        /* a text to the number the challenge already has */
-        return ngx_http_otp_sms_reserve(r);
-    }
-
-    if (rc == NGX_OK) {
+    if (configured == NGX_OK) {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "Bad request",
                                        "Your phone number is set by the "

@@ -47,6 +47,23 @@ static void ngx_http_otp_sms_log_failed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_sms_id(ngx_http_request_t *r, ngx_str_t *id);
 
 
+/* POST sms without a number: a text to the one the challenge has */
+
+ngx_int_t
+ngx_http_otp_sms_post(ngx_http_request_t *r)
+{
+    ngx_int_t  rc, configured;
+
+    rc = ngx_http_otp_sms_post_checked(r, &configured);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_otp_sms_reserve(r);
+}
+
+
 ngx_int_t
 ngx_http_otp_sms_reserve(ngx_http_request_t *r)
 {

@@ -12,11 +12,13 @@
 #include "ngx_http_otp.h"
 
 
+/* POST sms without a number (see ngx_http_otp_page_flow.h) */
+ngx_int_t ngx_http_otp_sms_post(ngx_http_request_t *r);
+
 /*
- * A step of the endpoint (see ngx_http_otp_page_flow.h): sms_reserve.lua,
- * the provider, sms_done.lua, then the response; NGX_DONE while one of
- * them is in flight.  To ctx->sms->to when set, else to the user's
- * number.
+ * A text for ep->challenge: sms_reserve.lua, the provider, sms_done.lua,
+ * then the response; NGX_DONE while one of them is in flight.  To
+ * ctx->sms->to when set, else to the user's number.
  */
 ngx_int_t ngx_http_otp_sms_reserve(ngx_http_request_t *r);
 

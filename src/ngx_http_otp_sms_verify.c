@@ -17,6 +17,10 @@
 #include "ngx_http_otp_verify.h"
 
 
+static void ngx_http_otp_sms_challenge_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_sms_challenge_texted(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us);
 static void ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
@@ -25,14 +29,63 @@ static void ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
 
+/* ------------------------------------------------- GET challenge?c= */
+
+
+/*
+ * GET challenge with "?c=": the user's state, then the SMS challenge a
+ * text was sent for, if it is there; else as any challenge.
+ */
+
 ngx_int_t
-ngx_http_otp_sms_challenge(ngx_http_request_t *r,
+ngx_http_otp_sms_challenge(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp challenge: a texted one, user_state.lua");
+
+    return ngx_http_otp_ep_user_state(r, ngx_http_otp_sms_challenge_user);
+}
+
+
+static void
+ngx_http_otp_sms_challenge_user(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_int_t                   rc;
+    ngx_http_otp_user_state_t  *us;
+
+    us = &((ngx_http_otp_user_reply_t *) reply)->user;
+
+    ngx_http_otp_sms_user(r, us);
+
+    if (us->lock_ttl > 0) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_state(r, us));
+        return;
+    }
+
+    ngx_http_otp_ep(r)->recovery_left = us->recovery;
+
+    rc = ngx_http_otp_sms_challenge_texted(r, us);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_otp_challenge_state(r, us);
+    }
+
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_challenge_new(r) : rc);
+}
+
+
+/* the challenge of "?c=": sms_state.lua; NGX_DECLINED when none */
+
+static ngx_int_t
+ngx_http_otp_sms_challenge_texted(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us)
 {
-    u_char                 *p;
-    ngx_str_t               arg;
-    ngx_http_otp_sms_t     *st;
-    ngx_http_otp_ep_t       *ep;
+    u_char              *p;
+    ngx_str_t            arg;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_sms_t  *st;
 
     /* an administrator's "require-enroll" goes first */
 
@@ -107,9 +160,16 @@ ngx_http_otp_sms_challenge_state(ngx_http_request_t *r,
 }
 
 
+/* --------------------------------------------- POST verify, method=sms */
+
+
 ngx_int_t
 ngx_http_otp_sms_verify(ngx_http_request_t *r)
 {
+    if (ngx_http_otp_ep_challenge_csrf(r) != NGX_OK) {
+        return ngx_http_otp_ep_refused(r);
+    }
+
     if (!ngx_http_otp_sms_offered(r)) {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "Bad request",
@@ -213,7 +273,8 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
                           &ctx->user);
         }
 
-        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "sms"));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "sms",
+                                      ngx_http_otp_verify_session));
         return;
     }
 

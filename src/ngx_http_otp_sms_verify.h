@@ -10,19 +10,15 @@
 
 
 #include "ngx_http_otp.h"
-#include "ngx_http_otp_store.h"
 
-
-/* steps of the endpoint (see ngx_http_otp_page_flow.h) */
-ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
 
 /*
- * GET challenge with the "c" of a challenge a text was sent for (by
- * the user of the user_state.lua reply): shows that challenge again.
- * NGX_DECLINED when there is none to show.
+ * Steps of the endpoint (see ngx_http_otp_page_flow.h): GET challenge
+ * with the "c" of a challenge a text was sent for (shown again when it
+ * is still the user's, else a new one), and POST verify with method=sms
  */
-ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us);
+ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_OTP_SMS_VERIFY_H_INCLUDED_ */
