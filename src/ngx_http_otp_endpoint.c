@@ -4,15 +4,15 @@
  * path (relative to the location) and the method, and sends the request
  * there:
  *
- *   GET challenge              ngx_http_otp_verify.c
- *   GET challenge?c=           ngx_http_otp_sms_verify.c
- *   POST verify                ngx_http_otp_verify.c
- *   POST verify, method=sms    ngx_http_otp_sms_verify.c
- *   GET, POST enroll           ngx_http_otp_enroll.c
- *   GET, POST logout           ngx_http_otp_logout.c
- *   GET, POST recovery         ngx_http_otp_recovery_page.c
- *   GET sms, POST sms, phone   ngx_http_otp_sms_phone_page.c
- *   POST sms                   ngx_http_otp_sms_send.c
+ *   GET challenge                ngx_http_otp_verify.c
+ *   GET challenge?c=             ngx_http_otp_sms_verify.c
+ *   POST verify                  ngx_http_otp_verify.c
+ *   POST verify, method=sms      ngx_http_otp_sms_verify.c
+ *   GET, POST enroll             ngx_http_otp_enroll.c
+ *   GET, POST logout             ngx_http_otp_logout.c
+ *   GET, POST recovery           ngx_http_otp_recovery_page.c
+ *   GET sms, POST sms with phone ngx_http_otp_sms_phone_page.c
+ *   POST sms (a text)            ngx_http_otp_sms_send.c
  *
  * What the pages share (the form, the steps, CSRF, redirects) is in
  * ngx_http_otp_page_flow.c.
@@ -93,6 +93,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
     } else {
         return NGX_HTTP_NOT_FOUND;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp %s: %V", ngx_http_otp_ep_page(r), &r->method_name);
 
     if (ep->action == NGX_HTTP_OTP_VERIFY
         || ep->action == NGX_HTTP_OTP_ENROLL_POST

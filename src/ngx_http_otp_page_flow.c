@@ -11,7 +11,9 @@
  * script's reply handler.  A step returns NGX_DONE while a script is in
  * flight, or the final status of the request.  GET handlers take a
  * reference on the request for the wait; POST handlers already hold the
- * one ngx_http_read_client_request_body() took.
+ * one ngx_http_read_client_request_body() took.  Each script, its reply
+ * status and the request's end are traced at debug level ("otp <page>:
+ * ..."), by name and status only.
  */
 
 
@@ -32,6 +34,13 @@ static ngx_int_t ngx_http_otp_return_from(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_cross_site(ngx_http_request_t *r);
 static void ngx_http_otp_ep_reply(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+
+
+/* for the debug log, in the order of ngx_http_otp_action_e */
+static const char  *ngx_http_otp_ep_pages[] = {
+    "challenge", "verify", "enroll", "enroll", "logout", "logout",
+    "recovery", "recovery", "sms", "sms"
+};
 
 
 /* ---------------------------------------------------- the request's form */
@@ -70,9 +79,9 @@ ngx_int_t
 ngx_http_otp_ep_read_form(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler)
 {
-    size_t      len;
-    ngx_int_t   rc;
-    ngx_str_t   type;
+    size_t     len;
+    ngx_int_t  rc;
+    ngx_str_t  type;
 
     if (ngx_http_otp_cross_site(r) != NGX_OK) {
         return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -347,11 +356,20 @@ ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
     ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
 
     ep->done = done;
+    ep->script = script;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp %s: %s", ngx_http_otp_ep_page(r),
+                   ngx_http_otp_store_script_name(script));
 
     if (ngx_http_otp_store_run(r, script, &ids, args, nargs,
                                ngx_http_otp_ep_reply)
         != NGX_OK)
     {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp %s: Redis not ready, 503",
+                       ngx_http_otp_ep_page(r));
+
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
         return ngx_http_otp_send_unavailable(r);
     }
@@ -379,10 +397,19 @@ ngx_http_otp_ep_reply(ngx_http_request_t *r,
     ep = ctx->endpoint;
 
     if (reply == NULL) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp %s: %s failed, 503", ngx_http_otp_ep_page(r),
+                       ngx_http_otp_store_script_name(ep->script));
+
         ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp %s: %s replied, status %d", ngx_http_otp_ep_page(r),
+                   ngx_http_otp_store_script_name(ep->script),
+                   (int) reply->status);
 
     ep->done(r, reply);
 }
@@ -392,6 +419,10 @@ void
 ngx_http_otp_ep_finish(ngx_http_request_t *r, ngx_int_t rc)
 {
     if (rc != NGX_DONE) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp %s: done, %i, status %ui",
+                       ngx_http_otp_ep_page(r), rc, r->headers_out.status);
+
         ngx_http_finalize_request(r, rc);
     }
 }
@@ -714,6 +745,24 @@ ngx_http_otp_ep(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
     return ctx->endpoint;
+}
+
+
+/* "challenge", "verify"...: the page of the request, for the debug log */
+
+const char *
+ngx_http_otp_ep_page(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx == NULL || ctx->endpoint == NULL) {
+        return "endpoint";
+    }
+
+    return ngx_http_otp_ep_pages[
+               ((ngx_http_otp_ep_t *) ctx->endpoint)->action];
 }
 
 

@@ -75,6 +75,7 @@ typedef struct {
 
     /* the reply handler of the script in flight (never given NULL) */
     ngx_http_otp_store_handler_pt   done;
+    ngx_http_otp_script_e           script;   /* for the debug log */
 
     unsigned                    referenced:1;
     unsigned                    remember:1;
@@ -144,6 +145,8 @@ ngx_http_otp_ep_t *ngx_http_otp_ep(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_ep_challenge_csrf(ngx_http_request_t *r);
 /* 403 when it is not */
 ngx_int_t ngx_http_otp_ep_refused(ngx_http_request_t *r);
+/* "challenge", "verify"...: the request's page, for the debug log */
+const char *ngx_http_otp_ep_page(ngx_http_request_t *r);
 /* a token for a form bound to ep->challenge */
 ngx_int_t ngx_http_otp_ep_csrf(ngx_http_request_t *r, ngx_str_t *token);
 

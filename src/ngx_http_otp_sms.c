@@ -323,7 +323,7 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
     ngx_str_t                 masked, phone, s;
     ngx_uint_t                has_sms, sent, totp;
     ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ep_t        *ep;
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -440,9 +440,9 @@ ngx_int_t
 ngx_http_otp_sms_enroll_vars(ngx_http_request_t *r,
     ngx_http_otp_page_vars_t *pv)
 {
-    ngx_int_t               rc;
-    ngx_str_t               phone, ret_q;
-    ngx_http_otp_ep_t       *ep;
+    ngx_int_t           rc;
+    ngx_str_t           phone, ret_q;
+    ngx_http_otp_ep_t  *ep;
 
     if (!ngx_http_otp_sms_offered(r)) {
         return NGX_OK;

@@ -59,6 +59,10 @@ ngx_http_otp_sms_form(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp sms: phone page, otp_sms_phone %s",
+                   rc == NGX_OK ? "set" : "unset");
+
     if (rc == NGX_OK) {
         /* the identity layer knows the number: nothing to enter here */
         return ngx_http_otp_redirect_page(r, "challenge");
@@ -79,9 +83,9 @@ static ngx_int_t
 ngx_http_otp_sms_user_checked(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply, ngx_uint_t *has_factor)
 {
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_user_state_t *us;
+    ngx_http_otp_ctx_t         *ctx;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_user_state_t  *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -182,7 +186,7 @@ ngx_http_otp_sms_phone_page(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_str_t                  csrf, ret_q;
     ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_page_vars_t   pv;
 
@@ -256,6 +260,9 @@ ngx_http_otp_sms_phone_post(ngx_http_request_t *r)
                                      (char *) buf, &len)
         != 0)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp sms: not a mobile number, 400");
+
         ep->error = "That does not look like a mobile number. Enter it "
                     "with + and the country code, for example "
                     "+15551234567.";
@@ -298,6 +305,9 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
     }
 
     if (!has_factor) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp sms: a number to enroll");
+
         st->mode = "new";
         ngx_http_otp_ep_finish(r, ngx_http_otp_sms_reserve(r));
         return;
@@ -334,6 +344,9 @@ ngx_http_otp_sms_post_session(ngx_http_request_t *r,
                                     "your phone number."));
         return;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp sms: a number to change, within a session");
 
     st->mode = "change";
 

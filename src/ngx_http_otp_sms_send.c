@@ -60,6 +60,9 @@ ngx_http_otp_sms_post(ngx_http_request_t *r)
         return rc;
     }
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp sms: a text for the form's challenge");
+
     return ngx_http_otp_sms_reserve(r);
 }
 
@@ -218,14 +221,14 @@ static ngx_int_t
 ngx_http_otp_sms_start(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    u_char                    code[NGX_HTTP_OTP_SMS_MAX_CODE];
-    ngx_int_t                 rc;
-    ngx_str_t                 c;
-    ngx_http_otp_sms_t       *st;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-    ngx_http_otp_sms_reply_t *sr;
-    ngx_http_otp_main_conf_t *omcf;
+    u_char                     code[NGX_HTTP_OTP_SMS_MAX_CODE];
+    ngx_int_t                  rc;
+    ngx_str_t                  c;
+    ngx_http_otp_sms_t        *st;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_sms_reply_t  *sr;
+    ngx_http_otp_main_conf_t  *omcf;
 
     sr = (ngx_http_otp_sms_reply_t *) reply;
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
@@ -275,6 +278,9 @@ ngx_http_otp_sms_start(ngx_http_request_t *r,
 
     r->write_event_handler = ngx_http_otp_sms_resume;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp sms: reserved, to the provider");
+
     if (ngx_http_otp_sms_send(r, &st->msg) != NGX_OK) {
         r->write_event_handler = ngx_http_request_empty_handler;
         ngx_http_otp_sms_finish(r, &st->msg);
@@ -307,6 +313,9 @@ ngx_http_otp_sms_resume(ngx_http_request_t *r)
     ngx_http_otp_sms_finish(r, &st->msg);
 
     status = st->msg.status;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp sms: the provider answered %i", status);
 
     if (status >= 200 && status < 300) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_SENT);
@@ -408,7 +417,7 @@ ngx_http_otp_sms_url(ngx_http_request_t *r, ngx_uint_t with_challenge,
 {
     u_char                    *p;
     size_t                     len;
-    ngx_http_otp_ep_t          *ep;
+    ngx_http_otp_ep_t         *ep;
     ngx_http_core_loc_conf_t  *clcf;
 
     static u_char  page[] = "challenge?method=sms&c=";

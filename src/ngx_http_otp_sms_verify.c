@@ -225,6 +225,10 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
 
     ngx_explicit_memzero(hash, sizeof(hash));
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp verify: texted code checked: %s",
+                   ok ? "right" : "wrong or expired");
+
 
     args[0] = ctx->user;
 
