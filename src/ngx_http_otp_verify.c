@@ -344,20 +344,8 @@ ngx_http_otp_verify(ngx_http_request_t *r)
 
     /* the token is "<challenge id>.<CSRF token bound to it>" */
 
-    if (ep->csrf.len <= NGX_HTTP_OTP_CHALLENGE_B64_LEN
-        || ep->csrf.data[NGX_HTTP_OTP_CHALLENGE_B64_LEN] != '.')
-    {
-        goto forbidden;
-    }
-
-    ep->challenge.data = ep->csrf.data;
-    ep->challenge.len = NGX_HTTP_OTP_CHALLENGE_B64_LEN;
-
-    if (ngx_http_otp_csrf_valid(r, &ep->challenge,
-                                NGX_HTTP_OTP_CHALLENGE_TTL)
-        != NGX_OK)
-    {
-        goto forbidden;
+    if (ngx_http_otp_ep_challenge_csrf(r) != NGX_OK) {
+        return ngx_http_otp_ep_refused(r);
     }
 
     if (!ngx_http_otp_offered(olcf, &ep->method)) {
@@ -383,15 +371,6 @@ ngx_http_otp_verify(ngx_http_request_t *r)
     }
 
     return ngx_http_otp_ep_user_state(r, ngx_http_otp_verify_user);
-
-forbidden:
-
-    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-
-    return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Request refused",
-                                   "This form has expired or was not sent "
-                                   "from the sign-in page. Go back and "
-                                   "reload it.");
 }
 
 
