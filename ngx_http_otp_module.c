@@ -12,10 +12,12 @@
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_check.h"
 #include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_provider.h"
+#include "ngx_http_otp_redis.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_variables.h"
@@ -42,6 +44,7 @@ static ngx_int_t ngx_http_otp_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event);
 static void ngx_http_otp_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_otp_check_digits(ngx_conf_t *cf, void *post,
@@ -640,10 +643,24 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->enroll_type, prev->enroll_type,
                               NGX_HTTP_OTP_TYPE_TOTP);
 
-    if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms,
-                                    conf->methods)
+    if (ngx_http_otp_sms_merge_conf(cf, &prev->sms, &conf->sms)
         != NGX_CONF_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the pages send codes: they need somewhere to send them */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if ((conf->methods & NGX_HTTP_OTP_METHOD_SMS)
+        && conf->sms.provider.len == 0
+        && clcf->handler == ngx_http_otp_endpoint_handler)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_methods\" has \"sms\" in location "
+                           "\"%V\", which has \"otp_endpoint\" but no "
+                           "\"otp_sms_provider\"", &clcf->name);
         return NGX_CONF_ERROR;
     }
 
@@ -858,6 +875,7 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
     ngx_http_otp_metrics_init_process(cycle);
+    ngx_http_otp_redis_on_event(ngx_http_otp_redis_event);
 
     if (omcf == NULL
         || (!omcf->gate_used && !omcf->endpoint_used && !omcf->admin_used))
@@ -870,6 +888,17 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_otp_store_init_process(cycle, omcf);
+}
+
+
+/* the Redis connection's events, counted: the metrics are told */
+
+static void
+ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event)
+{
+    ngx_http_otp_metric_inc(event == NGX_HTTP_OTP_REDIS_EV_RECONNECT
+                            ? NGX_HTTP_OTP_M_REDIS_RECONNECTS
+                            : NGX_HTTP_OTP_M_REDIS_ERRORS);
 }
 
 

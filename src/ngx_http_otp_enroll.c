@@ -9,11 +9,11 @@
 
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_base32.h"
-#include "ngx_http_otp_codes.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_qr.h"
+#include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_otp_enroll_begin(ngx_http_request_t *r);
 static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_enroll_page(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *secret, ngx_http_otp_alg_e alg,
@@ -321,7 +323,8 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
                       "otp: user \"%V\" enrolled an authenticator (%s)",
                       &ctx->user, ep->hotp ? "hotp" : "totp");
         ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
-                                      ep->hotp ? "hotp" : "totp"));
+                                      ep->hotp ? "hotp" : "totp",
+                                      ngx_http_otp_enroll_session_created));
         return;
     }
 
@@ -346,7 +349,7 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
 }
 
 
-void
+static void
 ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {

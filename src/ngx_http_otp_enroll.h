@@ -12,12 +12,8 @@
 #include "ngx_http_otp.h"
 
 
-/* a step of the endpoint (see ngx_http_otp_endpoint.h) */
+/* a step of the endpoint (see ngx_http_otp_page_flow.h) */
 ngx_int_t ngx_http_otp_enroll(ngx_http_request_t *r);
-
-/* session_new.lua's reply after a new authenticator: the new codes page */
-void ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
 
 
 #endif /* _NGX_HTTP_OTP_ENROLL_H_INCLUDED_ */

@@ -10,9 +10,9 @@
 
 #include "ngx_http_otp_logout.h"
 #include "ngx_http_otp_device.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_form.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
 

@@ -11,7 +11,7 @@
 #include "ngx_http_otp.h"
 
 
-/* steps of the endpoint (see ngx_http_otp_endpoint.h) */
+/* steps of the endpoint (see ngx_http_otp_page_flow.h) */
 ngx_int_t ngx_http_otp_logout_form(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_logout(ngx_http_request_t *r);
 

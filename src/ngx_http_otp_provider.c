@@ -16,7 +16,6 @@
 
 
 #include "ngx_http_otp_provider.h"
-#include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_phone.h"
 
@@ -181,10 +180,8 @@ ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc)
 
 char *
 ngx_http_otp_sms_merge_conf(ngx_conf_t *cf, ngx_http_otp_sms_conf_t *prev,
-    ngx_http_otp_sms_conf_t *conf, ngx_uint_t methods)
+    ngx_http_otp_sms_conf_t *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
-
     if (conf->provider.data == NULL) {
         conf->provider = prev->provider;
         conf->provider_args = prev->provider_args;
@@ -206,22 +203,6 @@ ngx_http_otp_sms_merge_conf(ngx_conf_t *cf, ngx_http_otp_sms_conf_t *prev,
     ngx_conf_merge_sec_value(conf->resend_delay, prev->resend_delay, 30);
     ngx_conf_merge_uint_value(conf->max_sends, prev->max_sends, 3);
     ngx_conf_merge_uint_value(conf->daily_limit, prev->daily_limit, 10);
-
-    if (!(methods & NGX_HTTP_OTP_METHOD_SMS) || conf->provider.len) {
-        return NGX_CONF_OK;
-    }
-
-    /* the pages send codes: they need somewhere to send them */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_otp_endpoint_handler) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"otp_methods\" has \"sms\" in location "
-                           "\"%V\", which has \"otp_endpoint\" but no "
-                           "\"otp_sms_provider\"", &clcf->name);
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }

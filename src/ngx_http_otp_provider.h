@@ -42,8 +42,7 @@ char *ngx_http_otp_sms_check_ttl(ngx_conf_t *cf, void *post, void *data);
 
 void ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc);
 char *ngx_http_otp_sms_merge_conf(ngx_conf_t *cf,
-    ngx_http_otp_sms_conf_t *prev, ngx_http_otp_sms_conf_t *conf,
-    ngx_uint_t methods);
+    ngx_http_otp_sms_conf_t *prev, ngx_http_otp_sms_conf_t *conf);
 
 ngx_int_t ngx_http_otp_sms_add_variables(ngx_conf_t *cf);
 

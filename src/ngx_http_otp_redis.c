@@ -20,7 +20,6 @@
 
 
 #include "ngx_http_otp_redis.h"
-#include "ngx_http_otp_metrics.h"
 
 #include <hiredis/async.h>
 #include <openssl/sha.h>
@@ -121,9 +120,13 @@ static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_otp_redis_call_timeout(ngx_event_t *ev);
 static ngx_uint_t ngx_http_otp_redis_log_allowed(void);
+static void ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event);
 
 
 static ngx_http_otp_redis_t  ngx_http_otp_redis;
+
+/* told of failed calls and reconnects: the layer above counts them */
+static ngx_http_otp_redis_event_pt  ngx_http_otp_redis_event;
 
 /* what the timers point at: nginx's debug log reads a connection's fd */
 static ngx_connection_t      ngx_http_otp_redis_dummy;
@@ -216,6 +219,22 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
+void
+ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler)
+{
+    ngx_http_otp_redis_event = handler;
+}
+
+
+static void
+ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event)
+{
+    if (ngx_http_otp_redis_event) {
+        ngx_http_otp_redis_event(event);
+    }
+}
+
+
 ngx_uint_t
 ngx_http_otp_redis_ready(void)
 {
@@ -236,7 +255,7 @@ ngx_http_otp_redis_script(ngx_log_t *log, ngx_uint_t script,
         || script >= ngx_http_otp_redis.nscripts
         || nkeys > argc || argc + 3 > NGX_HTTP_OTP_REDIS_MAX_ARGS)
     {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
         return NULL;
     }
 
@@ -614,7 +633,7 @@ ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
     }
 
     if (rd->backoff) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_RECONNECTS);
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_RECONNECT);
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "otp: redis connection restored");
     }
@@ -1026,7 +1045,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
     }
 
     if (call->handler && !ngx_http_otp_redis.exiting) {

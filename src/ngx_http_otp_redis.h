@@ -27,6 +27,15 @@
 typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
 
 
+/* what the connection tells the layer that counts (the metrics) */
+typedef enum {
+    NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
+    NGX_HTTP_OTP_REDIS_EV_RECONNECT       /* the connection came back */
+} ngx_http_otp_redis_event_e;
+
+typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);
+
+
 typedef struct {
     ngx_str_t                      name;      /* for logs */
     ngx_str_t                      source;    /* Lua */
@@ -38,6 +47,9 @@ ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_redis_conf_t *conf, ngx_http_otp_redis_script_t *scripts,
     ngx_uint_t nscripts);
 void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle);
+
+/* who is told of the events, set before init_process; NULL: nobody */
+void ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler);
 
 /* ready for commands: connected, authenticated, scripts loaded */
 ngx_uint_t ngx_http_otp_redis_ready(void);

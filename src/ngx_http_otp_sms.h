@@ -1,8 +1,8 @@
 
 /*
- * SMS codes on the endpoint's pages: POST sms (send or resend), GET and
- * POST sms with a phone number (enroll or change it), POST verify with
- * method=sms, and what the challenge and enrollment pages show of SMS.
+ * SMS as a factor, for the gate and the other pages: whether a user has
+ * it, where a user with no factor sets one up, what the challenge and
+ * enrollment pages show of it.  The SMS pages have their own headers.
  */
 
 
@@ -14,23 +14,6 @@
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_store.h"
 
-
-/*
- * Steps of the endpoint (see ngx_http_otp_endpoint.h): they return
- * NGX_DONE while a script or the provider is in flight, or the final
- * status.
- */
-ngx_int_t ngx_http_otp_sms_form(ngx_http_request_t *r);
-ngx_int_t ngx_http_otp_sms_post(ngx_http_request_t *r);
-ngx_int_t ngx_http_otp_sms_verify(ngx_http_request_t *r);
-
-/*
- * GET challenge with the "c" of a challenge a text was sent for (by
- * the user of the user_state.lua reply): shows that challenge again.
- * NGX_DECLINED when there is none to show.
- */
-ngx_int_t ngx_http_otp_sms_challenge(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us);
 
 /* what user_state.lua said of the user, for the pages */
 void ngx_http_otp_sms_user(ngx_http_request_t *r,

@@ -4,16 +4,16 @@
  * the way to set up a factor) and POST verify with a TOTP, HOTP or
  * recovery code; a right code starts a session and, with "trust this
  * browser" ticked, remembers the device.  Texted codes are in
- * ngx_http_otp_sms.c.
+ * ngx_http_otp_sms_verify.c, which goes on here (the challenge page,
+ * a new session).
  */
 
 
 #include "ngx_http_otp_verify.h"
 #include "ngx_http_otp_device.h"
-#include "ngx_http_otp_endpoint.h"
-#include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
@@ -24,10 +24,6 @@
 #define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
 
 
-static void ngx_http_otp_challenge_user(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
-static ngx_int_t ngx_http_otp_challenge_state(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us);
 static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
@@ -41,8 +37,6 @@ static void ngx_http_otp_verify_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_verify_locked(ngx_http_request_t *r,
     ngx_int_t secs);
-static void ngx_http_otp_verify_session(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_verify_passed(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_otp_pass_make(ngx_http_request_t *r,
@@ -68,60 +62,11 @@ static const char  *ngx_http_otp_factors[] = { "totp", "hotp", "recovery" };
 
 
 /*
- * GET challenge: one trip makes the challenge and says who the user is.
- * With "?c=", the SMS challenge a text was sent for is shown again.
- */
-
-ngx_int_t
-ngx_http_otp_challenge(ngx_http_request_t *r)
-{
-    ngx_str_t  arg;
-
-    if (ngx_http_arg(r, (u_char *) "c", 1, &arg) == NGX_OK) {
-        return ngx_http_otp_ep_user_state(r, ngx_http_otp_challenge_user);
-    }
-
-    return ngx_http_otp_challenge_new(r);
-}
-
-
-static void
-ngx_http_otp_challenge_user(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_int_t                   rc;
-    ngx_http_otp_user_state_t  *us;
-
-    us = &((ngx_http_otp_user_reply_t *) reply)->user;
-
-    ngx_http_otp_sms_user(r, us);
-
-    if (us->lock_ttl > 0) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_state(r, us));
-        return;
-    }
-
-    ngx_http_otp_ep(r)->recovery_left = us->recovery;
-
-    /* the text's challenge, if it is there; else as any challenge */
-
-    rc = ngx_http_otp_sms_challenge(r, us);
-
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_otp_challenge_state(r, us);
-    }
-
-    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
-                              ? ngx_http_otp_challenge_new(r) : rc);
-}
-
-
-/*
  * What the challenge page does for this user's state: NGX_DECLINED for a
  * user who gets a challenge, else the response (locked, set up a factor).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_otp_challenge_state(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us)
 {
@@ -164,7 +109,7 @@ ngx_http_otp_challenge_state(ngx_http_request_t *r,
 }
 
 
-/* a new challenge for the challenge page, when the user can sign in */
+/* GET challenge: a new challenge and its page, when the user can sign in */
 
 ngx_int_t
 ngx_http_otp_challenge_new(ngx_http_request_t *r)
@@ -399,24 +344,8 @@ ngx_http_otp_verify(ngx_http_request_t *r)
 
     /* the token is "<challenge id>.<CSRF token bound to it>" */
 
-    if (ep->csrf.len <= NGX_HTTP_OTP_CHALLENGE_B64_LEN
-        || ep->csrf.data[NGX_HTTP_OTP_CHALLENGE_B64_LEN] != '.')
-    {
-        goto forbidden;
-    }
-
-    ep->challenge.data = ep->csrf.data;
-    ep->challenge.len = NGX_HTTP_OTP_CHALLENGE_B64_LEN;
-
-    if (ngx_http_otp_csrf_valid(r, &ep->challenge,
-                                NGX_HTTP_OTP_CHALLENGE_TTL)
-        != NGX_OK)
-    {
-        goto forbidden;
-    }
-
-    if (ngx_http_otp_is(&ep->method, "sms")) {
-        return ngx_http_otp_sms_verify(r);
+    if (ngx_http_otp_ep_challenge_csrf(r) != NGX_OK) {
+        return ngx_http_otp_ep_refused(r);
     }
 
     if (!ngx_http_otp_offered(olcf, &ep->method)) {
@@ -442,15 +371,6 @@ ngx_http_otp_verify(ngx_http_request_t *r)
     }
 
     return ngx_http_otp_ep_user_state(r, ngx_http_otp_verify_user);
-
-forbidden:
-
-    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-
-    return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN, "Request refused",
-                                   "This form has expired or was not sent "
-                                   "from the sign-in page. Go back and "
-                                   "reload it.");
 }
 
 
@@ -821,7 +741,8 @@ ngx_http_otp_verify_locked(ngx_http_request_t *r, ngx_int_t secs)
 
 
 ngx_int_t
-ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
+ngx_http_otp_session_start(ngx_http_request_t *r, const char *method,
+    ngx_http_otp_store_handler_pt done)
 {
     ngx_str_t                 args[6];
     ngx_http_otp_ep_t        *ep;
@@ -853,14 +774,13 @@ ngx_http_otp_session_start(ngx_http_request_t *r, const char *method)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_NEW, args, 6,
-                               ep->action == NGX_HTTP_OTP_VERIFY
-                               ? ngx_http_otp_verify_session
-                               : ngx_http_otp_enroll_session_created);
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SESSION_NEW, args, 6, done);
 }
 
 
-static void
+/* session_new.lua's reply after a right code: the device, the cookie */
+
+void
 ngx_http_otp_verify_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {

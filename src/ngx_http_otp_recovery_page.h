@@ -5,18 +5,18 @@
  */
 
 
-#ifndef _NGX_HTTP_OTP_CODES_H_INCLUDED_
-#define _NGX_HTTP_OTP_CODES_H_INCLUDED_
+#ifndef _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_
+#define _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_
 
 
 #include "ngx_http_otp.h"
 
 
-/* a step of the endpoint (see ngx_http_otp_endpoint.h) */
+/* a step of the endpoint (see ngx_http_otp_page_flow.h) */
 ngx_int_t ngx_http_otp_recovery(ngx_http_request_t *r);
 
 /* ten new codes: ep->codes_html, shown once, and ep->codes_hashes */
 ngx_int_t ngx_http_otp_new_codes(ngx_http_request_t *r);
 
 
-#endif /* _NGX_HTTP_OTP_CODES_H_INCLUDED_ */
+#endif /* _NGX_HTTP_OTP_RECOVERY_PAGE_H_INCLUDED_ */

@@ -7,9 +7,9 @@
  */
 
 
-#include "ngx_http_otp_codes.h"
-#include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_recovery_page.h"
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
