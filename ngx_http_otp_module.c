@@ -322,6 +322,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, max_age),
       NULL },
 
+    { ngx_string("otp_fresh"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, fresh),
+      &ngx_http_otp_positive_post },
+
     { ngx_string("otp_remember_device"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_otp_time_or_off,
@@ -549,6 +556,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->templates = NGX_CONF_UNSET_PTR;
     olcf->bypass = NGX_CONF_UNSET_PTR;
     olcf->max_age = NGX_CONF_UNSET;
+    olcf->fresh = NGX_CONF_UNSET;
     olcf->remember = NGX_CONF_UNSET;
     olcf->enroll_type = NGX_CONF_UNSET_UINT;
 
@@ -639,6 +647,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                   |NGX_HTTP_OTP_METHOD_RECOVERY));
     ngx_conf_merge_ptr_value(conf->bypass, prev->bypass, NULL);
     ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 0);
+    ngx_conf_merge_sec_value(conf->fresh, prev->fresh, 600);
     ngx_conf_merge_sec_value(conf->remember, prev->remember, 0);
     ngx_conf_merge_uint_value(conf->enroll_type, prev->enroll_type,
                               NGX_HTTP_OTP_TYPE_TOTP);

@@ -135,6 +135,7 @@ typedef struct {
     ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */
     ngx_array_t                *bypass;       /* otp_bypass predicates */
     time_t                      max_age;      /* otp_max_age; 0: none */
+    time_t                      fresh;        /* otp_fresh */
     time_t                      remember;     /* otp_remember_device */
     ngx_uint_t                  enroll_type;  /* NGX_HTTP_OTP_TYPE_* */
 

@@ -104,14 +104,14 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
 
     /*
      * Already enrolled: a new authenticator replaces the old one only
-     * within a session, never through the first factor alone.
+     * within a session whose code is fresh (SPEC 6.14), never through
+     * the first factor alone.
      */
 
     rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_enroll_session);
 
     ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
-                              ? ngx_http_otp_redirect_page(r, "challenge")
-                              : rc);
+                              ? ngx_http_otp_step_up(r, "enroll") : rc);
 }
 
 
@@ -119,13 +119,12 @@ static void
 ngx_http_otp_enroll_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r,
-                                                             "challenge"));
-        return;
-    }
+    ngx_int_t  rc;
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+    rc = ngx_http_otp_ep_fresh(r, reply, "enroll");
+
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_enroll_begin(r) : rc);
 }
 
 
@@ -353,40 +352,15 @@ static void
 ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_page_vars_t   pv;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
 
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
+    if (reply->status == NGX_HTTP_OTP_ST_OK) {
+        ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
     }
 
-    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
-
-    if (ep->codes_html.len == 0) {
-        /* no recovery codes to show: on to the page asked for */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
-                                                        &ep->ret));
-        return;
-    }
-
-    pv.nvars = 0;
-    ngx_http_otp_page_var(&pv, "user", &ctx->user);
-    ngx_http_otp_page_var(&pv, "continue", &ep->ret);
-    ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
-
-    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
-                                               NGX_HTTP_OTP_PAGE_RECOVERY,
-                                               &pv));
+    ngx_http_otp_ep_finish(r, ngx_http_otp_codes_shown(r, reply, 0));
 }
 
 

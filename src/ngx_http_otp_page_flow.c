@@ -468,6 +468,51 @@ ngx_http_otp_ep_session_check(ngx_http_request_t *r,
 }
 
 
+/*
+ * session_check.lua's reply for a page that changes a factor: such a
+ * change needs a code entered on this session within otp_fresh (SPEC
+ * 6.14).  NGX_DECLINED when the page goes on; else the step-up: the
+ * challenge first, then back to page (and then to ep->ret).
+ */
+
+ngx_int_t
+ngx_http_otp_ep_fresh(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply, const char *page)
+{
+    ngx_http_otp_loc_conf_t       *olcf;
+    ngx_http_otp_session_reply_t  *sr;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    sr = (ngx_http_otp_session_reply_t *) reply;
+
+    if (reply->status == NGX_HTTP_OTP_ST_OK
+        && ngx_time() - sr->auth_time <= olcf->fresh)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp %s: no code within otp_fresh, step-up", page);
+
+    return ngx_http_otp_step_up(r, page);
+}
+
+
+ngx_int_t
+ngx_http_otp_step_up(ngx_http_request_t *r, const char *page)
+{
+    ngx_str_t  url;
+
+    if (ngx_http_otp_page_url(r, page, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_otp_ep(r)->ret = url;
+
+    return ngx_http_otp_redirect_page(r, "challenge");
+}
+
+
 /* ------------------------------------------------------------- helpers */
 
 

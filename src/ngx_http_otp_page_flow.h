@@ -111,6 +111,14 @@ ngx_int_t ngx_http_otp_ep_user_state(ngx_http_request_t *r,
 /* session_check.lua for ep->old_sid; NGX_DECLINED: no cookie */
 ngx_int_t ngx_http_otp_ep_session_check(ngx_http_request_t *r,
     ngx_http_otp_store_handler_pt done);
+/*
+ * after session_check.lua, for a page that changes a factor: NGX_DECLINED
+ * for a code entered within otp_fresh, else the step-up to the challenge
+ * and back to page
+ */
+ngx_int_t ngx_http_otp_ep_fresh(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply, const char *page);
+ngx_int_t ngx_http_otp_step_up(ngx_http_request_t *r, const char *page);
 
 /* a form's CSRF token bound to binding, and its check */
 ngx_int_t ngx_http_otp_csrf_make(ngx_http_request_t *r,

@@ -13,19 +13,17 @@
 #include "ngx_http_otp_recovery.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
-
-
-/* new recovery codes need a code entered this recently */
-#define NGX_HTTP_OTP_RECOVERY_FRESH      600
+#include "ngx_http_otp_verify.h"
 
 
 static void ngx_http_otp_recovery_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
-static ngx_int_t ngx_http_otp_recovery_step_up(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_recovery_page(ngx_http_request_t *r);
 static void ngx_http_otp_recovery_saved(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_recovery_session_new(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
 
@@ -98,9 +96,8 @@ ngx_http_otp_new_codes(ngx_http_request_t *r)
 /*
  * GET recovery: how many codes are left, and a form for new ones; POST
  * recovery: new codes, shown once.  Both need an authenticator and a
- * session whose code was entered within NGX_HTTP_OTP_RECOVERY_FRESH
- * seconds; otherwise the user goes through the challenge first and comes
- * back here.
+ * session whose code was entered within otp_fresh; otherwise the user
+ * goes through the challenge first and comes back here.
  */
 
 ngx_int_t
@@ -172,7 +169,7 @@ ngx_http_otp_recovery_user(ngx_http_request_t *r,
     rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_recovery_session);
 
     ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
-                              ? ngx_http_otp_recovery_step_up(r) : rc);
+                              ? ngx_http_otp_step_up(r, "recovery") : rc);
 }
 
 
@@ -180,6 +177,7 @@ static void
 ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
+    ngx_int_t                      rc;
     ngx_http_otp_ep_t             *ep;
     ngx_http_otp_ctx_t            *ctx;
     ngx_http_otp_session_reply_t  *sr;
@@ -188,10 +186,10 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ep = ctx->endpoint;
     sr = (ngx_http_otp_session_reply_t *) reply;
 
-    if (reply->status != NGX_HTTP_OTP_ST_OK
-        || ngx_time() - sr->auth_time > NGX_HTTP_OTP_RECOVERY_FRESH)
-    {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_step_up(r));
+    rc = ngx_http_otp_ep_fresh(r, reply, "recovery");
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
         return;
     }
 
@@ -199,6 +197,10 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
         ngx_http_otp_ep_finish(r, ngx_http_otp_recovery_page(r));
         return;
     }
+
+    /* the session goes on as a new one, of the same method */
+
+    ctx->method = sr->method;
 
     if (ngx_http_otp_new_codes(r) != NGX_OK) {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -208,28 +210,6 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ngx_http_otp_ep_finish(r,
         ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, &ep->codes_hashes,
                             1, ngx_http_otp_recovery_saved));
-}
-
-
-/* the challenge first, then back to this page (and then to ep->ret) */
-
-static ngx_int_t
-ngx_http_otp_recovery_step_up(ngx_http_request_t *r)
-{
-    ngx_str_t            url;
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ngx_http_otp_page_url(r, "recovery", &url) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ep->ret = url;
-
-    return ngx_http_otp_redirect_page(r, "challenge");
 }
 
 
@@ -268,17 +248,19 @@ ngx_http_otp_recovery_page(ngx_http_request_t *r)
 }
 
 
+/*
+ * recovery_set.lua ended the user's sessions (SPEC 6.14): this one goes
+ * on as a new session, with a new cookie
+ */
+
 static void
 ngx_http_otp_recovery_saved(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_page_vars_t   pv;
+    const char          *method;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
 
     if (reply->status != NGX_HTTP_OTP_ST_OK) {
         /* the authenticator went meanwhile */
@@ -289,14 +271,55 @@ ngx_http_otp_recovery_saved(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "otp: user \"%V\" made new recovery codes", &ctx->user);
 
+    method = ctx->method.data ? (const char *) ctx->method.data : "totp";
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, method,
+                                  ngx_http_otp_recovery_session_new));
+}
+
+
+static void
+ngx_http_otp_recovery_session_new(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ep_finish(r, ngx_http_otp_codes_shown(r, reply, 1));
+}
+
+
+ngx_int_t
+ngx_http_otp_codes_shown(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply, ngx_uint_t regenerated)
+{
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_page_vars_t   pv;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply->status != NGX_HTTP_OTP_ST_OK) {
+        return ngx_http_otp_send_unavailable(r);
+    }
+
+    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ep->codes_html.len == 0) {
+        /* no recovery codes to show: on to the page asked for */
+        return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
+    }
+
     pv.nvars = 0;
 
     ngx_http_otp_page_var(&pv, "user", &ctx->user);
     ngx_http_otp_page_var(&pv, "continue", &ep->ret);
     ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
-    ngx_http_otp_page_var_cstr(&pv, "regenerated", "1");
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_send_page(r, NGX_HTTP_OK,
-                                                 NGX_HTTP_OTP_PAGE_RECOVERY,
-                                                 &pv));
+    if (regenerated) {
+        ngx_http_otp_page_var_cstr(&pv, "regenerated", "1");
+    }
+
+    return ngx_http_otp_send_page(r, NGX_HTTP_OK, NGX_HTTP_OTP_PAGE_RECOVERY,
+                                  &pv);
 }

@@ -132,12 +132,15 @@ ngx_http_otp_sms_form_user(ngx_http_request_t *r,
         return;
     }
 
-    /* a second factor exists: another number only within a session */
+    /*
+     * a second factor exists: another number only within a session whose
+     * code is fresh (SPEC 6.14)
+     */
 
     rc = ngx_http_otp_sms_session(r, ngx_http_otp_sms_form_session);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_otp_redirect_page(r, "challenge");
+        rc = ngx_http_otp_step_up(r, "sms");
     }
 
     ngx_http_otp_ep_finish(r, rc);
@@ -148,13 +151,12 @@ static void
 ngx_http_otp_sms_form_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
+    ngx_int_t  rc;
 
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "challenge"));
-        return;
-    }
+    rc = ngx_http_otp_ep_fresh(r, reply, "sms");
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_form_challenge(r));
+    ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
+                              ? ngx_http_otp_sms_form_challenge(r) : rc);
 }
 
 
@@ -331,10 +333,10 @@ static void
 ngx_http_otp_sms_post_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
+    ngx_int_t            rc;
     ngx_http_otp_sms_t  *st;
 
     st = ngx_http_otp_sms_get(r);
-
 
     if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_ep_finish(r,
@@ -342,6 +344,13 @@ ngx_http_otp_sms_post_session(ngx_http_request_t *r,
                                     "Your account has a second factor. "
                                     "Sign in with it before you change "
                                     "your phone number."));
+        return;
+    }
+
+    rc = ngx_http_otp_ep_fresh(r, reply, "sms");
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_otp_ep_finish(r, rc);
         return;
     }
 

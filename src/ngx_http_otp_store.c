@@ -255,7 +255,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(enroll_confirm, 9,
                         S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT),
                         ngx_http_otp_attempt_reply_t,
-                        ngx_http_otp_attempt_fields, E, U, F, L, T, D),
+                        ngx_http_otp_attempt_fields, E, U, F, L, T, D, SU),
     ngx_http_otp_script(session_new, 6, S(OK), ngx_http_otp_store_reply_t,
                         ngx_http_otp_no_fields, SN, SU, U),
     ngx_http_otp_script(session_check, 4,
@@ -281,7 +281,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         ngx_http_otp_no_fields, U),
     ngx_http_otp_script(recovery_set, 1, S(OK) | S(NO_FACTOR),
                         ngx_http_otp_admin_reply_t,
-                        ngx_http_otp_count_fields, U),
+                        ngx_http_otp_count_fields, U, SU, D),
     ngx_http_otp_script(device_new, 4, S(OK), ngx_http_otp_admin_reply_t,
                         ngx_http_otp_count_fields, D),
     ngx_http_otp_script(sms_state, 1, S(OK), ngx_http_otp_sms_reply_t,
@@ -299,7 +299,8 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(CONFLICT),
                         ngx_http_otp_attempt_reply_t,
-                        ngx_http_otp_sms_attempt_fields, C, F, L, U)
+                        ngx_http_otp_sms_attempt_fields, C, F, L, U, SU,
+                        D)
 };
 
 #undef U

@@ -84,6 +84,8 @@ my @bad = (
     ['skew negative', 'otp_totp_skew', '', 'otp_totp_skew -1;'],
     ['hotp window 1000', 'otp_hotp_window', '', 'otp_hotp_window 1000;'],
     ['otp maybe', 'otp', '', 'otp maybe;'],
+    ['otp_fresh 0', 'otp_fresh', '', 'otp_fresh 0;'],
+    ['otp_fresh soon', 'otp_fresh', 'otp_fresh soon;', ''],
     ['otp_user twice', 'otp_user', '', 'otp_user $a; otp_user $b;'],
     ['redis bad port', 'otp_redis', 'otp_redis 127.0.0.1:99999;', ''],
     ['redis unknown host', 'otp_redis',

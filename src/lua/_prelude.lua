@@ -1,7 +1,8 @@
 -- _prelude.lua: what the scripts share, put by embed.sh in place of
 -- their line "-- include: _prelude.lua" (not a script of its own): the
 -- argument check, times left, the failure count that locks a user, a
--- user's state, and how a session and a remembered browser are made,
+-- user's state, how a session and a remembered browser are made, and
+-- how a user's sessions end,
 -- kept in one place so that every script that counts wrong codes
 -- (attempt.lua, sms_attempt.lua, enroll_confirm.lua) counts them the
 -- same way and every script that makes a session makes the same one.
@@ -84,6 +85,28 @@ local function session_make(s, su, u, user, now, idle, ttl, method, auth)
 
     redis.call('SADD', su, s)
     redis.call('EXPIRE', su, ttl)
+end
+
+-- every session of the user ends, those workers hold in memory included
+-- (a new generation in the record u), and the remembered browsers (d,
+-- if given) are forgotten: what revoke_user.lua does, and what a change
+-- of factor does (SPEC 6.14).  The session keys come from the set su,
+-- not from KEYS: with Redis Cluster they share the user's slot.
+-- Returns the number of live sessions deleted.
+local function revoke(u, su, d)
+    redis.call('HINCRBY', u, 'gen', 1)
+
+    local n = 0
+    for _, s in ipairs(redis.call('SMEMBERS', su)) do
+        n = n + redis.call('DEL', s)
+    end
+    redis.call('DEL', su)
+
+    if d then
+        redis.call('DEL', d)
+    end
+
+    return n
 end
 
 -- a remembered browser: id in the sorted set d until expiry; beyond

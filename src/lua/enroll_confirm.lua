@@ -6,7 +6,9 @@
 -- accepted for the user, or the code counts as wrong.  An HOTP
 -- enrollment (type "hotp") starts the user's counter after the code
 -- that confirmed it.  The new authenticator comes with new recovery
--- codes, and browsers remembered with the old one are forgotten.
+-- codes, and, as any change of factor (SPEC 6.14), ends every session
+-- of the user and forgets the remembered browsers: the page then starts
+-- a new session for the browser that enrolled.
 --
 -- KEYS[1]  P{u}:e          pending enrollment (hash: secret alg digits period)
 -- KEYS[2]  P{u}:u          user record (hash)
@@ -14,6 +16,7 @@
 -- KEYS[4]  P{u}:l          lock marker
 -- KEYS[5]  P{u}:t          last accepted TOTP step
 -- KEYS[6]  P{u}:d          remembered devices (optional)
+-- KEYS[7]  P{u}:su         set of the user's session keys (optional)
 -- ARGV[1]  user (unused here; kept so every call names the user first)
 -- ARGV[2]  the sealed secret the code was checked against (binary)
 -- ARGV[3]  "ok" (the code was right) or "wrong"
@@ -84,7 +87,9 @@ if result == 'ok' then
         elseif codes then
             redis.call('HSET', KEYS[2], 'rc', codes)
         end
-        if KEYS[6] then
+        if KEYS[7] then
+            revoke(KEYS[2], KEYS[7], KEYS[6])
+        elseif KEYS[6] then
             redis.call('DEL', KEYS[6])
         end
         if step ~= '' then

@@ -17,6 +17,8 @@
 -- A user with neither a record nor a session set is left without one:
 -- the call does not create records for names that never signed in.
 
+-- include: _prelude.lua
+
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
 
 local had = redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
@@ -31,12 +33,4 @@ if not known then
     return {'ok', 0, 0}
 end
 
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
-
-local n = 0
-for _, s in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    n = n + redis.call('DEL', s)
-end
-redis.call('DEL', KEYS[3])
-
-return {'ok', had > 0 and 1 or 0, n}
+return {'ok', had > 0 and 1 or 0, revoke(KEYS[1], KEYS[3])}

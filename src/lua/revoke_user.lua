@@ -12,16 +12,6 @@
 -- The session keys come from the set, not from KEYS: with Redis Cluster,
 -- they must share the user's hash slot.
 
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
+-- include: _prelude.lua
 
-local n = 0
-for _, s in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    n = n + redis.call('DEL', s)
-end
-redis.call('DEL', KEYS[2])
-
-if KEYS[3] then
-    redis.call('DEL', KEYS[3])
-end
-
-return {'ok', n}
+return {'ok', revoke(KEYS[1], KEYS[2], KEYS[3])}

@@ -9,6 +9,8 @@
 -- KEYS[2]  P{u}:f          consecutive failures of the user
 -- KEYS[3]  P{u}:l          lock marker
 -- KEYS[4]  P{u}:u          user record (hash), for an enrolled number
+-- KEYS[5]  P{u}:su         set of the user's session keys (optional)
+-- KEYS[6]  P{u}:d          remembered devices (optional)
 -- ARGV[1]  user
 -- ARGV[2]  "ok" (the code matched) or "wrong"
 -- ARGV[3]  the hash the code matched ("ok"), or ""
@@ -31,7 +33,9 @@
 --                                one meanwhile: consumed, nothing stored
 --
 -- A right code that a newer text replaced, or that expired, counts as
--- a wrong one.
+-- a wrong one.  A number stored is a change of factor (SPEC 6.14): every
+-- session of the user ends and the remembered browsers are forgotten;
+-- the C side then makes the session of this sign-in.
 
 -- include: _prelude.lua
 
@@ -79,6 +83,9 @@ if result == 'ok' and c[3] == hash and expires >= now then
     end
 
     redis.call('HSET', KEYS[4], 'phone', c[5])
+    if KEYS[5] then
+        revoke(KEYS[4], KEYS[5], KEYS[6])
+    end
     return {'ok', 1}
 end
 
