@@ -75,6 +75,8 @@ typedef struct {
 
     /* the reply handler of the script in flight (never given NULL) */
     ngx_http_otp_store_handler_pt   done;
+    /* the page that goes on after challenge_new.lua */
+    ngx_http_otp_store_handler_pt   challenge_done;
     ngx_http_otp_script_e           script;   /* for the debug log */
 
     unsigned                    referenced:1;

@@ -23,7 +23,12 @@
 
 #define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
 
+/* live challenges a user may have (SPEC 6.17) */
+#define NGX_HTTP_OTP_CHALLENGES_MAX      50
 
+
+static void ngx_http_otp_challenge_made(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 
@@ -136,7 +141,7 @@ ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
     ngx_http_otp_store_handler_pt done)
 {
     u_char               id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
-    ngx_str_t            args[3];
+    ngx_str_t            args[5];
     ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -160,12 +165,78 @@ ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
     args[2].len = ngx_strlen(when);
 
     if (ngx_http_otp_store_num(r, &args[1], NGX_HTTP_OTP_CHALLENGE_TTL)
-        != NGX_OK)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], NGX_HTTP_OTP_CHALLENGES_MAX)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 3, done);
+    ep->challenge_done = done;
+
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 5,
+                               ngx_http_otp_challenge_made);
+}
+
+
+/*
+ * What no page can do anything with: an id that collided (128 random
+ * bits) and a user at the most live challenges (SPEC 6.17), whose own
+ * 429 tells when one of them ends; the rest goes to the page.
+ */
+
+static void
+ngx_http_otp_challenge_made(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    u_char              *p;
+    ngx_str_t            retry;
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (reply->status == NGX_HTTP_OTP_ST_EXISTS) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
+
+    if (reply->status != NGX_HTTP_OTP_ST_BUSY) {
+        ep->challenge_done(r, reply);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" has the most sign-in pages open",
+                  &ctx->user);
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    retry.data = p;
+    retry.len = ngx_sprintf(p, "%i",
+                            ((ngx_http_otp_user_reply_t *) reply)->secs)
+                - p;
+
+    if (ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r,
+        ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                "Too many sign-in pages",
+                                "Sign-in was started too many times in the "
+                                "last minutes. Use a sign-in page that is "
+                                "already open, or try again in a few "
+                                "minutes."));
 }
 
 
@@ -181,12 +252,6 @@ ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
     us = &((ngx_http_otp_user_reply_t *) reply)->user;
-
-    if (reply->status == NGX_HTTP_OTP_ST_EXISTS) {
-        /* 128 random bits collided */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
 
     rc = ngx_http_otp_challenge_state(r, us);
 
