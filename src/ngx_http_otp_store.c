@@ -306,11 +306,12 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(sms_done, 8, S(OK) | S(NO_CHALLENGE),
                         ngx_http_otp_store_reply_t, ngx_http_otp_no_fields,
                         C, SD, SP),
-    ngx_http_otp_script(sms_attempt, 7,
+    ngx_http_otp_script(sms_attempt, 12,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(CONFLICT),
                         ngx_http_otp_attempt_reply_t,
-                        ngx_http_otp_sms_attempt_fields, C, F, L, U)
+                        ngx_http_otp_sms_attempt_fields, C, F, L, U, SN, SU,
+                        D, CL)
 };
 
 #undef U
