@@ -186,7 +186,6 @@ struct ngx_http_otp_ctx_s {
     unsigned                    sets_cookie:1; /* no debug log of headers */
 
     void                       *admin;        /* the admin API's state */
-    void                       *policy;       /* remembered devices */
     void                       *sms;          /* the SMS method's state */
 };
 

@@ -239,8 +239,10 @@ ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
             goto invalid;
         }
 
+        /* braces would make the prefix the Redis Cluster hash tag */
+
         for (p = s.data; p < s.data + s.len; p++) {
-            if (*p <= 0x20 || *p >= 0x7f) {
+            if (*p <= 0x20 || *p >= 0x7f || *p == '{' || *p == '}') {
                 goto invalid;
             }
         }

@@ -4,7 +4,7 @@
  * path (relative to the location) and the method, and sends the request
  * there:
  *
- *   GET challenge                ngx_http_otp_verify.c
+ *   GET challenge                ngx_http_otp_challenge.c
  *   GET challenge?c=             ngx_http_otp_sms_verify.c
  *   POST verify                  ngx_http_otp_verify.c
  *   POST verify, method=sms      ngx_http_otp_sms_verify.c
@@ -29,6 +29,7 @@
 #include "ngx_http_otp_sms_send.h"
 #include "ngx_http_otp_sms_verify.h"
 #include "ngx_http_otp_token.h"
+#include "ngx_http_otp_challenge.h"
 #include "ngx_http_otp_verify.h"
 
 

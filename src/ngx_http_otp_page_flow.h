@@ -23,10 +23,6 @@
 #define NGX_HTTP_OTP_CHALLENGE_B64_LEN   22
 #define NGX_HTTP_OTP_MAX_SECRET          64
 
-/* what a verification checked ($otp_method): in the order of the metrics */
-#define NGX_HTTP_OTP_FACTOR_TOTP         0
-#define NGX_HTTP_OTP_FACTOR_HOTP         1
-#define NGX_HTTP_OTP_FACTOR_RECOVERY     2
 
 
 typedef enum {
@@ -66,7 +62,7 @@ typedef struct {
     ngx_uint_t                  has_cookie;
 
     /* recovery codes, HOTP, remembered devices */
-    ngx_uint_t                  factor;       /* NGX_HTTP_OTP_FACTOR_* */
+    ngx_uint_t                  factor;       /* see ..._attempt.h */
     ngx_uint_t                  hotp;         /* the key is HOTP */
     ngx_int_t                   recovery_left;
     ngx_str_t                   codes_html;   /* new codes, to show once */
@@ -75,6 +71,8 @@ typedef struct {
 
     /* the reply handler of the script in flight (never given NULL) */
     ngx_http_otp_store_handler_pt   done;
+    /* the page that goes on after challenge_new.lua */
+    ngx_http_otp_store_handler_pt   challenge_done;
     ngx_http_otp_script_e           script;   /* for the debug log */
 
     unsigned                    referenced:1;

@@ -15,7 +15,7 @@
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_sms_ctx.h"
 #include "ngx_http_otp_sms_send.h"
-#include "ngx_http_otp_verify.h"
+#include "ngx_http_otp_challenge.h"
 
 
 static ngx_int_t ngx_http_otp_sms_user_checked(ngx_http_request_t *r,

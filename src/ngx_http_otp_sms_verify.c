@@ -9,12 +9,13 @@
 
 
 #include "ngx_http_otp_sms_verify.h"
+#include "ngx_http_otp_attempt.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_sms_ctx.h"
-#include "ngx_http_otp_verify.h"
+#include "ngx_http_otp_challenge.h"
 
 
 static void ngx_http_otp_sms_challenge_user(ngx_http_request_t *r,
@@ -190,7 +191,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     u_char                     hash[NGX_HTTP_OTP_MAC_LEN];
-    ngx_str_t                  args[7];
+    ngx_str_t                  args[12];
     ngx_uint_t                 ok;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_sms_t        *st;
@@ -229,6 +230,7 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
                    "otp verify: texted code checked: %s",
                    ok ? "right" : "wrong or expired");
 
+    ep->factor = NGX_HTTP_OTP_FACTOR_SMS;
 
     args[0] = ctx->user;
 
@@ -242,14 +244,15 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_store_num(r, &args[3], ngx_time()) != NGX_OK
-        || ngx_http_otp_limit_args(r, &args[4]) != NGX_OK)
+        || ngx_http_otp_limit_args(r, &args[4]) != NGX_OK
+        || ngx_http_otp_attempt_session_args(r, &args[7]) != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, args, 7,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, args, 12,
                             ngx_http_otp_sms_verify_attempt));
 }
 
@@ -258,62 +261,20 @@ static void
 ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_sms_t            *st;
-    ngx_http_otp_ctx_t            *ctx;
-    ngx_http_otp_ep_t             *ep;
-    ngx_http_otp_attempt_reply_t  *ar;
+    ngx_http_otp_sms_t  *st;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     st = ctx->sms;
-    ep = ngx_http_otp_ep(r);
-    ar = (ngx_http_otp_attempt_reply_t *) reply;
 
-    if (reply->status == NGX_HTTP_OTP_ST_OK) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_OK);
+    switch (reply->status) {
 
-        if (ar->enrolled == 1) {
-            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                          "otp: user \"%V\" enrolled a phone number",
-                          &ctx->user);
-        }
-
-        ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r, "sms",
-                                      ngx_http_otp_verify_session));
-        return;
-    }
-
-    if (reply->status == NGX_HTTP_OTP_ST_LOCKED) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_LOCKED);
-        ngx_http_otp_metric_lockout(ar->first);
-        ngx_http_otp_log_failure(r, "wrong SMS code, now locked");
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_locked(r,
-                                      ar->secs > 0 ? ar->secs : 60));
-        return;
-    }
-
-    if (reply->status == NGX_HTTP_OTP_ST_BURNT) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_BURNT);
-        ngx_http_otp_log_failure(r, "wrong SMS code, challenge burnt");
-        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        ngx_http_otp_ep_finish(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                    "Too many wrong codes",
-                                    "Too many wrong codes for this "
-                                    "sign-in. Start again from the page "
-                                    "you wanted."));
-        return;
-    }
-
-    if (reply->status == NGX_HTTP_OTP_ST_NO_CHALLENGE) {
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_EXPIRED);
+    case NGX_HTTP_OTP_ST_NO_CHALLENGE:
+        /* the new challenge shows no text of the old one */
         st->own = 0;
-        ep->error = "This sign-in page has expired. Ask for a new code.";
-        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
-        return;
-    }
+        break;
 
-    if (reply->status == NGX_HTTP_OTP_ST_CONFLICT) {
+    case NGX_HTTP_OTP_ST_CONFLICT:
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
@@ -323,19 +284,10 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
                                     "confirmed. Sign in with that factor "
                                     "to change your number."));
         return;
+
+    default:
+        break;
     }
 
-    /* "wrong" */
-
-    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_WRONG);
-    ngx_http_otp_log_failure(r, "wrong SMS code");
-    ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-
-    ep->error = (ar->expired == 1)
-                ? "That code has expired. Ask for a new one."
-                : "That code did not work. Check the text message and try "
-                  "again.";
-
-    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
-                                  NGX_HTTP_UNAUTHORIZED));
+    ngx_http_otp_attempt_done(r, reply);
 }

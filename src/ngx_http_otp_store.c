@@ -35,6 +35,7 @@ typedef enum {
     NGX_HTTP_OTP_K_DEVICES,       /* d: remembered browsers */
     NGX_HTTP_OTP_K_SMS_DAY,       /* sd: texts of the last day */
     NGX_HTTP_OTP_K_SMS_PENDING,   /* sp: texts being sent */
+    NGX_HTTP_OTP_K_CHALLENGES,    /* cl: live challenges */
     NGX_HTTP_OTP_K_CHALLENGE,     /* c:<challenge id> */
     NGX_HTTP_OTP_K_SESSION,       /* s:<hash>: the session presented */
     NGX_HTTP_OTP_K_NEW_SESSION    /* s:<hash>: a session being made */
@@ -42,7 +43,7 @@ typedef enum {
 
 
 static const char  *ngx_http_otp_key_kinds[] = {
-    "", "u", "l", "e", "f", "t", "su", "d", "sd", "sp", "c", "s", "s"
+    "", "u", "l", "e", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s"
 };
 
 
@@ -112,6 +113,14 @@ static ngx_http_otp_field_t  ngx_http_otp_gate_fields[] = {
 
 
 static ngx_http_otp_field_t  ngx_http_otp_user_fields[] = {
+    ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_user_reply_t,
+                              user),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_challenge_fields[] = {
+    ngx_http_otp_int(S(BUSY), ngx_http_otp_user_reply_t, secs),
     ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_user_reply_t,
                               user),
     ngx_http_otp_field_end
@@ -229,6 +238,7 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 #define D    NGX_HTTP_OTP_K_DEVICES
 #define SD   NGX_HTTP_OTP_K_SMS_DAY
 #define SP   NGX_HTTP_OTP_K_SMS_PENDING
+#define CL   NGX_HTTP_OTP_K_CHALLENGES
 #define C    NGX_HTTP_OTP_K_CHALLENGE
 #define SS   NGX_HTTP_OTP_K_SESSION
 #define SN   NGX_HTTP_OTP_K_NEW_SESSION
@@ -241,15 +251,16 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         SS, U, SU, D, L, E, SN),
     ngx_http_otp_script(user_state, 0, S(OK), ngx_http_otp_user_reply_t,
                         ngx_http_otp_user_fields, U, L, E),
-    ngx_http_otp_script(challenge_new, 3, S(OK) | S(NONE) | S(EXISTS),
-                        ngx_http_otp_user_reply_t, ngx_http_otp_user_fields,
-                        C, U, L, E),
+    ngx_http_otp_script(challenge_new, 5,
+                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
+                        ngx_http_otp_user_reply_t,
+                        ngx_http_otp_challenge_fields, C, U, L, E, CL),
     ngx_http_otp_script(attempt, 14,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
                         ngx_http_otp_attempt_reply_t,
                         ngx_http_otp_attempt_fields, C, F, L, T, U, SN, SU,
-                        D),
+                        D, CL),
     ngx_http_otp_script(enroll_begin, 6, S(OK), ngx_http_otp_enroll_reply_t,
                         ngx_http_otp_enroll_fields, E),
     ngx_http_otp_script(enroll_confirm, 9,
@@ -295,12 +306,12 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(sms_done, 8, S(OK) | S(NO_CHALLENGE),
                         ngx_http_otp_store_reply_t, ngx_http_otp_no_fields,
                         C, SD, SP),
-    ngx_http_otp_script(sms_attempt, 7,
+    ngx_http_otp_script(sms_attempt, 12,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(CONFLICT),
                         ngx_http_otp_attempt_reply_t,
-                        ngx_http_otp_sms_attempt_fields, C, F, L, U, SU,
-                        D)
+                        ngx_http_otp_sms_attempt_fields, C, F, L, U, SN, SU,
+                        D, CL)
 };
 
 #undef U
@@ -312,6 +323,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 #undef D
 #undef SD
 #undef SP
+#undef CL
 #undef C
 #undef SS
 #undef SN

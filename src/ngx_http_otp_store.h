@@ -17,7 +17,7 @@
 #include "ngx_http_otp.h"
 
 
-#define NGX_HTTP_OTP_STORE_MAX_KEYS     8
+#define NGX_HTTP_OTP_STORE_MAX_KEYS     10
 #define NGX_HTTP_OTP_STORE_MAX_ARGS     16
 
 
@@ -110,9 +110,11 @@ typedef struct {
 } ngx_http_otp_user_state_t;
 
 
+/* user_state.lua, challenge_new.lua (secs: "busy", until one expires) */
 typedef struct {
     ngx_http_otp_store_reply_t  reply;
     ngx_http_otp_user_state_t   user;
+    ngx_int_t                   secs;
 } ngx_http_otp_user_reply_t;
 
 

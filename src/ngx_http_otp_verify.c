@@ -1,31 +1,23 @@
 
 /*
- * The challenge page and its form: GET challenge (a new challenge, or
- * the way to set up a factor) and POST verify with a TOTP, HOTP or
- * recovery code; a right code starts a session and, with "trust this
- * browser" ticked, remembers the device.  Texted codes are in
- * ngx_http_otp_sms_verify.c, which goes on here (the challenge page,
- * a new session).
+ * POST verify with a TOTP, HOTP or recovery code: the code is checked
+ * here against the key the form's key pass holds (or the record, read
+ * when there is none), and one attempt.lua decides and makes the session
+ * (ngx_http_otp_attempt.c has the reply).  Texted codes are in
+ * ngx_http_otp_sms_verify.c.
  */
 
 
 #include "ngx_http_otp_verify.h"
-#include "ngx_http_otp_device.h"
-#include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_attempt.h"
+#include "ngx_http_otp_challenge.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery.h"
-#include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
 
-
-#define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
-
-
-static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
 
 static void ngx_http_otp_verify_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
@@ -35,296 +27,10 @@ static ngx_int_t ngx_http_otp_verify_recovery(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_verify_attempt(ngx_http_request_t *r);
 static void ngx_http_otp_verify_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
-static ngx_int_t ngx_http_otp_verify_locked(ngx_http_request_t *r,
-    ngx_int_t secs);
-static ngx_int_t ngx_http_otp_verify_passed(ngx_http_request_t *r);
-
-static ngx_int_t ngx_http_otp_pass_make(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us);
-static ngx_int_t ngx_http_otp_pass_open(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us);
-static ngx_int_t ngx_http_otp_pass_aad(ngx_http_request_t *r,
-    ngx_str_t *aad);
-
 static ngx_uint_t ngx_http_otp_offered(ngx_http_otp_loc_conf_t *olcf,
     ngx_str_t *method);
-static ngx_http_otp_metric_e ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep,
-    ngx_http_otp_metric_e totp);
-static ngx_int_t ngx_http_otp_remember_device(ngx_http_request_t *r);
-static void ngx_http_otp_device_saved(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply);
 
 
-static const char  *ngx_http_otp_factors[] = { "totp", "hotp", "recovery" };
-
-
-/* ----------------------------------------------------------- challenge */
-
-
-/*
- * What the challenge page does for this user's state: NGX_DECLINED for a
- * user who gets a challenge, else the response (locked, set up a factor).
- */
-
-ngx_int_t
-ngx_http_otp_challenge_state(ngx_http_request_t *r,
-    ngx_http_otp_user_state_t *us)
-{
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    ngx_http_otp_sms_user(r, us);
-
-    if (us->lock_ttl > 0) {
-        ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-        return ngx_http_otp_send_locked(r, us->lock_ttl);
-    }
-
-    ep->recovery_left = us->recovery;
-
-    if ((us->secret.data != NULL || ngx_http_otp_sms_factor(r, us))
-        && !us->must_enroll)
-    {
-        return NGX_DECLINED;
-    }
-
-    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OFF) {
-        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                       "No second factor",
-                                       "Your account has no second factor "
-                                       "yet. Ask an administrator to set "
-                                       "one up for you.");
-    }
-
-    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL && !us->must_enroll) {
-        return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
-    }
-
-    return ngx_http_otp_redirect_page(r, ngx_http_otp_setup_page(olcf));
-}
-
-
-/* GET challenge: a new challenge and its page, when the user can sign in */
-
-ngx_int_t
-ngx_http_otp_challenge_new(ngx_http_request_t *r)
-{
-    const char               *when;
-    ngx_str_t                 phone;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-
-    /* a number from the configuration is a factor the store knows not */
-
-    when = !(olcf->methods & NGX_HTTP_OTP_METHOD_SMS) ? "totp"
-           : ngx_http_otp_sms_configured(r, &phone) == NGX_OK ? "always"
-           : "phone";
-
-    return ngx_http_otp_challenge_make(r, when,
-                                       ngx_http_otp_challenge_created);
-}
-
-
-ngx_int_t
-ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
-    ngx_http_otp_store_handler_pt done)
-{
-    u_char               id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
-    ngx_str_t            args[3];
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ngx_http_otp_random(id, sizeof(id)) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ep->challenge.data = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_B64_LEN);
-    if (ep->challenge.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ep->challenge.len = ngx_http_otp_b64url_encode(id, sizeof(id),
-                                               (char *) ep->challenge.data);
-
-    args[0] = ctx->user;
-    args[2].data = (u_char *) when;
-    args[2].len = ngx_strlen(when);
-
-    if (ngx_http_otp_store_num(r, &args[1], NGX_HTTP_OTP_CHALLENGE_TTL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 3, done);
-}
-
-
-static void
-ngx_http_otp_challenge_created(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_int_t                   rc;
-    ngx_http_otp_ep_t          *ep;
-    ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_user_state_t  *us;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-    us = &((ngx_http_otp_user_reply_t *) reply)->user;
-
-    if (reply->status == NGX_HTTP_OTP_ST_EXISTS) {
-        /* 128 random bits collided */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    rc = ngx_http_otp_challenge_state(r, us);
-
-    if (rc != NGX_DECLINED) {
-        ngx_http_otp_ep_finish(r, rc);
-        return;
-    }
-
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
-        /* the store and the C side disagree on the user's factors */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (ngx_http_otp_pass_make(r, us) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-    ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_CHALLENGES);
-
-    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
-                                   ep->error ? NGX_HTTP_UNAUTHORIZED
-                                             : NGX_HTTP_OK));
-}
-
-
-ngx_int_t
-ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
-{
-    u_char                    *p;
-    ngx_int_t                  rc;
-    ngx_str_t                  csrf, ret_q, left, days;
-    ngx_uint_t                 recovery;
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_page_vars_t   pv;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ngx_http_otp_csrf_make(r, &ep->challenge, &csrf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_pnalloc(r->pool, ngx_http_otp_return_encoded_len(ep->ret.len));
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ret_q.data = p;
-    ret_q.len = ngx_http_otp_return_encode((char *) ep->ret.data,
-                                           ep->ret.len, (char *) p);
-
-    pv.nvars = 0;
-
-    ngx_http_otp_page_var(&pv, "user", &ctx->user);
-    ngx_http_otp_page_var(&pv, "csrf", &csrf);
-    ngx_http_otp_page_var(&pv, "return", &ep->ret);
-    ngx_http_otp_page_var(&pv, "return_q", &ret_q);
-
-    if (ep->pass.len) {
-        ngx_http_otp_page_var(&pv, "pass", &ep->pass);
-    }
-
-    /* NGX_OK: the page asks for a texted code */
-
-    rc = ngx_http_otp_sms_page_vars(r, &pv);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /*
-     * Recovery codes: offered while the user has some.  The page after a
-     * wrong code offers them and leaves out the count, so that it is the
-     * same whatever the user has (SPEC 6.10).
-     */
-
-    recovery = (olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY)
-               && (ep->recovery_left > 0 || ep->error);
-
-    if (rc == NGX_OK) {
-        /* ngx_http_otp_sms_page_vars() set the method */
-
-    } else if (recovery && ngx_http_otp_is(&ep->method, "recovery")) {
-        ngx_http_otp_page_var_cstr(&pv, "method", "recovery");
-        ngx_http_otp_page_var_cstr(&pv, "method_recovery", "1");
-
-        if (ep->error == NULL) {
-            if (ngx_http_otp_store_num(r, &left, ep->recovery_left)
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_otp_page_var(&pv, "recovery_left", &left);
-        }
-
-    } else {
-        ngx_http_otp_page_var_cstr(&pv, "method", "totp");
-        ngx_http_otp_page_var_cstr(&pv, "method_totp", "1");
-        ngx_http_otp_page_var_cstr(&pv, "numeric", "1");
-    }
-
-    if (!ngx_http_otp_sms_no_totp(r)) {
-        ngx_http_otp_page_var_cstr(&pv, "has_totp", "1");
-    }
-
-    if (recovery) {
-        ngx_http_otp_page_var_cstr(&pv, "has_recovery", "1");
-    }
-
-    /* otp_remember_device: "trust this browser for N days" */
-
-    if (olcf->remember) {
-        if (ngx_http_otp_store_num(r, &days,
-                                   ngx_max((olcf->remember + 43200) / 86400,
-                                           1))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_otp_page_var_cstr(&pv, "remember_device", "1");
-        ngx_http_otp_page_var(&pv, "remember_days", &days);
-    }
-
-    if (ep->error) {
-        ngx_http_otp_page_var_cstr(&pv, "error", ep->error);
-    }
-
-    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_CHALLENGE,
-                                  &pv);
-}
 
 
 /* -------------------------------------------------------------- verify */
@@ -385,11 +91,14 @@ ngx_http_otp_verify_user(ngx_http_request_t *r,
     ngx_http_otp_sms_user(r, us);
 
     ngx_http_otp_ep(r)->recovery_left = us->recovery;
+    ngx_http_otp_ep(r)->factor = (us->secret.data && us->type.data)
+                                 ? NGX_HTTP_OTP_FACTOR_HOTP
+                                 : NGX_HTTP_OTP_FACTOR_TOTP;
 
     /* attempt.lua checks the lock and "require-enroll" again, atomically */
 
     if (us->lock_ttl > 0) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_locked(r,
+        ngx_http_otp_ep_finish(r, ngx_http_otp_attempt_locked(r,
                                                              us->lock_ttl));
         return;
     }
@@ -548,66 +257,32 @@ ngx_http_otp_verify_recovery(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otp_verify_attempt(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_str_t                 args[14];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
+    const char          *kind;
+    ngx_str_t            args[14];
+    ngx_http_otp_ep_t   *ep;
+    ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    /* always a new id: a session id planted before is never promoted */
-
-    if (ngx_http_otp_session_new_id(r, &ep->sid) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    kind = ngx_http_otp_factor_name(ep->factor);
 
     args[0] = ctx->user;
-    args[1].data = (u_char *) ngx_http_otp_factors[ep->factor];
-    args[1].len = ngx_strlen(ngx_http_otp_factors[ep->factor]);
+    args[1].data = (u_char *) kind;
+    args[1].len = ngx_strlen(kind);
     args[2] = ep->proof.data ? ep->proof : (ngx_str_t) ngx_string("");
     args[3] = ep->sealed.data ? ep->sealed : (ngx_str_t) ngx_string("");
-
-    ngx_str_set(&args[11], "");
-    ngx_str_set(&args[12], "");
-
-    if (ep->remember && olcf->remember) {
-        rc = ngx_http_otp_device_new(r, &ctx->user, olcf->remember,
-                                     &ep->device);
-
-        if (rc == NGX_OK) {
-            args[11].data = ep->device.id;
-            args[11].len = sizeof(ep->device.id);
-
-            if (ngx_http_otp_store_num(r, &args[12], ep->device.expires)
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-        } else if (rc != NGX_DECLINED) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        /* NGX_DECLINED: a user name too long for a cookie, no device */
-        ep->remember = (rc == NGX_OK);
-    }
 
     if (ngx_http_otp_limit_args(r, &args[4]) != NGX_OK
         || ngx_http_otp_store_num(r, &args[7], ep->step_ttl) != NGX_OK
         || ngx_http_otp_store_num(r, &args[8], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[9], olcf->session_idle) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[10], olcf->session_ttl) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[13], NGX_HTTP_OTP_DEVICE_MAX)
-           != NGX_OK)
+        || ngx_http_otp_attempt_session_args(r, &args[9]) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "otp verify: %s code, %s", args[1].data,
+                   "otp verify: %s code, %s", kind,
                    ep->proof.data ? "matched" : "no match");
 
     return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT, args, 14,
@@ -619,124 +294,26 @@ static void
 ngx_http_otp_verify_done(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_http_otp_ep_t             *ep;
-    ngx_http_otp_ctx_t            *ctx;
-    ngx_http_otp_attempt_reply_t  *ar;
+    ngx_http_otp_ep_t   *ep;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-    ar = (ngx_http_otp_attempt_reply_t *) reply;
+    ep = ngx_http_otp_ep(r);
 
-    switch (reply->status) {
-
-    case NGX_HTTP_OTP_ST_OK:
-        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                    NGX_HTTP_OTP_M_TOTP_OK));
-
-        if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY) {
-            ep->recovery_left = ngx_max(ar->left, 0);
-        }
-
-        ctx->method.data = (u_char *) ngx_http_otp_factors[ep->factor];
-        ctx->method.len = ngx_strlen(ngx_http_otp_factors[ep->factor]);
-        ctx->auth_time = ngx_time();
-
-        if (ep->remember
-            && ngx_http_otp_device_set_cookie(r, &ep->device) != NGX_OK)
-        {
-            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        if (ep->remember) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "otp: user \"%V\" trusts this browser",
-                          &ctx->user);
-        }
-
-        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
+    if (reply->status != NGX_HTTP_OTP_ST_STALE) {
+        ngx_http_otp_attempt_done(r, reply);
         return;
-
-    case NGX_HTTP_OTP_ST_LOCKED:
-        ngx_http_otp_metric_lockout(ar->first);
-
-        ngx_http_otp_log_failure(r, "wrong code, now locked");
-
-        ngx_http_otp_ep_finish(r, ngx_http_otp_verify_locked(r,
-                                      ar->secs > 0 ? ar->secs : 60));
-        return;
-
-    case NGX_HTTP_OTP_ST_ENROLL:
-        ngx_http_otp_ep_finish(r, ngx_http_otp_redirect_page(r, "enroll"));
-        return;
-
-    case NGX_HTTP_OTP_ST_STALE:
-
-        /* the key changed since it was read: read it again, once */
-
-        if (ep->reread) {
-            ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-            return;
-        }
-
-        ep->reread = 1;
-
-        ngx_http_otp_ep_finish(r, ngx_http_otp_ep_user_state(r,
-                                      ngx_http_otp_verify_user));
-        return;
-
-    case NGX_HTTP_OTP_ST_BURNT:
-        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                    NGX_HTTP_OTP_M_TOTP_BURNT));
-        ngx_http_otp_log_failure(r, "wrong code, challenge burnt");
-        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        ngx_http_otp_ep_finish(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                    "Too many wrong codes",
-                                    "Too many wrong codes for this sign-in. "
-                                    "Start again from the page you "
-                                    "wanted."));
-        return;
-
-    case NGX_HTTP_OTP_ST_NO_CHALLENGE:
-        ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                    NGX_HTTP_OTP_M_TOTP_EXPIRED));
-        ep->error = "This sign-in page has expired. Enter a new code.";
-        ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_new(r));
-        return;
-
-    default: /* NGX_HTTP_OTP_ST_WRONG, a replayed code included */
-        break;
     }
 
-    ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ep,
-                                NGX_HTTP_OTP_M_TOTP_WRONG));
-    ngx_http_otp_log_failure(r, "wrong code");
-    ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
-    ep->error = (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY)
-                ? "That recovery code did not work. Each code works "
-                  "only once: check it and try another one."
-                : "That code did not work. Check your authenticator app "
-                  "and try again.";
+    /* the key changed since it was read: read it again, once */
 
-    ngx_http_otp_ep_finish(r, ngx_http_otp_challenge_page(r,
-                                                  NGX_HTTP_UNAUTHORIZED));
-}
+    if (ep->reread) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
+        return;
+    }
 
+    ep->reread = 1;
 
-static ngx_int_t
-ngx_http_otp_verify_locked(ngx_http_request_t *r, ngx_int_t secs)
-{
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-
-    ngx_http_otp_metric_inc(ngx_http_otp_ep_metric(ctx->endpoint,
-                                NGX_HTTP_OTP_M_TOTP_LOCKED));
-
-    ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
-
-    return ngx_http_otp_send_locked(r, secs);
+    ngx_http_otp_ep_finish(r, ngx_http_otp_ep_user_state(r,
+                                  ngx_http_otp_verify_user));
 }
 
 
@@ -778,71 +355,6 @@ ngx_http_otp_session_start(ngx_http_request_t *r, const char *method,
 }
 
 
-/* session_new.lua's reply after a right code: the device, the cookie */
-
-void
-ngx_http_otp_verify_session(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
-        /* no session in Redis: no cookie either */
-        ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
-        return;
-    }
-
-    if (ep->remember && olcf->remember) {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_remember_device(r));
-        return;
-    }
-
-    ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
-}
-
-
-static ngx_int_t
-ngx_http_otp_verify_passed(ngx_http_request_t *r)
-{
-    ngx_str_t            url;
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ngx_http_otp_session_set_cookie(r, &ep->sid) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "otp: user \"%V\" passed with %V", &ctx->user,
-                  &ctx->method);
-
-    /* the last recovery code is gone: on to making new ones */
-
-    if (ep->factor == NGX_HTTP_OTP_FACTOR_RECOVERY
-        && ep->recovery_left == 0)
-    {
-        if (ngx_http_otp_page_url(r, "recovery", &url) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &url);
-    }
-
-    return ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER, &ep->ret);
-}
-
-
 /* --------------------------------------- HOTP, recovery codes, devices */
 
 
@@ -860,302 +372,4 @@ ngx_http_otp_offered(ngx_http_otp_loc_conf_t *olcf, ngx_str_t *method)
     }
 
     return 0;
-}
-
-
-/* a TOTP counter of verifications, moved to the factor checked */
-
-static ngx_http_otp_metric_e
-ngx_http_otp_ep_metric(ngx_http_otp_ep_t *ep, ngx_http_otp_metric_e totp)
-{
-    switch (ep->factor) {
-
-    case NGX_HTTP_OTP_FACTOR_HOTP:
-        return NGX_HTTP_OTP_M_HOTP_OK + (totp - NGX_HTTP_OTP_M_TOTP_OK);
-
-    case NGX_HTTP_OTP_FACTOR_RECOVERY:
-        return NGX_HTTP_OTP_M_RECOVERY_OK + (totp - NGX_HTTP_OTP_M_TOTP_OK);
-
-    default:
-        return totp;
-    }
-}
-
-
-/* "trust this browser": the device is remembered before its cookie */
-
-static ngx_int_t
-ngx_http_otp_remember_device(ngx_http_request_t *r)
-{
-    ngx_int_t                 rc;
-    ngx_str_t                 args[4];
-    ngx_http_otp_ep_t        *ep;
-    ngx_http_otp_ctx_t       *ctx;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    rc = ngx_http_otp_device_new(r, &ctx->user, olcf->remember, &ep->device);
-
-    if (rc == NGX_DECLINED) {
-        /* a user name too long for a cookie: no device, a session */
-        return ngx_http_otp_verify_passed(r);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    args[0].data = ep->device.id;
-    args[0].len = sizeof(ep->device.id);
-
-    if (ngx_http_otp_store_num(r, &args[1], ep->device.expires) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[2], ngx_time()) != NGX_OK
-        || ngx_http_otp_store_num(r, &args[3], NGX_HTTP_OTP_DEVICE_MAX)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_DEVICE_NEW, args, 4,
-                               ngx_http_otp_device_saved);
-}
-
-
-static void
-ngx_http_otp_device_saved(ngx_http_request_t *r,
-    ngx_http_otp_store_reply_t *reply)
-{
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    if (ngx_http_otp_device_set_cookie(r, &ep->device) != NGX_OK) {
-        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "otp: user \"%V\" trusts this browser", &ctx->user);
-
-    ngx_http_otp_ep_finish(r, ngx_http_otp_verify_passed(r));
-}
-
-
-/* ------------------------------------------------------------ key pass */
-
-
-/*
- * The key pass: what the challenge form carries so that its POST costs
- * one trip, with no read of the user record first.  It is the user's
- * sealed secret and its parameters, as challenge_new.lua gave them,
- * sealed again under the form key and bound to the user and the
- * challenge (AES-256-GCM): the browser holds ciphertext of ciphertext,
- * which opens for no other user and no other challenge.  attempt.lua
- * takes a code only while that sealed secret is still the user's, and
- * answers "stale" otherwise (the record is then read and the code
- * checked again).
- *
- *   version (1), type (0 TOTP, 1 HOTP), algorithm, digits (1 each),
- *   period (4), HOTP counter (8), big-endian; the sealed secret
- */
-
-#define NGX_HTTP_OTP_PASS_VERSION   1
-#define NGX_HTTP_OTP_PASS_FIXED     16
-#define NGX_HTTP_OTP_PASS_MAX                                                 \
-    (NGX_HTTP_OTP_PASS_FIXED + NGX_HTTP_OTP_SEAL_OVERHEAD                     \
-     + NGX_HTTP_OTP_MAX_SECRET + NGX_HTTP_OTP_SEAL_OVERHEAD)
-
-
-static ngx_int_t
-ngx_http_otp_pass_make(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
-{
-    u_char                    *plain, *sealed, *p;
-    size_t                     len;
-    uint64_t                   counter;
-    ngx_int_t                  alg;
-    ngx_str_t                  aad;
-    ngx_uint_t                 i;
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-    ep = ngx_http_otp_ep(r);
-
-    alg = ngx_http_otp_alg_from(&us->alg);
-
-    if (us->secret.data == NULL || alg == NGX_ERROR
-        || us->secret.len > NGX_HTTP_OTP_MAX_SECRET
-                            + NGX_HTTP_OTP_SEAL_OVERHEAD
-        || us->digits < 0 || us->digits > 255 || us->period < 0
-        || us->counter < 0)
-    {
-        /* texts only, or a record this page cannot use: no pass */
-        return NGX_OK;
-    }
-
-    len = NGX_HTTP_OTP_PASS_FIXED + us->secret.len;
-
-    plain = ngx_pnalloc(r->pool, len);
-    sealed = ngx_pnalloc(r->pool, len + NGX_HTTP_OTP_SEAL_OVERHEAD);
-    ep->pass.data = ngx_pnalloc(r->pool, ngx_http_otp_b64url_encoded_len(
-                                    len + NGX_HTTP_OTP_SEAL_OVERHEAD));
-
-    if (plain == NULL || sealed == NULL || ep->pass.data == NULL
-        || ngx_http_otp_pass_aad(r, &aad) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    p = plain;
-    *p++ = NGX_HTTP_OTP_PASS_VERSION;
-    *p++ = (us->type.data != NULL);
-    *p++ = (u_char) alg;
-    *p++ = (u_char) us->digits;
-
-    for (i = 0; i < 4; i++) {
-        *p++ = (u_char) ((uint32_t) us->period >> (24 - 8 * i));
-    }
-
-    counter = (uint64_t) us->counter;
-
-    for (i = 0; i < 8; i++) {
-        *p++ = (u_char) (counter >> (56 - 8 * i));
-    }
-
-    ngx_memcpy(p, us->secret.data, us->secret.len);
-
-    if (ngx_http_otp_seal(omcf->keys.form, aad.data, aad.len, plain, len,
-                          sealed)
-        != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    ep->pass.len = ngx_http_otp_b64url_encode(sealed,
-                                     len + NGX_HTTP_OTP_SEAL_OVERHEAD,
-                                     (char *) ep->pass.data);
-
-    return NGX_OK;
-}
-
-
-/* NGX_OK and us set from the form's key pass; NGX_DECLINED: none good */
-
-static ngx_int_t
-ngx_http_otp_pass_open(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
-{
-    u_char                     raw[NGX_HTTP_OTP_PASS_MAX];
-    u_char                    *plain, *p;
-    size_t                     len, i;
-    uint32_t                   period;
-    uint64_t                   counter;
-    ngx_str_t                  aad;
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    static ngx_str_t  algs[] = {
-        ngx_string("sha1"), ngx_string("sha256"), ngx_string("sha512")
-    };
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-    ep = ngx_http_otp_ep(r);
-
-    if (ep->pass.len == 0
-        || ep->pass.len > ngx_http_otp_b64url_encoded_len(sizeof(raw))
-        || ngx_http_otp_b64url_decode((char *) ep->pass.data, ep->pass.len,
-                                      raw, &len)
-           != 0
-        || len <= NGX_HTTP_OTP_PASS_FIXED + 2 * NGX_HTTP_OTP_SEAL_OVERHEAD)
-    {
-        return NGX_DECLINED;
-    }
-
-    plain = ngx_pnalloc(r->pool, len - NGX_HTTP_OTP_SEAL_OVERHEAD);
-
-    if (plain == NULL || ngx_http_otp_pass_aad(r, &aad) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_otp_open(omcf->keys.form, aad.data, aad.len, raw, len,
-                          plain)
-        != 0)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "otp verify: the key pass does not open");
-        return NGX_DECLINED;
-    }
-
-    len -= NGX_HTTP_OTP_SEAL_OVERHEAD;
-
-    if (plain[0] != NGX_HTTP_OTP_PASS_VERSION || plain[1] > 1
-        || plain[2] >= sizeof(algs) / sizeof(algs[0]))
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_memzero(us, sizeof(ngx_http_otp_user_state_t));
-
-    p = plain + 4;
-    period = 0;
-    counter = 0;
-
-    for (i = 0; i < 4; i++) {
-        period = (period << 8) | *p++;
-    }
-
-    for (i = 0; i < 8; i++) {
-        counter = (counter << 8) | *p++;
-    }
-
-    if (counter > NGX_MAX_INT_T_VALUE || period > 86400) {
-        return NGX_DECLINED;
-    }
-
-    if (plain[1]) {
-        ngx_str_set(&us->type, "hotp");
-    }
-
-    us->alg = algs[plain[2]];
-    us->digits = plain[3];
-    us->period = period;
-    us->counter = counter;
-    us->secret.data = p;
-    us->secret.len = len - NGX_HTTP_OTP_PASS_FIXED;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "otp verify: key pass from the form");
-
-    return NGX_OK;
-}
-
-
-/* "pass" NUL user NUL challenge id: what a pass is bound to */
-
-static ngx_int_t
-ngx_http_otp_pass_aad(ngx_http_request_t *r, ngx_str_t *aad)
-{
-    u_char              *p;
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    ep = ctx->endpoint;
-
-    aad->len = sizeof("pass") + ctx->user.len + 1 + ep->challenge.len;
-    aad->data = ngx_pnalloc(r->pool, aad->len);
-    if (aad->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(aad->data, "pass", sizeof("pass"));
-    p = ngx_cpymem(p, ctx->user.data, ctx->user.len);
-    *p++ = '\0';
-    ngx_memcpy(p, ep->challenge.data, ep->challenge.len);
-
-    return NGX_OK;
 }

@@ -98,6 +98,8 @@ my @bad = (
         'otp_redis 127.0.0.1 connect_timeout=fast;', ''],
     ['redis prefix with space', 'otp_redis',
         'otp_redis 127.0.0.1 "prefix=a b";', ''],
+    ['redis prefix with a hash tag', 'otp_redis',
+        'otp_redis 127.0.0.1 "prefix=otp{x}:";', ''],
     ['redis unknown option', 'otp_redis', 'otp_redis 127.0.0.1 tls=on;', ''],
     ['redis two passwords', 'otp_redis',
         "otp_redis 127.0.0.1 password=a password_file=$pw;", ''],

@@ -64,7 +64,7 @@ sub attempt {
           okey(l => $user),
           okey(t => $user), okey(u => $user),
           okey(s => $user, $o{sid} // "$id-s"), okey(su => $user),
-          okey(d => $user) ],
+          okey(d => $user), okey(cl => $user) ],
         $user, $kind, $proof // '',
         $o{sealed} // sealed_of($user, $kind),
         $o{max} // 5, $o{lock_after} // 10, $o{lock_secs} // 900,
@@ -78,8 +78,9 @@ sub challenge {
     my ($id, $user, %o) = @_;
     return run('challenge_new',
         [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-          okey(e => $user) ],
-        $user, $o{ttl} // 300, $o{when} // 'always');
+          okey(e => $user), okey(cl => $user) ],
+        $user, $o{ttl} // 300, $o{when} // 'always', $o{now} // $NOW,
+        $o{most} // 1000);
 }
 
 sub confirm {
@@ -339,6 +340,30 @@ case 'attempt: wrong codes burn the challenge' => sub {
 # SPEC 6.19: the count does not lapse with the lockout time.  Before,
 # it expired one lockout period after the first failure, so nine wrong
 # codes every 15 minutes went on for ever.
+# SPEC 6.17: one user cannot fill Redis with challenges.  Before, every
+# GET challenge made one more key, 6,000 in 2 s from one user.
+case 'challenge_new: live challenges are capped' => sub {
+    user('cap');
+    my %o = (most => 3, ttl => 300);
+
+    is(challenge("cap$_", 'cap', %o)->[0], 'ok', "challenge $_") for 1 .. 3;
+    is_deeply(challenge('cap4', 'cap', %o), [ 'busy', 300 ],
+              'the fourth: busy, until the first expires');
+    is($t->redis('EXISTS', okey(c => 'cap', 'cap4')), 0, 'not made');
+    user('other');
+    is(challenge('x1', 'other', %o)->[0], 'ok',
+       'another user is not held back');
+    $t->redis('DEL', okey(c => 'other', 'x1'));
+
+    is(attempt('cap1', 'cap', 'totp', 7)->[0], 'ok', 'a code uses one up');
+    is(challenge('cap4', 'cap', %o)->[0], 'ok', 'then there is room');
+
+    is(challenge('cap5', 'cap', %o, now => $NOW + 301)->[0], 'ok',
+       'expired ones make room');
+    is($t->redis('ZCARD', okey(cl => 'cap')), 1, 'and leave the set');
+    $t->redis('DEL', map { okey(c => 'cap', "cap$_") } 1 .. 5);
+};
+
 case 'attempt: slow guessing still locks' => sub {
     my %o = (lock_after => 3, lock_secs => 60);
     user('sam');
@@ -478,7 +503,7 @@ case 'attempt: right codes make the session' => sub {
          qr/^-ERR attempt/, 'a device without an expiry: error');
     like(run('attempt',
              [ okey(c => '', 'ao6'),
-               map { okey($_ => '') } qw(f l t u s su d) ],
+               map { okey($_ => '') } qw(f l t u s su d cl) ],
              '', 'totp', 1004, 'S', 5, 10, 900, 120, $NOW, 600, 3600, '', '',
              5), qr/^-ERR attempt/, 'empty user: error');
     is($t->redis('HGET', okey(c => 'dave', 'ao6'), 'a'), 0,

@@ -47,7 +47,8 @@ sub consume {
     return run('attempt',
         [ okey(c => $o{owner} // $user, $id), okey(f => $user),
           okey(l => $user), okey(t => $user), okey(u => $user),
-          okey(s => $user, "$id-s"), okey(su => $user), okey(d => $user) ],
+          okey(s => $user, "$id-s"), okey(su => $user), okey(d => $user),
+          okey(cl => $user) ],
         $user, $kind, $proof, $o{sealed} // '', $o{max} // 5,
         $o{lock_after} // 10, $o{lock_secs} // 900, 120, $NOW, 600, 3600,
         '', '', 5);
@@ -57,8 +58,8 @@ sub challenge {
     my ($id, $user) = @_;
     return run('challenge_new',
                [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-                 okey(e => $user) ],
-               $user, 300, 'always');
+                 okey(e => $user), okey(cl => $user) ],
+               $user, 300, 'always', $NOW, 1000);
 }
 
 # the session attempt.lua made for challenge $id, or undef

@@ -13,6 +13,7 @@
 -- KEYS[6]  P{u}:s:<hash>   the new session
 -- KEYS[7]  P{u}:su         set of the user's session keys
 -- KEYS[8]  P{u}:d          remembered devices
+-- KEYS[9]  P{u}:cl         the user's live challenges
 -- ARGV[1]  user
 -- ARGV[2]  "totp", "hotp" or "recovery"
 -- ARGV[3]  the proof, or "" for a wrong code: the TOTP step or the HOTP
@@ -133,6 +134,7 @@ end
 
 if ok then
     redis.call('DEL', KEYS[2], KEYS[1])
+    redis.call('ZREM', KEYS[9], KEYS[1])
     session_make(KEYS[6], KEYS[7], KEYS[5], user, now, idle, ttl, kind, now)
 
     if ARGV[12] ~= '' then

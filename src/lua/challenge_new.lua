@@ -6,6 +6,8 @@
 -- KEYS[2]  P{u}:u          user record (hash)
 -- KEYS[3]  P{u}:l          lock marker
 -- KEYS[4]  P{u}:e          pending enrollment
+-- KEYS[5]  P{u}:cl         the user's live challenges (sorted set: key
+--                          name, expiry)
 -- ARGV[1]  user
 -- ARGV[2]  ttl, seconds
 -- ARGV[3]  when to make it: "always" (the C side knows of a factor the
@@ -13,19 +15,25 @@
 --          a user who is not locked, is not asked to enroll again and has
 --          an authenticator ("totp") or an authenticator or a verified
 --          number ("phone", where texts are offered)
+-- ARGV[4]  now, unix seconds
+-- ARGV[5]  most live challenges a user may have
 --
 -- Reply: {"ok", <user_state.lua's values>}     the challenge is made
 --        {"none", <user_state.lua's values>}   it is not
 --        {"exists"}   the id is taken; nothing changed (re-creating a
 --                     challenge would reset its attempt counter)
+--        {"busy", secs}   the user has the most live challenges already
+--                     (SPEC 6.17: one user cannot fill Redis); secs
+--                     until the first of them expires
 
 -- include: _prelude.lua
 
 local ttl = count(ARGV[2])
 
 local when = ARGV[3]
+local now, most = count(ARGV[4]), count(ARGV[5])
 
-if not ttl or ARGV[1] == ''
+if not (ttl and now and most) or ARGV[1] == ''
    or (when ~= 'always' and when ~= 'totp' and when ~= 'phone')
 then
     return redis.error_reply('ERR challenge_new: bad arguments')
@@ -42,8 +50,17 @@ if when == 'always'
    or (state[6] == 0 and state[5] == 0
        and (state[1] or (when == 'phone' and state[12])))
 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+
+    if redis.call('ZCARD', KEYS[5]) >= most then
+        local first = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+        return {'busy', math.max(1, tonumber(first[2]) - now)}
+    end
+
     redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', 0)
     redis.call('EXPIRE', KEYS[1], ttl)
+    redis.call('ZADD', KEYS[5], now + ttl, KEYS[1])
+    redis.call('EXPIRE', KEYS[5], ttl)
     table.insert(state, 1, 'ok')
 else
     table.insert(state, 1, 'none')

@@ -2,15 +2,19 @@
 -- has compared the code's keyed hash with the one sms_state.lua read,
 -- in constant time; this script decides, atomically, whether the result
 -- counts: the lock, the challenge, its attempts, the code still being
--- the current one and unexpired, the lockout.  The rules are those of
--- attempt.lua; wrong SMS codes and wrong TOTP codes count together.
+-- the current one and unexpired, the lockout; a right code makes the
+-- session (and remembers the browser) in the same step.  The rules are
+-- those of attempt.lua; wrong SMS codes and wrong TOTP codes count
+-- together.
 --
 -- KEYS[1]  P{u}:c:<id>     challenge (see sms_state.lua for its fields)
 -- KEYS[2]  P{u}:f          consecutive failures of the user
 -- KEYS[3]  P{u}:l          lock marker
 -- KEYS[4]  P{u}:u          user record (hash), for an enrolled number
--- KEYS[5]  P{u}:su         set of the user's session keys (optional)
--- KEYS[6]  P{u}:d          remembered devices (optional)
+-- KEYS[5]  P{u}:s:<hash>   the new session
+-- KEYS[6]  P{u}:su         set of the user's session keys
+-- KEYS[7]  P{u}:d          remembered devices
+-- KEYS[8]  P{u}:cl         the user's live challenges
 -- ARGV[1]  user
 -- ARGV[2]  "ok" (the code matched) or "wrong"
 -- ARGV[3]  the hash the code matched ("ok"), or ""
@@ -18,8 +22,14 @@
 -- ARGV[5]  max attempts per challenge (otp_max_attempts)
 -- ARGV[6]  failures that lock the user (otp_lockout n)
 -- ARGV[7]  lock time, seconds (otp_lockout time)
+-- ARGV[8]  session idle timeout, seconds (otp_session_idle)
+-- ARGV[9]  session lifetime, seconds (otp_session_ttl)
+-- ARGV[10] a device id to remember ("trust this browser"), or ""
+-- ARGV[11] its expiry, unix seconds, or ""
+-- ARGV[12] most devices kept per user
 --
--- Reply: {"ok", enrolled}        the challenge and its code are consumed;
+-- Reply: {"ok", enrolled}        the challenge and its code are consumed
+--                                and KEYS[5] made (method "sms");
 --                                enrolled is 1 when the number the
 --                                challenge enrolled is now the user's
 --        {"wrong", left, expired}   attempts left; expired is 1 when
@@ -42,10 +52,13 @@
 local user, result, hash = ARGV[1], ARGV[2], ARGV[3]
 local now, max = count(ARGV[4]), count(ARGV[5])
 local lock_after, lock_secs = count(ARGV[6]), count(ARGV[7])
+local idle, ttl, most = count(ARGV[8]), count(ARGV[9]), count(ARGV[12])
 
-if not (now and max and lock_after and lock_secs)
+if not (now and max and lock_after and lock_secs and idle and ttl and most)
    or (result ~= 'ok' and result ~= 'wrong')
    or (result == 'ok' and hash == '')
+   or (ARGV[10] ~= '' and not (ARGV[10]:find('^[0-9a-f]+$')
+                               and (count(ARGV[11]) or 0) > now))
 then
     return redis.error_reply('ERR sms_attempt: bad arguments')
 end
@@ -69,24 +82,34 @@ local expires = tonumber(c[4]) or 0
 
 if result == 'ok' and c[3] == hash and expires >= now then
     redis.call('DEL', KEYS[2], KEYS[1])
+    redis.call('ZREM', KEYS[8], KEYS[1])
 
-    if not c[5] then
-        return {'ok', 0}
+    local enrolled = 0
+
+    if c[5] then
+        if c[6] == 'new'
+           and redis.call('EXISTS', KEYS[4]) == 1
+           and (redis.call('HEXISTS', KEYS[4], 'totp') == 1
+                or redis.call('HEXISTS', KEYS[4], 'phone') == 1)
+        then
+            return {'conflict'}
+        end
+
+        -- a new factor ends every other session and trusted browser
+        -- (SPEC 6.14); the session made below is of the new generation
+        redis.call('HSET', KEYS[4], 'phone', c[5])
+        revoke(KEYS[4], KEYS[6], KEYS[7])
+        enrolled = 1
     end
 
-    if c[6] == 'new'
-       and redis.call('EXISTS', KEYS[4]) == 1
-       and (redis.call('HEXISTS', KEYS[4], 'totp') == 1
-            or redis.call('HEXISTS', KEYS[4], 'phone') == 1)
-    then
-        return {'conflict'}
+    session_make(KEYS[5], KEYS[6], KEYS[4], user, now, idle, ttl, 'sms',
+                 now)
+
+    if ARGV[10] ~= '' then
+        device_add(KEYS[7], ARGV[10], count(ARGV[11]), now, most)
     end
 
-    redis.call('HSET', KEYS[4], 'phone', c[5])
-    if KEYS[5] then
-        revoke(KEYS[4], KEYS[5], KEYS[6])
-    end
-    return {'ok', 1}
+    return {'ok', enrolled}
 end
 
 a = redis.call('HINCRBY', KEYS[1], 'a', 1)
