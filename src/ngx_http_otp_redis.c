@@ -5,8 +5,8 @@
  * read on nginx's event loop and a worker never blocks on Redis.
  *
  * Life of the connection: connect (connect_timeout covers the TCP
- * connect and the handshake), AUTH, SELECT and SCRIPT LOAD pipelined,
- * then ready.  Any failure, a command timeout included, drops the whole
+ * connect and the handshake), AUTH, SELECT, CONFIG GET maxmemory-policy
+ * and SCRIPT LOAD pipelined, then ready.  Any failure, a command timeout included, drops the whole
  * connection: hiredis then fails every pending command at once, and a
  * late reply can never be matched to a newer command.  A cancelable
  * timer reconnects with capped exponential backoff.  While not ready,
@@ -99,6 +99,7 @@ static void ngx_http_otp_redis_handshake(void);
 static void ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 
+static void ngx_http_otp_redis_policy(redisReply *reply);
 static void ngx_http_otp_redis_add_read(void *privdata);
 static void ngx_http_otp_redis_del_read(void *privdata);
 static void ngx_http_otp_redis_add_write(void *privdata);
@@ -544,6 +545,24 @@ ngx_http_otp_redis_handshake(void)
         rd->handshake_pending++;
     }
 
+    /* an eviction policy that can drop user records (SPEC 6.21) */
+
+    argv[0] = "CONFIG";
+    argvlen[0] = 6;
+    argv[1] = "GET";
+    argvlen[1] = 3;
+    argv[2] = "maxmemory-policy";
+    argvlen[2] = sizeof("maxmemory-policy") - 1;
+
+    if (redisAsyncCommandArgv(rd->ac, ngx_http_otp_redis_handshake_reply,
+                              "CONFIG", 3, argv, argvlen)
+        != REDIS_OK)
+    {
+        goto failed;
+    }
+
+    rd->handshake_pending++;
+
     for (i = 0; i < rd->nscripts; i++) {
         argv[0] = "SCRIPT";
         argvlen[0] = 6;
@@ -598,7 +617,10 @@ ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
 
     rd->handshake_pending--;
 
-    if (privdata != (void *) "AUTH" && privdata != (void *) "SELECT") {
+    if (privdata == (void *) "CONFIG") {
+        ngx_http_otp_redis_policy(reply);
+
+    } else if (privdata != (void *) "AUTH" && privdata != (void *) "SELECT") {
         script = privdata;
 
         if (reply->type != REDIS_REPLY_STRING
@@ -640,6 +662,53 @@ ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
 
     rd->state = NGX_HTTP_OTP_REDIS_READY;
     rd->backoff = 0;
+}
+
+
+/*
+ * CONFIG GET maxmemory-policy: an "allkeys-*" policy evicts keys without
+ * an expiry under memory pressure, the user records among them, and an
+ * enrolled user would be asked to enroll again with the password alone.
+ * The module refuses such a Redis (every request that needs it gets 503)
+ * until the policy changes.  Where CONFIG is not allowed (managed Redis,
+ * an ACL user without it), the policy cannot be checked: said, once a
+ * connection, and the connection is used.
+ */
+
+static void
+ngx_http_otp_redis_policy(redisReply *reply)
+{
+    redisReply            *value;
+    ngx_http_otp_redis_t  *rd;
+
+    rd = &ngx_http_otp_redis;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "otp: redis maxmemory-policy could not be checked "
+                      "(%s); it must not be an \"allkeys-*\" policy",
+                      reply->type == REDIS_REPLY_ERROR
+                      ? reply->str : "no such setting");
+        return;
+    }
+
+    value = reply->element[1];
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "otp redis: maxmemory-policy %s", value->str);
+
+    if (value->len >= sizeof("allkeys-") - 1
+        && ngx_strncmp(value->str, "allkeys-", sizeof("allkeys-") - 1) == 0)
+    {
+        ngx_http_otp_redis_error(rd->log, 0,
+                                 "otp: redis maxmemory-policy \"%s\" can "
+                                 "evict user records: not used until it is "
+                                 "\"noeviction\" (or a \"volatile-*\" "
+                                 "policy)", value->str);
+        rd->handshake_failed = 1;
+    }
 }
 
 

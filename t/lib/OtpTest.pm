@@ -123,6 +123,7 @@ sub run_redis {
         '--enable-debug-command', 'local',
     );
     push @args, '--requirepass', $opts{password} if defined $opts{password};
+    push @args, @{ $opts{args} } if $opts{args};
     if ($opts{unix}) {
         $self->{redis_unix} = "$self->{dir}/redis.sock";
         push @args, '--unixsocket', $self->{redis_unix},
