@@ -34,8 +34,8 @@
 # internal redirect to its index, and the gate would run twice.
 #
 # The first factor is the Authorization header ($remote_user, no
-# auth_basic) on every location, gated or not, so that the ratios measure
-# the gate alone.
+# auth_basic, so "otp_user $remote_user" is named explicitly) on every
+# location, gated or not, so that the ratios measure the gate alone.
 #
 # Environment: OTP_NGINX, OTP_MODULE, OTP_TOP (set by make), and
 #   BENCH_DURATION   length of each wrk run (default 2s)
@@ -120,6 +120,7 @@ http {
     error_log %%DIR%%/error.log warn;
     otp_secret_file $key;
     otp_redis %%REDIS%%;
+    otp_user \$remote_user;
 
     upstream auth {
         server 127.0.0.1:$auth_port;
@@ -326,6 +327,7 @@ http {
     error_log %%DIR%%/error.log warn;
     otp_secret_file $key;
     otp_redis %%REDIS%%;
+    otp_user \$remote_user;
 
     server {
         listen 127.0.0.1:%%PORT%% backlog=4096 reuseport;
@@ -394,6 +396,7 @@ http {
     error_log %%DIR%%/error.log warn;
     otp_secret_file $key;
     otp_redis %%REDIS%%;
+    otp_user \$remote_user;
 
     server {
         listen 127.0.0.1:%%PORT%% backlog=4096 reuseport;
