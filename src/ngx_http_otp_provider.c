@@ -475,6 +475,7 @@ ngx_http_otp_sms_send(ngx_http_request_t *r, ngx_http_otp_sms_message_t *msg)
     ps->data = msg;
 
     msg->done = 0;
+    msg->unknown = 0;
     msg->status = 0;
 
     /* no debug lines while the values are about: see the top */
@@ -563,11 +564,33 @@ ngx_http_otp_sms_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_otp_sms_message_t *msg = data;
 
+    ngx_uint_t                  i;
+    ngx_http_upstream_state_t  *state;
+
     if (msg->done) {
         return rc;
     }
 
     msg->done = 1;
+
+    /*
+     * Unknown: some try sent bytes of the request to the provider and
+     * got no response header (a read timeout, a reset after sending).
+     * The provider may have sent the text; only a try that never
+     * sent a byte (refused, connect timeout) surely did not.
+     */
+
+    if (sr->upstream_states) {
+        state = sr->upstream_states->elts;
+
+        for (i = 0; i < sr->upstream_states->nelts; i++) {
+            if (state[i].bytes_sent > 0
+                && state[i].header_time == (ngx_msec_t) -1)
+            {
+                msg->unknown = 1;
+            }
+        }
+    }
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         msg->status = rc;

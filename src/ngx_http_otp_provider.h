@@ -31,6 +31,7 @@ typedef struct {
 
     unsigned                    masked:1;
     unsigned                    done:1;
+    unsigned                    unknown:1;    /* reached, no answer */
 } ngx_http_otp_sms_message_t;
 
 

@@ -5,7 +5,11 @@
 # - the origin-bound line of a text names otp_sms_origin (by default
 #   the server's first server_name), never the Host a client sends: a
 #   phishing proxy cannot have a phone autofill the code on its site;
-#   nginx -t refuses an origin that is not a plain host name.
+#   nginx -t refuses an origin that is not a plain host name;
+# - a text whose outcome is unknown (the provider got the request, its
+#   answer came after proxy_read_timeout, or the connection was reset
+#   after sending) counts against the limits, and its code does not
+#   work; only a send that never reached the provider is free.
 
 use strict;
 use warnings;
@@ -180,6 +184,45 @@ is($rc, 0, '... with otp_sms_origin it passes') or diag($out);
 
 # nginx -t wrote its refusals to the running nginx's error log
 $t->write_file('error.log', '');
+
+# ------------------------------------------------------------ unknown
+
+sub counted {
+    my ($user, $cid) = @_;
+    my $c = $t->redis('HGETALL', okey('c', $user, $cid));
+    my %c = @{ ref $c ? $c : [] };
+    return [ $c{sn} // 0, $t->redis('ZCARD', okey('sd', $user)),
+             $t->redis('ZCARD', okey('sp', $user)) ];
+}
+
+my $carol = OtpFlow->new($t, user => 'carol');
+set_phone($t, 'carol', '+15555550124');
+my (undef, $csrf) = $carol->challenge($ret);
+my $cid = substr($csrf, 0, 22);
+my @codes;
+for my $case ([ 'slow', 'ok', 2 ], [ 'reset', 'reset', 0 ],
+              [ 'hang', 'hang', 0 ])
+{
+    my ($name, $mode, $delay) = @$case;
+    $prov->clear;
+    $prov->mode($mode, $delay);
+    $r = $carol->post('sms', { csrf => $csrf, return => $ret });
+    is($r->{status}, 502, "provider $name: 502");
+    like($r->{content}, qr/could not confirm/i, '... "could not confirm"');
+    @req = $prov->wait_requests(1);
+    push @codes, code_of($req[0]);
+}
+is_deeply(counted('carol', $cid), [ 3, 3, 0 ],
+          '3 unknown outcomes: 3 texts counted, for the day too');
+$prov->mode('ok');
+$prov->clear;
+$r = $carol->post('sms', { csrf => $csrf, return => $ret });
+is($r->{status}, 429, 'otp_sms_max_sends 3 reached');
+is(scalar $prov->requests, 0, '... nothing more sent');
+sleep 2.5;   # the slow provider's answer is in by now
+$r = $carol->post('verify', { csrf => $csrf, code => $codes[0] // '',
+                              method => 'sms', return => $ret });
+is($r->{status}, 401, 'the code of an unknown text does not work');
 
 $prov->stop;
 $t->stop;
