@@ -104,6 +104,10 @@ static ngx_conf_post_handler_pt  ngx_http_otp_sms_ttl_post =
     ngx_http_otp_sms_check_ttl;
 
 
+static ngx_conf_post_handler_pt  ngx_http_otp_sms_origin_post =
+    ngx_http_otp_sms_check_origin;
+
+
 static ngx_conf_enum_t  ngx_http_otp_sms_charsets[] = {
     { ngx_string("digits"), NGX_HTTP_OTP_SMS_DIGITS },
     { ngx_string("alnum"), NGX_HTTP_OTP_SMS_ALNUM },
@@ -407,6 +411,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, sms.daily_limit),
       &ngx_http_otp_sms_daily_bounds },
+
+    { ngx_string("otp_sms_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.origin),
+      &ngx_http_otp_sms_origin_post },
 
       ngx_null_command
 };

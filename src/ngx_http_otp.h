@@ -102,6 +102,7 @@ typedef struct {
     time_t                      resend_delay;
     ngx_uint_t                  max_sends;
     ngx_uint_t                  daily_limit;
+    ngx_str_t                   origin;       /* the host of "@host #code" */
 } ngx_http_otp_sms_conf_t;
 
 

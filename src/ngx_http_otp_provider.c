@@ -157,6 +157,20 @@ ngx_http_otp_sms_check_ttl(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+char *
+ngx_http_otp_sms_check_origin(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *s = data;
+
+    if (ngx_http_otp_sms_host_check((char *) s->data, s->len) != 0) {
+        return "must be a plain host name, such as \"www.example.com\" "
+               "(no scheme, port, path, wildcard or variable)";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 void
 ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc)
 {
@@ -167,6 +181,7 @@ ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc)
      *     sc->provider_args = { 0, NULL };
      *     sc->phone = NULL;
      *     sc->template = { 0, NULL };
+     *     sc->origin = { 0, NULL };
      */
 
     sc->code_length = NGX_CONF_UNSET_UINT;
@@ -182,6 +197,8 @@ char *
 ngx_http_otp_sms_merge_conf(ngx_conf_t *cf, ngx_http_otp_sms_conf_t *prev,
     ngx_http_otp_sms_conf_t *conf)
 {
+    ngx_http_core_srv_conf_t  *cscf;
+
     if (conf->provider.data == NULL) {
         conf->provider = prev->provider;
         conf->provider_args = prev->provider_args;
@@ -203,6 +220,39 @@ ngx_http_otp_sms_merge_conf(ngx_conf_t *cf, ngx_http_otp_sms_conf_t *prev,
     ngx_conf_merge_sec_value(conf->resend_delay, prev->resend_delay, 30);
     ngx_conf_merge_uint_value(conf->max_sends, prev->max_sends, 3);
     ngx_conf_merge_uint_value(conf->daily_limit, prev->daily_limit, 10);
+
+    /*
+     * The origin of "@host #code": never the request's Host, which the
+     * client (or a phishing proxy) chooses.  By default the server's
+     * first server_name, which must then be a host name if a text
+     * names it.
+     */
+
+    if (conf->origin.data == NULL) {
+        conf->origin = prev->origin;
+    }
+
+    if (conf->origin.data == NULL) {
+        cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+        conf->origin = cscf->server_name;
+    }
+
+    if (conf->provider.len
+        && ngx_strlcasestrn(conf->template.data,
+                             conf->template.data + conf->template.len,
+                             (u_char *) "{host}", sizeof("{host}") - 2)
+           != NULL
+        && ngx_http_otp_sms_host_check((char *) conf->origin.data,
+                                       conf->origin.len)
+           != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_sms_template\" names {host}, but the "
+                           "server's first server_name \"%V\" is not a "
+                           "host name: set \"otp_sms_origin\"",
+                           &conf->origin);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -270,24 +320,14 @@ ngx_http_otp_sms_message(ngx_http_request_t *r,
     ngx_http_otp_sms_message_t *msg, ngx_str_t *to, ngx_str_t *code)
 {
     u_char                     minutes[NGX_TIME_T_LEN];
-    ngx_str_t                  issuer, host;
+    ngx_str_t                  issuer;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_core_srv_conf_t  *cscf;
     ngx_http_otp_sms_values_t  values;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     if (ngx_http_otp_issuer(r, &issuer) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    /* the host the browser is on: what an origin-bound code names */
-
-    host = r->headers_in.server;
-
-    if (host.len == 0) {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name;
     }
 
     values.code = (char *) code->data;
@@ -298,8 +338,8 @@ ngx_http_otp_sms_message(ngx_http_request_t *r,
     values.minutes_len = ngx_sprintf(minutes, "%T",
                                      (olcf->sms.ttl + 59) / 60)
                          - minutes;
-    values.host = (char *) host.data;
-    values.host_len = host.len;
+    values.host = (char *) olcf->sms.origin.data;
+    values.host_len = olcf->sms.origin.len;
 
     msg->text.len = ngx_http_otp_sms_template_render(
                         (char *) olcf->sms.template.data,
@@ -435,6 +475,7 @@ ngx_http_otp_sms_send(ngx_http_request_t *r, ngx_http_otp_sms_message_t *msg)
     ps->data = msg;
 
     msg->done = 0;
+    msg->unknown = 0;
     msg->status = 0;
 
     /* no debug lines while the values are about: see the top */
@@ -523,11 +564,33 @@ ngx_http_otp_sms_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_otp_sms_message_t *msg = data;
 
+    ngx_uint_t                  i;
+    ngx_http_upstream_state_t  *state;
+
     if (msg->done) {
         return rc;
     }
 
     msg->done = 1;
+
+    /*
+     * Unknown: some try sent bytes of the request to the provider and
+     * got no response header (a read timeout, a reset after sending).
+     * The provider may have sent the text; only a try that never
+     * sent a byte (refused, connect timeout) surely did not.
+     */
+
+    if (sr->upstream_states) {
+        state = sr->upstream_states->elts;
+
+        for (i = 0; i < sr->upstream_states->nelts; i++) {
+            if (state[i].bytes_sent > 0
+                && state[i].header_time == (ngx_msec_t) -1)
+            {
+                msg->unknown = 1;
+            }
+        }
+    }
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         msg->status = rc;

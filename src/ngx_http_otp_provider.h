@@ -31,6 +31,7 @@ typedef struct {
 
     unsigned                    masked:1;
     unsigned                    done:1;
+    unsigned                    unknown:1;    /* reached, no answer */
 } ngx_http_otp_sms_message_t;
 
 
@@ -39,6 +40,7 @@ char *ngx_http_otp_sms_provider(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_otp_sms_template(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_otp_sms_check_ttl(ngx_conf_t *cf, void *post, void *data);
+char *ngx_http_otp_sms_check_origin(ngx_conf_t *cf, void *post, void *data);
 
 void ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc);
 char *ngx_http_otp_sms_merge_conf(ngx_conf_t *cf,

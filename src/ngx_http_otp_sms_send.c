@@ -9,9 +9,10 @@
  * attempts, resend delay, texts per challenge and per user and day, one
  * send at a time per challenge), then the provider is asked (a
  * subrequest, ngx_http_otp_provider.c), then sms_done.lua counts the
- * text, or gives the reservation back when the provider refused it:
- * only texts the provider accepted count, and racing sends cannot pass
- * a limit together.
+ * text, or gives the reservation back when the provider refused it or
+ * never got it: a text that reached the provider without an answer in
+ * time counts (SPEC 6.20), and racing sends cannot pass a limit
+ * together.
  */
 
 
@@ -326,7 +327,10 @@ ngx_http_otp_sms_resume(ngx_http_request_t *r)
     }
 
     ngx_http_otp_sms_log_failed(r, status);
-    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_done(r, 0));
+
+    /* it may have been sent: it counts, but its code does not work */
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_done(r,
+                                  st->msg.unknown ? 2 : 0));
 }
 
 
@@ -346,7 +350,7 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
 
     st->sent = sent;
 
-    if (!sent) {
+    if (sent != 1) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_SMS_FAILED);
     }
 
@@ -354,7 +358,7 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
     args[0] = ctx->user;
     args[1] = st->token;
 
-    if (sent) {
+    if (sent == 1) {
         ngx_str_set(&args[2], "sent");
         args[4].data = st->code_hash;
         args[4].len = NGX_HTTP_OTP_MAC_LEN;
@@ -364,7 +368,12 @@ ngx_http_otp_sms_done(ngx_http_request_t *r, ngx_uint_t sent)
         ngx_str_set(&args[4], "");
     }
 
-    if (sent && st->enroll.len) {
+    if (sent == 2) {
+        ngx_str_set(&args[2], "unknown");
+        ngx_str_set(&args[4], "");
+    }
+
+    if (sent == 1 && st->enroll.len) {
         args[6] = st->enroll;
         args[7].data = (u_char *) st->mode;
         args[7].len = ngx_strlen(st->mode);
@@ -393,6 +402,18 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
 
     st = ngx_http_otp_sms_get(r);
 
+
+    if (st->sent == 2) {
+        ngx_http_otp_ep_finish(r,
+            ngx_http_otp_sms_error(r, NGX_HTTP_BAD_GATEWAY, 0,
+                                   "Could not confirm the text",
+                                   "We could not confirm that the text "
+                                   "message was sent, so it counts as "
+                                   "sent. Its code will not work if it "
+                                   "arrives: ask for a new one in a "
+                                   "moment."));
+        return;
+    }
 
     if (!st->sent) {
         ngx_http_otp_ep_finish(r,
@@ -519,8 +540,10 @@ ngx_http_otp_sms_log_failed(ngx_http_request_t *r, ngx_int_t status)
 
     ngx_log_error(level, r->connection->log, 0,
                   "otp: the SMS provider \"%V\" answered %i for user "
-                  "\"%V\": the code was not sent", &olcf->sms.provider,
-                  status, &ctx->user);
+                  "\"%V\": the code was not sent%s", &olcf->sms.provider,
+                  status, &ctx->user,
+                  ngx_http_otp_sms_get(r)->msg.unknown
+                  ? " (it may have been, and counts)" : "");
 }
 
 

@@ -163,6 +163,45 @@ ngx_http_otp_sms_template_check(const char *tpl, size_t len,
 }
 
 
+int
+ngx_http_otp_sms_host_check(const char *s, size_t len)
+{
+    char    c;
+    size_t  i, label;
+
+    if (len == 0 || len > 253) {
+        return -1;
+    }
+
+    label = 0;
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-') {
+                return -1;
+            }
+
+            label = 0;
+            continue;
+        }
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
+        {
+            return -1;
+        }
+
+        if ((c == '-' && label == 0) || ++label > 63) {
+            return -1;
+        }
+    }
+
+    return (label == 0 || s[len - 1] == '-') ? -1 : 0;
+}
+
+
 size_t
 ngx_http_otp_sms_template_render(const char *tpl, size_t len,
     const ngx_http_otp_sms_values_t *values, char *dst)

@@ -55,6 +55,14 @@ int ngx_http_otp_sms_template_check(const char *tpl, size_t len,
     const char **reason, size_t *offset);
 
 /*
+ * 0 if s is a plain host name, as the origin-bound line "@host #code"
+ * wants it: dot-separated labels of letters, digits and "-" (not at
+ * either end of a label), 253 bytes at most; no port, no wildcard, no
+ * trailing dot.  -1 otherwise.
+ */
+int ngx_http_otp_sms_host_check(const char *s, size_t len);
+
+/*
  * Renders a checked template into dst, or only measures it when dst is
  * NULL; returns the length.
  */

@@ -377,7 +377,7 @@ unlike($req[0]{body}, qr/[^A-Za-z0-9%&=._~-]/,
 $code = code_of($req[0]);
 like($code, qr/^\d{6}$/, '... a code');
 my $expect = "$code \"$special_issuer\" 1% +=?;&\n"
-             . "\@127.0.0.1 #$code";
+             . "\@form.example #$code";
 utf8::decode($form{Body});
 is($form{Body}, $expect, '... Body decodes to the exact text');
 $r = verify_sms($erin, $csrf, $code);
@@ -393,7 +393,7 @@ ok($msg, '... valid JSON') or diag($req[0]{body});
 $code = code_of($req[0]);
 is($msg && $msg->{text},
    "$code \"$special_issuer\" 1% +=?;&\n"
-   . "\@127.0.0.1 #$code",
+   . "\@special.example #$code",
    '... the exact text: quotes, backslash, newline, UTF-8');
 like($req[0]{body}, qr/\\"Q\\" \\\\ Co/, '... escaped as JSON');
 

@@ -60,6 +60,7 @@ is($rc, 0, 'otp_methods totp sms with a provider passes') or diag($out);
             otp_methods sms totp recovery;
             otp_sms_phone $http_x_phone;
             otp_sms_template "{issuer}: {code}, {minutes}m\n@{host} #{code}";
+            otp_sms_origin login.example.com;
             otp_sms_code_length 10;
             otp_sms_code_charset alnum;
             otp_sms_ttl 10m;

@@ -45,7 +45,7 @@ for (1 .. 50) {
     last if $log =~ /#\d{6}/;
     sleep 0.05;
 }
-my $text = qr/Your demo\.local code is (\d{6})\n\n\@127\.0\.0\.1 #\1\n/;
+my $text = qr/Your demo\.local code is (\d{6})\n\n\@demo\.local #\1\n/;
 like($log, qr/  to \+15555550123:\n$text/,
      'sms.log has the text, origin-bound last line included');
 my ($code) = $log =~ /#(\d{6})/;

@@ -8,7 +8,10 @@
 -- KEYS[3]  P{u}:sp         texts being sent (zset: token, reservation end)
 -- ARGV[1]  user
 -- ARGV[2]  token of the send
--- ARGV[3]  "sent" or "failed"
+-- ARGV[3]  "sent", "failed" (never reached the provider, or refused)
+--          or "unknown" (reached it, no answer in time): an unknown
+--          text counts like a sent one (SPEC 6.20) but its code does
+--          not replace the challenge's
 -- ARGV[4]  now, unix seconds
 -- ARGV[5]  keyed hash of the code (binary; "" when failed)
 -- ARGV[6]  life of the code, seconds (otp_sms_ttl)
@@ -29,7 +32,7 @@ local user, token, result = ARGV[1], ARGV[2], ARGV[3]
 local now, ttl = count(ARGV[4]), count(ARGV[6])
 
 if not (now and ttl) or token == ''
-   or (result ~= 'sent' and result ~= 'failed')
+   or (result ~= 'sent' and result ~= 'failed' and result ~= 'unknown')
    or (result == 'sent' and ARGV[5] == '')
    or (ARGV[7] ~= '' and ARGV[8] ~= 'new' and ARGV[8] ~= 'change')
 then
@@ -58,7 +61,13 @@ if not own then
 end
 
 redis.call('HINCRBY', KEYS[1], 'sn', 1)
-redis.call('HSET', KEYS[1], 'sh', ARGV[5], 'se', now + ttl, 'sl', now)
+redis.call('HSET', KEYS[1], 'sl', now)
+
+if result == 'unknown' then
+    return {'ok'}
+end
+
+redis.call('HSET', KEYS[1], 'sh', ARGV[5], 'se', now + ttl)
 
 if ARGV[7] ~= '' then
     redis.call('HSET', KEYS[1], 'pp', ARGV[7], 'pm', ARGV[8])
