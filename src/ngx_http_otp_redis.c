@@ -6,8 +6,9 @@
  *
  * Life of the connection: connect (connect_timeout covers the TCP
  * connect and the handshake), AUTH, SELECT, CONFIG GET maxmemory-policy
- * and SCRIPT LOAD pipelined, then ready.  Any failure, a command timeout included, drops the whole
- * connection: hiredis then fails every pending command at once, and a
+ * and SCRIPT LOAD pipelined, then ready.  Any failure, a command timeout
+ * included, drops the whole connection: hiredis then fails every pending
+ * command at once, and a
  * late reply can never be matched to a newer command.  A cancelable
  * timer reconnects with capped exponential backoff.  While not ready,
  * commands fail at once; nothing is queued.
