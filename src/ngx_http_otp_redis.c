@@ -8,10 +8,9 @@
  * connect and the handshake), AUTH, SELECT, CONFIG GET maxmemory-policy
  * and SCRIPT LOAD pipelined, then ready.  Any failure, a command timeout
  * included, drops the whole connection: hiredis then fails every pending
- * command at once, and a
- * late reply can never be matched to a newer command.  A cancelable
- * timer reconnects with capped exponential backoff.  While not ready,
- * commands fail at once; nothing is queued.
+ * command at once, and a late reply can never be matched to a newer
+ * command.  A cancelable timer reconnects with capped exponential
+ * backoff.  While not ready, commands fail at once; nothing is queued.
  *
  * hiredis owns the socket: on cleanup the nginx connection is freed and
  * hiredis closes the descriptor.  Privdata given to hiredis is always a
