@@ -28,8 +28,7 @@ my %port = map { $_ => OtpTest::free_port() }
            qw(issuer sha256 sha512 off);
 
 users($t, qw(alice bob carol dave erin frank gina hank ivan));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 

@@ -24,8 +24,7 @@ my $key = $t->secret_file;
 my $warn = OtpTest::free_port();
 
 users($t, qw(alice bob carol));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 

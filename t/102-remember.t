@@ -27,8 +27,7 @@ my $key = $t->secret_file;
 my %port = map { $_ => OtpTest::free_port() } qw(off);
 
 users($t, qw(alice bob carol dave erin frank gina hank));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 

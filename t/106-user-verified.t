@@ -189,8 +189,7 @@ for my $name (sort keys %accepted) {
 # locked her out.  With otp_bypass and geo in its place the header names
 # nobody: no password, no gate, no counter.
 
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 $t->run_redis;
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%

@@ -21,8 +21,7 @@ use OtpKeys;
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 users($t, qw(alice bob));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 # ------------------------------------------------------------ nginx -t
 

@@ -25,8 +25,7 @@ my %users = (
 );
 $t->write_file('htpasswd',
                join('', map { "$_:{PLAIN}pw\n" } sort keys %users), 0644);
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 $t->write_conf(<<"EOF");

@@ -107,6 +107,14 @@ sub secret_file {
     return $self->write_file($name, $bytes, $opts{mode} // 0600);
 }
 
+# The directory site/ in the test directory with an index.html of
+# "private page\n": what the gated locations of most tests serve.
+sub private_site {
+    my ($self) = @_;
+    mkdir "$self->{dir}/site";
+    return $self->write_file('site/index.html', "private page\n", 0644);
+}
+
 # ---------------------------------------------------------------- redis
 
 sub run_redis {
