@@ -50,13 +50,7 @@ my $common = <<'EOF';
 EOF
 $common =~ s/%%VARS%%/$vars/;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -102,7 +96,6 @@ $common
         otp_enroll off;
 $common
     }
-}
 EOF
 
 $t->run_nginx;
