@@ -12,6 +12,7 @@
 #include "ngx_http_otp_admin.h"
 #include "ngx_http_otp_check.h"
 #include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_metrics.h"

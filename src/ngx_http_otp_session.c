@@ -8,15 +8,11 @@
  * Redis does not yield cookies.  A worker remembers a confirmed session
  * for otp_session_recheck, in a fixed-size table: the steady state costs
  * no round trip and the memory never grows.
- *
- * nginx logs the response header at debug level, Set-Cookie included:
- * while the header of a response that sets a session or device cookie
- * is made, the connection's log takes no debug lines (as for the SMS
- * provider's subrequest).
  */
 
 
 #include "ngx_http_otp_session.h"
+#include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_store.h"
 
 
@@ -39,12 +35,9 @@ typedef struct {
 
 static ngx_http_otp_cache_entry_t *ngx_http_otp_cache_slot(
     ngx_http_otp_sid_t *sid);
-static ngx_int_t ngx_http_otp_cookie_header_filter(ngx_http_request_t *r);
 
 
 static ngx_http_otp_cache_entry_t  *ngx_http_otp_cache;
-
-static ngx_http_output_header_filter_pt  ngx_http_otp_next_header_filter;
 
 
 ngx_int_t
@@ -198,130 +191,21 @@ ngx_http_otp_session_new_id(ngx_http_request_t *r, ngx_http_otp_sid_t *sid)
 
 
 ngx_int_t
-ngx_http_otp_cookie_filter_init(ngx_conf_t *cf)
-{
-    ngx_http_otp_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_otp_cookie_header_filter;
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_otp_cookie_quiet(ngx_http_request_t *r)
-{
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-
-    if (ctx) {
-        ctx->sets_cookie = 1;
-    }
-}
-
-
-static ngx_int_t
-ngx_http_otp_cookie_header_filter(ngx_http_request_t *r)
-{
-    ngx_int_t            rc;
-    ngx_uint_t           level;
-    ngx_log_t           *log;
-    ngx_http_otp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    log = r->connection->log;
-
-    if (ctx == NULL || !ctx->sets_cookie
-        || !(log->log_level & NGX_LOG_DEBUG_ALL))
-    {
-        return ngx_http_otp_next_header_filter(r);
-    }
-
-    level = log->log_level;
-    log->log_level = NGX_LOG_INFO;
-
-    rc = ngx_http_otp_next_header_filter(r);
-
-    log->log_level = level;
-
-    return rc;
-}
-
-
-ngx_int_t
 ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid)
 {
-    u_char                    *p;
-    size_t                     len;
-    ngx_uint_t                 secure;
-    ngx_table_elt_t           *h;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_cookie_t     *ck;
+    ngx_str_t                 suffix = ngx_null_string;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    if (sid == NULL) {
+        return ngx_http_otp_cookie_set(r, &suffix, NULL, 0, 0);
+    }
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ck = &olcf->cookie;
 
-    secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
-
-#if (NGX_HTTP_SSL || NGX_COMPAT)
-    if (ck->secure == NGX_HTTP_OTP_SECURE_AUTO && r->connection->ssl) {
-        secure = 1;
-    }
-#endif
-
-    len = ck->name.len + 1 + NGX_HTTP_OTP_SESSION_COOKIE_LEN
-          + sizeof("; Path=") - 1 + ck->path.len
-          + sizeof("; Domain=") - 1 + ck->domain.len
-          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-          + sizeof("; HttpOnly; SameSite=Strict; Secure") - 1;
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
-
-    p = ngx_cpymem(p, ck->name.data, ck->name.len);
-    *p++ = '=';
-
-    if (sid) {
-        p = ngx_cpymem(p, sid->cookie, NGX_HTTP_OTP_SESSION_COOKIE_LEN);
-    }
-
-    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
-    p = ngx_cpymem(p, ck->path.data, ck->path.len);
-
-    if (ck->domain.len) {
-        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
-        p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
-    }
-
-    p = ngx_sprintf(p, "; Max-Age=%T", sid ? olcf->session_ttl : 0);
-    p = ngx_cpymem(p, "; HttpOnly; SameSite=",
-                   sizeof("; HttpOnly; SameSite=") - 1);
-    p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
-
-    if (secure) {
-        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
-    }
-
-    h->value.len = p - h->value.data;
-
-    ngx_http_otp_cookie_quiet(r);
-
-    return NGX_OK;
+    return ngx_http_otp_cookie_set(r, &suffix, sid->cookie,
+                                   NGX_HTTP_OTP_SESSION_COOKIE_LEN,
+                                   olcf->session_ttl);
 }
 
 

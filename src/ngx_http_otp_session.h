@@ -23,11 +23,6 @@ typedef struct {
 } ngx_http_otp_sid_t;
 
 
-/* the header filter that keeps the cookies set out of the debug log */
-ngx_int_t ngx_http_otp_cookie_filter_init(ngx_conf_t *cf);
-/* r's response sets a cookie: no debug lines while its header is made */
-void ngx_http_otp_cookie_quiet(ngx_http_request_t *r);
-
 ngx_int_t ngx_http_otp_session_init_process(ngx_cycle_t *cycle);
 void ngx_http_otp_session_exit_process(ngx_cycle_t *cycle);
 

@@ -21,12 +21,7 @@ $t->{redis_port} = $t->{redis_conf_port};
 $t->write_file('htpasswd', "alice:{PLAIN}alice\n", 0644);
 $t->write_file('index.html', "secret page\n", 0644);
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key, redis => 0));
     otp_redis 127.0.0.1:%%REDIS_PORT%% connect_timeout=100ms;
 
     server {
@@ -58,7 +53,6 @@ http {
             }
         }
     }
-}
 EOF
 
 $t->run_nginx;

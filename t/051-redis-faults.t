@@ -466,14 +466,7 @@ case('only workers connect to Redis, not the cache manager' => sub {
     my $key = $t->secret_file;
     $t->write_file('htpasswd', "probe:{PLAIN}probe\n", 0644);
     $t->run_redis;
-    $t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 1;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+    $t->write_conf(OtpTest::http_conf(<<"EOF", key => $key, workers => 1));
     proxy_cache_path %%DIR%%/cache keys_zone=one:1m;
 
     server {
@@ -482,7 +475,6 @@ http {
         auth_basic_user_file %%DIR%%/htpasswd;
         location /private/ { otp on; alias %%DIR%%/; }
     }
-}
 EOF
     $t->run_nginx;
 

@@ -28,8 +28,7 @@ my %port = map { $_ => OtpTest::free_port() }
            qw(issuer sha256 sha512 off);
 
 users($t, qw(alice bob carol dave erin frank gina hank ivan));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
@@ -51,13 +50,7 @@ my $common = <<'EOF';
 EOF
 $common =~ s/%%VARS%%/$vars/;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -103,7 +96,6 @@ $common
         otp_enroll off;
 $common
     }
-}
 EOF
 
 $t->run_nginx;

@@ -15,7 +15,8 @@ use OtpTest;
 use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code fresh_step);
-use OtpHttp qw(hdr http_request worker_conns race);
+use OtpHttp qw(hdr http_request race interleaved_conns verify_request tally
+               workers_seen);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -23,53 +24,20 @@ my $skew0 = OtpTest::free_port();
 
 my @users = qw(alice bob carol dave erin frank gina hank);
 users($t, @users);
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
-my $server = <<'EOF';
-        otp_totp_period 10s;
-        location = /_pid {
-            return 200 "$pid";
-        }
-        location /_otp/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp_endpoint;
-            add_header X-Worker $pid always;
-        }
-        location /private/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp on;
-            alias %%DIR%%/site/;
-        }
-EOF
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 2;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-    otp_lockout 100 1m;
-    otp_max_attempts 20;
-
-    server {
-        listen 127.0.0.1:%%PORT%% reuseport;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$skew0;
-        otp_totp_skew 0;
-$server
-    }
-}
-EOF
+$t->write_conf(OtpTest::servers_conf(
+    workers => 2,
+    key     => $key,
+    http    => "otp_lockout 100 1m;\notp_max_attempts 20;",
+    common  => "otp_totp_period 10s;\n" . OtpTest::site_locations(),
+    servers => [
+        ['%%PORT%% reuseport', ''],
+        [$skew0, 'otp_totp_skew 0;'],
+    ],
+));
 
 $t->run_nginx;
 $t->wait_redis_ready;
@@ -130,43 +98,16 @@ is($r->{status}, 401, 'an older step still in the window: 401');
 # ------------------------------------------------ racing the same code
 
 # 4 kept-alive connections on each worker, interleaved
-sub conns {
-    my $by = worker_conns($port, per_worker => 4);
-    my @pids = sort keys %$by;
-    my @c;
-    while (grep { @{ $by->{$_} } } @pids) {
-        push @c, shift @{ $by->{$_} } for grep { @{ $by->{$_} } } @pids;
-    }
-    return @c;
-}
-
-sub verify_req {
-    my ($f, $csrf, $code) = @_;
-    return http_request(
-        port => $port, method => 'POST', path => '/_otp/verify',
-        user => $f->user, headers => [[Accept => 'text/html']],
-        form => { csrf => $csrf, code => $code, return => '/private/' });
-}
-
-sub tally {
-    my %n;
-    $n{ $_->{status} }++ for @_;
-    return join ' ', map { "$_:$n{$_}" } sort keys %n;
-}
-
-sub workers_seen {
-    my %w = map { (hdr($_, 'x-worker') // '') => 1 } @_;
-    return scalar grep { length } keys %w;
-}
-
 fresh_step(10, 5);
 
 # one code, eight challenges, both workers
 my $bob = enrolled('bob');
 my @csrf = map { ($bob->challenge)[1] } 1 .. 8;
 my $code = totp($bob->secret, %p10, time => time + 10);
-my @c = conns();
-my @res = race($port, \@c, [ map { verify_req($bob, $_, $code) } @csrf ]);
+my @c = interleaved_conns($port);
+my @res = race($port, \@c, [ map {
+    verify_request($port, 'bob', csrf => $_, code => $code)
+} @csrf ]);
 my @ok = grep { $_->{status} == 303 } @res;
 is(scalar @ok, 1, 'same code, 8 challenges, 2 workers: exactly one 303')
     or diag(tally(@res));
@@ -181,8 +122,10 @@ is(scalar(grep { my $v = hdr($_, 'set-cookie') // '';
 my $carol = enrolled('carol');
 my (undef, $one) = $carol->challenge;
 $code = totp($carol->secret, %p10, time => time + 10);
-@c = conns();
-@res = race($port, \@c, [ map { verify_req($carol, $one, $code) } 1 .. 8 ]);
+@c = interleaved_conns($port);
+@res = race($port, \@c, [ map {
+    verify_request($port, 'carol', csrf => $one, code => $code)
+} 1 .. 8 ]);
 is(scalar(grep { $_->{status} == 303 } @res), 1,
    'same code, one challenge, 2 workers: exactly one 303')
     or diag(tally(@res));
@@ -193,7 +136,7 @@ is(scalar(grep { $_->{status} == 200 || $_->{status} >= 500 } @res), 0,
 my $dave = flow('dave');
 my (undef, $dsecret, $dcsrf) = $dave->enroll_page('/');
 $code = totp($dsecret, %p10);
-@c = conns();
+@c = interleaved_conns($port);
 @res = race($port, \@c, [ map {
     http_request(port => $port, method => 'POST', path => '/_otp/enroll',
                  user => 'dave', headers => [[Accept => 'text/html']],

@@ -21,66 +21,28 @@ use OtpTest;
 use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site wrong_code);
-use OtpHttp qw(hdr http_request worker_conns race);
+use OtpHttp qw(hdr race interleaved_conns verify_request tally
+               workers_seen);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 my %port = (lock => OtpTest::free_port(), short => OtpTest::free_port());
 
 users($t, qw(alice bob carol dave erin));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
-my $server = <<'EOF';
-        location = /_pid {
-            return 200 "$pid";
-        }
-        location /_otp/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp_endpoint;
-            add_header X-Worker $pid always;
-        }
-        location /private/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp on;
-            alias %%DIR%%/site/;
-        }
-EOF
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 2;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-
-    server {
-        listen 127.0.0.1:%%PORT%% reuseport;
-        otp_max_attempts 5;
-        otp_lockout 100 1m;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{lock} reuseport;
-        otp_max_attempts 3;
-        otp_lockout 5 1m;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{short};
-        otp_lockout 2 2s;
-$server
-    }
-}
-EOF
+$t->write_conf(OtpTest::servers_conf(
+    workers => 2,
+    key     => $key,
+    common  => OtpTest::site_locations(),
+    servers => [
+        ['%%PORT%% reuseport', "otp_max_attempts 5;\notp_lockout 100 1m;"],
+        ["$port{lock} reuseport", "otp_max_attempts 3;\notp_lockout 5 1m;"],
+        [$port{short}, 'otp_lockout 2 2s;'],
+    ],
+));
 
 $t->run_nginx;
 $t->wait_redis_ready;
@@ -93,37 +55,7 @@ sub enrolled {
     return $f;
 }
 
-sub conns {
-    my ($p) = @_;
-    my $by = worker_conns($p, per_worker => 6);
-    my @pids = sort keys %$by;
-    my @c;
-    while (grep { @{ $by->{$_} } } @pids) {
-        push @c, shift @{ $by->{$_} } for grep { @{ $by->{$_} } } @pids;
-    }
-    return @c;
-}
-
-sub verify_req {
-    my ($p, $f, $csrf, $code) = @_;
-    return http_request(
-        port => $p, method => 'POST', path => '/_otp/verify',
-        user => $f->user, headers => [[Accept => 'text/html']],
-        form => { csrf => $csrf, code => $code, return => '/private/' });
-}
-
-sub tally {
-    my %n;
-    $n{ $_->{status} }++ for @_;
-    return join ' ', map { "$_:$n{$_}" } sort keys %n;
-}
-
 sub count { my $s = shift; scalar grep { $_->{status} == $s } @_ }
-
-sub workers_seen {
-    my %w = map { (hdr($_, 'x-worker') // '') => 1 } @_;
-    return scalar grep { length } keys %w;
-}
 
 # ------------------------------------ otp_max_attempts on one challenge
 
@@ -133,8 +65,9 @@ my (undef, $csrf) = $alice->challenge;
 my ($cid) = $csrf =~ /^([^.]+)\./;
 my $wrong = wrong_code($alice->secret);
 
-my @res = race($port, [ conns($port) ],
-               [ map { verify_req($port, $alice, $csrf, $wrong) } 1 .. 12 ]);
+my @res = race($port, [ interleaved_conns($port, per_worker => 6) ], [ map {
+    verify_request($port, 'alice', csrf => $csrf, code => $wrong)
+} 1 .. 12 ]);
 is(count(401, @res), 4, 'max_attempts 5, 12 racing wrong codes: four 401')
     or diag(tally(@res));
 is(count(429, @res), 8, 'and eight 429') or diag(tally(@res));
@@ -164,8 +97,9 @@ my @csrf = map { ($bob->challenge)[1] } 1 .. 13;
 my $last = pop @csrf;
 $wrong = wrong_code($bob->secret);
 
-@res = race($lp, [ conns($lp) ],
-            [ map { verify_req($lp, $bob, $_, $wrong) } @csrf ]);
+@res = race($lp, [ interleaved_conns($lp, per_worker => 6) ], [ map {
+    verify_request($lp, 'bob', csrf => $_, code => $wrong)
+} @csrf ]);
 is(count(401, @res), 4,
    'lockout 5, 12 racing wrong codes on 12 challenges: four 401')
     or diag(tally(@res));

@@ -27,64 +27,23 @@ my $keys = keys_from_file($key);
 my %port = map { $_ => OtpTest::free_port() } qw(ttl idle recheck);
 
 users($t, qw(alice bob frank gina hank ivan jack kate));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
-my $server = <<'EOF';
-        location = /_pid {
-            return 200 "$pid";
-        }
-        location /_otp/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp_endpoint;
-        }
-        location /private/ {
-            auth_basic "test";
-            auth_basic_user_file %%DIR%%/htpasswd;
-            otp on;
-            alias %%DIR%%/site/;
-        }
-EOF
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 2;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-
-    server {
-        listen 127.0.0.1:%%PORT%% reuseport;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{ttl} reuseport;
-        otp_session_ttl 2s;
-        otp_session_idle 1s;
-        otp_session_recheck 0;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{idle} reuseport;
-        otp_session_idle 1s;
-        otp_session_recheck 0;
-$server
-    }
-
-    server {
-        listen 127.0.0.1:$port{recheck} reuseport;
-        otp_session_recheck 1s;
-$server
-    }
-}
-EOF
+$t->write_conf(OtpTest::servers_conf(
+    workers => 2,
+    key     => $key,
+    common  => OtpTest::site_locations(),
+    servers => [
+        ['%%PORT%% reuseport', ''],
+        ["$port{ttl} reuseport", "otp_session_ttl 2s;\notp_session_idle 1s;\n"
+                                 . 'otp_session_recheck 0;'],
+        ["$port{idle} reuseport",
+         "otp_session_idle 1s;\notp_session_recheck 0;"],
+        ["$port{recheck} reuseport", 'otp_session_recheck 1s;'],
+    ],
+));
 
 $t->run_nginx;
 $t->wait_redis_ready;

@@ -48,13 +48,7 @@ my $server = <<'EOF';
         }
 EOF
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -74,7 +68,6 @@ $server
             otp_endpoint;
         }
     }
-}
 EOF
 
 $t->run_nginx;

@@ -33,13 +33,7 @@ users($t, values %who);
 
 $t->run_redis;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     otp_lockout 1000 1m;
     otp_max_attempts 100;
 
@@ -55,7 +49,6 @@ http {
             otp_endpoint;
         }
     }
-}
 EOF
 
 $t->run_nginx;

@@ -24,8 +24,7 @@ my $key = $t->secret_file;
 my $warn = OtpTest::free_port();
 
 users($t, qw(alice bob carol));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
@@ -42,13 +41,7 @@ my $server = <<'EOF';
         }
 EOF
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     log_format otp '\$remote_addr "\$request" \$status \$otp_user '
                    '\$otp_status \$otp_method \$otp_session_age '
                    '"\$http_referer"';
@@ -64,7 +57,6 @@ $server
         otp_lockout 3 1m;
 $server
     }
-}
 EOF
 
 $t->run_nginx;

@@ -29,13 +29,7 @@ my $key = $t->secret_file;
 users($t, qw(alice bob));
 $t->run_redis;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     log_format req '\$request \$status';
 
     server {
@@ -47,7 +41,6 @@ http {
             otp_endpoint;
         }
     }
-}
 EOF
 
 $t->run_nginx;

@@ -75,13 +75,7 @@ my $alias = "alias $d/site/private/;";
 
 $t->run_redis;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     # an upstream that logs what reaches it
     server {
@@ -282,7 +276,6 @@ http {
         location / { }
         location /private/ { otp on; }
     }
-}
 EOF
 
 $t->run_nginx;
@@ -628,12 +621,8 @@ assert_blocked(get('/ssi/private.html'), 'SSI include, Redis down',
 
 sub nginx_t {
     my ($locations) = @_;
-    $t->write_conf(<<"EOF", 'warn.conf');
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
+    $t->write_conf(
+        OtpTest::http_conf(<<"EOF", key => $key, redis => 0), 'warn.conf');
     server {
         listen 127.0.0.1:%%PORT%%;
         auth_basic "test";
@@ -641,7 +630,6 @@ http {
         location /_otp/ { otp_endpoint; }
         $locations
     }
-}
 EOF
     return $t->nginx_test("$d/warn.conf");
 }

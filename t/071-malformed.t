@@ -32,13 +32,7 @@ $t->write_file('site/private/secret.html', SECRET . "\n", 0644);
 
 $t->run_redis;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     client_header_timeout 2s;
     client_body_timeout 2s;
@@ -64,7 +58,6 @@ http {
             alias %%DIR%%/site/private/;
         }
     }
-}
 EOF
 
 $t->run_nginx;

@@ -44,17 +44,12 @@ my %bad = (
 );
 
 for my $name (sort keys %bad) {
-    my $conf = $tc->write_conf(<<"EOF", 'bad.conf');
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
+    my $conf = $tc->write_conf(
+        OtpTest::http_conf(<<"EOF", key => $key, redis => 0), 'bad.conf');
     server {
         listen 127.0.0.1:%%PORT%%;
         $bad{$name}
     }
-}
 EOF
     my ($rc, $out) = $tc->nginx_test($conf);
     isnt($rc, 0, "nginx -t rejects otp_admin: $name");
@@ -62,16 +57,12 @@ EOF
 }
 
 {
-    my $conf = $tc->write_conf(<<"EOF", 'nokey.conf');
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
+    my $conf = $tc->write_conf(
+        OtpTest::http_conf(<<"EOF", redis => 0), 'nokey.conf');
     server {
         listen 127.0.0.1:%%PORT%%;
         location /_admin/ { otp_admin; }
     }
-}
 EOF
     my ($rc, $out) = $tc->nginx_test($conf);
     isnt($rc, 0, 'otp_admin without otp_secret_file: rejected');
@@ -83,14 +74,7 @@ EOF
 
 $t->run_redis;
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-worker_processes 2;
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key, workers => 2));
     otp_session_recheck 1s;
     otp_lockout 3 15m;
 
@@ -116,7 +100,6 @@ http {
             otp_admin;
         }
     }
-}
 EOF
 
 $t->run_nginx;

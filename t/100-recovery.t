@@ -17,7 +17,7 @@ use OtpTest;
 use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site security_headers_ok html_unescape);
-use OtpHttp qw(hdr http_request worker_conns race);
+use OtpHttp qw(hdr race interleaved_conns verify_request);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -26,8 +26,7 @@ my %port = map { $_ => OtpTest::free_port() } qw(strict nocodes);
 
 my @users = qw(alice bob carol dave erin frank gina hank kim lee);
 users($t, @users);
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
@@ -231,23 +230,11 @@ is($same{'lee: unknown'}, $same{'kim: a wrong code'},
 
 # ------------------------------------------------- racing the same code
 
-sub conns {
-    my $by = worker_conns($port, per_worker => 4);
-    my @pids = sort keys %$by;
-    my @c;
-    while (grep { @{ $by->{$_} } } @pids) {
-        push @c, shift @{ $by->{$_} } for grep { @{ $by->{$_} } } @pids;
-    }
-    return @c;
-}
-
 my ($bob, undef, @bcodes) = enrolled('bob');
 my @csrf = map { ($bob->challenge)[1] } 1 .. 8;
-my @res = race($port, [ conns() ], [ map {
-    http_request(port => $port, method => 'POST', path => '/_otp/verify',
-                 user => 'bob', headers => [[Accept => 'text/html']],
-                 form => { csrf => $_, code => $bcodes[3],
-                           method => 'recovery', return => '/private/' })
+my @res = race($port, [ interleaved_conns($port) ], [ map {
+    verify_request($port, 'bob', csrf => $_, code => $bcodes[3],
+                   method => 'recovery')
 } @csrf ]);
 my %n;
 $n{ $_->{status} }++ for @res;

@@ -62,13 +62,7 @@ $vars
         }
 EOF
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     otp_totp_skew 5;
 
     geo \$trusted {
@@ -142,7 +136,6 @@ $common
         otp_enroll off;
 $common
     }
-}
 EOF
 
 $t->run_nginx;

@@ -27,8 +27,7 @@ my $key = $t->secret_file;
 my %port = map { $_ => OtpTest::free_port() } qw(off);
 
 users($t, qw(alice bob carol dave erin frank gina hank));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
@@ -36,13 +35,7 @@ my $vars = join "\n", map { "            add_header $_ always;" }
     'X-OTP-Status "$otp_status"', 'X-OTP-Method "$otp_method"',
     'X-OTP-Age "$otp_session_age"';
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     otp_totp_skew 5;
     otp_session_recheck 0;
     otp_lockout 2 1m;
@@ -98,7 +91,6 @@ $vars
             alias %%DIR%%/site/;
         }
     }
-}
 EOF
 
 $t->run_nginx;

@@ -18,7 +18,7 @@ use OtpTest;
 use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users site html_unescape);
-use OtpHttp qw(hdr http_request worker_conns race);
+use OtpHttp qw(hdr race interleaved_conns verify_request);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
@@ -26,8 +26,7 @@ my $key = $t->secret_file;
 my %port = map { $_ => OtpTest::free_port() } qw(totp eight);
 
 users($t, qw(alice bob carol dave erin));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
@@ -165,23 +164,11 @@ isnt($r->{status}, 303, 'a TOTP code of the same key does not sign in');
 
 # ---------------------------------------------------------------- race
 
-sub conns {
-    my $by = worker_conns($port, per_worker => 4);
-    my @pids = sort keys %$by;
-    my @c;
-    while (grep { @{ $by->{$_} } } @pids) {
-        push @c, shift @{ $by->{$_} } for grep { @{ $by->{$_} } } @pids;
-    }
-    return @c;
-}
-
 $alice->set_cookie(undef);
 my @csrf = map { ($alice->challenge)[1] } 1 .. 8;
 my $code = hotp($secret, 16);
-my @res = race($port, [ conns() ], [ map {
-    http_request(port => $port, method => 'POST', path => '/_otp/verify',
-                 user => 'alice', headers => [[Accept => 'text/html']],
-                 form => { csrf => $_, code => $code, return => '/private/' })
+my @res = race($port, [ interleaved_conns($port) ], [ map {
+    verify_request($port, 'alice', csrf => $_, code => $code)
 } @csrf ]);
 my %n;
 $n{ $_->{status} }++ for @res;

@@ -36,12 +36,8 @@ sub conf {
     my ($server, $http) = @_;
     $http //= '';
     my $basic = $server =~ /# no basic/ ? '' : 'auth_basic "test";';
-    return $tc->write_conf(<<"EOF", 'check.conf');
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
+    return $tc->write_conf(
+        OtpTest::http_conf(<<"EOF", key => $key, redis => 0), 'check.conf');
     $http
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -49,7 +45,6 @@ http {
         auth_basic_user_file ${\ $t->dir}/htpasswd;
         $server
     }
-}
 EOF
 }
 
@@ -189,8 +184,7 @@ for my $name (sort keys %accepted) {
 # locked her out.  With otp_bypass and geo in its place the header names
 # nobody: no password, no gate, no counter.
 
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 $t->run_redis;
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%

@@ -21,8 +21,7 @@ use OtpKeys;
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 users($t, qw(alice bob));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 # ------------------------------------------------------------ nginx -t
 
@@ -30,19 +29,14 @@ my $tc = OtpTest->new;
 
 sub nginx_t {
     my ($server) = @_;
-    my $conf = $tc->write_conf(<<"EOF", 'check.conf');
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
+    my $conf = $tc->write_conf(
+        OtpTest::http_conf(<<"EOF", key => $key, redis => 0), 'check.conf');
     server {
         listen 127.0.0.1:%%PORT%%;
         auth_basic "test";
         auth_basic_user_file ${\ $t->dir}/htpasswd;
         $server
     }
-}
 EOF
     return $tc->nginx_test($conf);
 }
@@ -63,13 +57,7 @@ $t->run_redis;
 
 my %port = (methods => OtpTest::free_port());
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
 
     # otp on for the whole server, the endpoint's location included
     server {
@@ -90,7 +78,6 @@ http {
         location /_otp/ { otp_endpoint; }
         location /private/ { otp on; alias %%DIR%%/site/; }
     }
-}
 EOF
 $t->run_nginx;
 $t->wait_redis_ready;

@@ -27,13 +27,7 @@ $t->write_file('ssi/page.html',
                . "after\n", 0644);
 
 $t->run_redis;
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     otp_session_recheck 0;
 
     server {
@@ -55,7 +49,6 @@ http {
             alias %%DIR%%/site/;
         }
     }
-}
 EOF
 $t->run_nginx;
 $t->wait_redis_ready;

@@ -25,17 +25,10 @@ my %users = (
 );
 $t->write_file('htpasswd',
                join('', map { "$_:{PLAIN}pw\n" } sort keys %users), 0644);
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
+$t->write_conf(OtpTest::http_conf(<<"EOF", key => $key));
     otp_session_recheck 0;
 
     server {
@@ -55,7 +48,6 @@ http {
             location /private/ { otp on; alias %%DIR%%/site/; }
         }
     }
-}
 EOF
 $t->run_nginx;
 $t->wait_redis_ready;

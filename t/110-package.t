@@ -109,13 +109,8 @@ sub check_site {
          "$how: ... to HTTPS");
 }
 
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
+$t->write_conf(OtpTest::http_conf(<<"EOF", redis => 0));
     include $site;
-}
 EOF
 
 my ($rc, $out) = $t->nginx_test;

@@ -30,7 +30,8 @@ use Time::HiRes qw(sleep time);
 use OtpFlow qw(basic_auth);
 
 our @EXPORT_OK = qw(http_request send_raw parse_response dechunk exchange
-                    worker_conns race hdr header_values form_body);
+                    worker_conns race hdr header_values form_body
+                    interleaved_conns verify_request tally workers_seen);
 
 $SIG{PIPE} = 'IGNORE';
 
@@ -298,6 +299,42 @@ sub worker_conns {
         last if @full >= $workers;
     }
     return \%by;
+}
+
+# The connections of worker_conns (same options) as one list that
+# takes turns between the workers: a race over them reaches all of them.
+sub interleaved_conns {
+    my $by = worker_conns(@_);
+    my @pids = sort keys %$by;
+    my @c;
+    while (grep { @{ $by->{$_} } } @pids) {
+        push @c, shift @{ $by->{$_} } for grep { @{ $by->{$_} } } @pids;
+    }
+    return @c;
+}
+
+# The text of a code sent from the challenge page of /private/: a
+# browser's POST to /_otp/verify as $user; %form: csrf, code and any
+# more fields.
+sub verify_request {
+    my ($port, $user, %form) = @_;
+    return http_request(
+        port => $port, method => 'POST', path => '/_otp/verify',
+        user => $user, headers => [[Accept => 'text/html']],
+        form => { return => '/private/', %form });
+}
+
+# "200:1 401:7": how many responses had each status.
+sub tally {
+    my %n;
+    $n{ $_->{status} }++ for @_;
+    return join ' ', map { "$_:$n{$_}" } sort keys %n;
+}
+
+# How many workers answered the responses (their X-Worker header).
+sub workers_seen {
+    my %w = map { (hdr($_, 'x-worker') // '') => 1 } @_;
+    return scalar grep { length } keys %w;
 }
 
 # Sends every request but its last byte, lets nginx read them, then

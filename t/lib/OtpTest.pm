@@ -107,6 +107,14 @@ sub secret_file {
     return $self->write_file($name, $bytes, $opts{mode} // 0600);
 }
 
+# The directory site/ in the test directory with an index.html of
+# "private page\n": what the gated locations of most tests serve.
+sub private_site {
+    my ($self) = @_;
+    mkdir "$self->{dir}/site";
+    return $self->write_file('site/index.html', "private page\n", 0644);
+}
+
 # ---------------------------------------------------------------- redis
 
 sub run_redis {
@@ -383,14 +391,7 @@ sub servers_conf {
         }
         return $out;
     };
-    my $conf = "%%TEST_GLOBALS%%\n"
-             . 'worker_processes ' . ($o{workers} || 1) . ";\n"
-             . "events {}\n"
-             . "http {\n"
-             . "    %%TEST_GLOBALS_HTTP%%\n"
-             . (defined $o{key} ? "    otp_secret_file $o{key};\n" : '')
-             . "    otp_redis %%REDIS%%;\n"
-             . $indent->($o{http}, 4);
+    my $conf = $indent->($o{http}, 4);
     for my $srv (@{ $o{servers} }) {
         my ($listen, $lines) = @$srv;
         $conf .= "\n    server {\n"
@@ -399,7 +400,24 @@ sub servers_conf {
                . $indent->($o{common}, 8)
                . "    }\n";
     }
-    return "$conf}\n";
+    return http_conf($conf, %o);
+}
+
+# The text of an nginx.conf (for write_conf) of one http block: the
+# test's globals, workers (1), key (otp_secret_file, if given), this
+# test's Redis (unless redis => 0), then $body (the rest of the block,
+# indented as it stands in it).
+sub http_conf {
+    my ($body, %o) = @_;
+    return "%%TEST_GLOBALS%%\n"
+         . ($o{workers} ? "worker_processes $o{workers};\n" : '')
+         . "events {}\n"
+         . "http {\n"
+         . "    %%TEST_GLOBALS_HTTP%%\n"
+         . (defined $o{key} ? "    otp_secret_file $o{key};\n" : '')
+         . (($o{redis} // 1) ? "    otp_redis %%REDIS%%;\n" : '')
+         . $body
+         . "}\n";
 }
 
 sub _nginx_env {
