@@ -105,82 +105,21 @@ ngx_int_t
 ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_device_t *dev)
 {
-    u_char                   *p;
-    size_t                    len;
-    ngx_str_t                 name;
-    ngx_uint_t                secure;
-    ngx_table_elt_t          *h;
-    ngx_http_otp_cookie_t    *ck;
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    ck = &olcf->cookie;
+    ngx_str_t  name, value;
 
     if (ngx_http_otp_device_cookie_name(r, &name) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
-
-#if (NGX_HTTP_SSL || NGX_COMPAT)
-    if (ck->secure == NGX_HTTP_OTP_SECURE_AUTO && r->connection->ssl) {
-        secure = 1;
-    }
-#endif
-
-    len = name.len + 1 + (dev ? dev->cookie.len : 0)
-          + sizeof("; Path=") - 1 + ck->path.len
-          + sizeof("; Domain=") - 1 + ck->domain.len
-          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-          + sizeof("; HttpOnly; SameSite=Strict; Secure") - 1;
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
-
-    p = ngx_cpymem(p, name.data, name.len);
-    *p++ = '=';
-
     if (dev) {
-        p = ngx_cpymem(p, dev->cookie.data, dev->cookie.len);
+        value = dev->cookie;
+
+    } else {
+        ngx_str_set(&value, "");
     }
 
-    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
-    p = ngx_cpymem(p, ck->path.data, ck->path.len);
-
-    if (ck->domain.len) {
-        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
-        p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
-    }
-
-    p = ngx_sprintf(p, "; Max-Age=%T",
-                    dev ? ngx_max(dev->expires - ngx_time(), 0) : 0);
-    p = ngx_cpymem(p, "; HttpOnly; SameSite=",
-                   sizeof("; HttpOnly; SameSite=") - 1);
-    p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
-
-    if (secure) {
-        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
-    }
-
-    h->value.len = p - h->value.data;
-
-    ngx_http_otp_cookie_quiet(r);
-
-    return NGX_OK;
+    return ngx_http_otp_cookie_set(r, &name, &value, NULL,
+                                   dev ? dev->expires - ngx_time() : 0);
 }
 
 

@@ -252,6 +252,30 @@ ngx_int_t
 ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_sid_t *sid)
 {
+    ngx_str_t                 value;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    value.data = sid ? sid->cookie : (u_char *) "";
+    value.len = sid ? NGX_HTTP_OTP_SESSION_COOKIE_LEN : 0;
+
+    return ngx_http_otp_cookie_set(r, &olcf->cookie.name, &value, NULL,
+                                   sid ? olcf->session_ttl : 0);
+}
+
+
+/*
+ * Set-Cookie: name=value with the attributes of otp_cookie (Domain,
+ * HttpOnly, SameSite, Secure) and path, or otp_cookie's path where path
+ * is NULL; a Max-Age of 0 clears the cookie.  The response's header then
+ * stays out of the debug log.
+ */
+
+ngx_int_t
+ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, ngx_str_t *path, time_t max_age)
+{
     u_char                    *p;
     size_t                     len;
     ngx_uint_t                 secure;
@@ -262,6 +286,10 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ck = &olcf->cookie;
 
+    if (path == NULL) {
+        path = &ck->path;
+    }
+
     secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
 
 #if (NGX_HTTP_SSL || NGX_COMPAT)
@@ -270,8 +298,8 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     }
 #endif
 
-    len = ck->name.len + 1 + NGX_HTTP_OTP_SESSION_COOKIE_LEN
-          + sizeof("; Path=") - 1 + ck->path.len
+    len = name->len + 1 + value->len
+          + sizeof("; Path=") - 1 + path->len
           + sizeof("; Domain=") - 1 + ck->domain.len
           + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
           + sizeof("; HttpOnly; SameSite=Strict; Secure") - 1;
@@ -293,22 +321,19 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_str_set(&h->key, "Set-Cookie");
     h->value.data = p;
 
-    p = ngx_cpymem(p, ck->name.data, ck->name.len);
+    p = ngx_cpymem(p, name->data, name->len);
     *p++ = '=';
-
-    if (sid) {
-        p = ngx_cpymem(p, sid->cookie, NGX_HTTP_OTP_SESSION_COOKIE_LEN);
-    }
+    p = ngx_cpymem(p, value->data, value->len);
 
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
-    p = ngx_cpymem(p, ck->path.data, ck->path.len);
+    p = ngx_cpymem(p, path->data, path->len);
 
     if (ck->domain.len) {
         p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
         p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
     }
 
-    p = ngx_sprintf(p, "; Max-Age=%T", sid ? olcf->session_ttl : 0);
+    p = ngx_sprintf(p, "; Max-Age=%T", ngx_max(max_age, 0));
     p = ngx_cpymem(p, "; HttpOnly; SameSite=",
                    sizeof("; HttpOnly; SameSite=") - 1);
     p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);

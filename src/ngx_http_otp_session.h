@@ -67,6 +67,13 @@ void ngx_http_otp_session_remember(ngx_http_otp_sid_t *sid, ngx_str_t *user,
     time_t auth_time, ngx_str_t *method);
 void ngx_http_otp_session_forget(ngx_http_otp_sid_t *sid);
 
+/*
+ * Set-Cookie: name=value with otp_cookie's attributes, at path (NULL:
+ * otp_cookie's path), for max_age seconds (0 clears it)
+ */
+ngx_int_t ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, ngx_str_t *path, time_t max_age);
+
 /* a cookie value from the request, on either side of nginx 1.23 */
 ngx_int_t ngx_http_otp_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
