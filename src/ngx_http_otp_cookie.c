@@ -20,7 +20,7 @@ static ngx_http_output_header_filter_pt  ngx_http_otp_next_header_filter;
 
 ngx_int_t
 ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
-    u_char *value, size_t len, time_t max_age)
+    u_char *value, size_t len, ngx_str_t *path, time_t max_age)
 {
     u_char                   *p;
     size_t                    size;
@@ -32,6 +32,10 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ck = &olcf->cookie;
 
+    if (path == NULL) {
+        path = &ck->path;
+    }
+
     secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
 
 #if (NGX_HTTP_SSL || NGX_COMPAT)
@@ -41,7 +45,7 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
 #endif
 
     size = ck->name.len + suffix->len + 1 + len
-           + sizeof("; Path=") - 1 + ck->path.len
+           + sizeof("; Path=") - 1 + path->len
            + sizeof("; Domain=") - 1 + ck->domain.len
            + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
            + sizeof("; HttpOnly; SameSite=") - 1 + ck->samesite.len
@@ -70,7 +74,7 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     p = ngx_cpymem(p, value, len);
 
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
-    p = ngx_cpymem(p, ck->path.data, ck->path.len);
+    p = ngx_cpymem(p, path->data, path->len);
 
     if (ck->domain.len) {
         p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);

@@ -21,10 +21,11 @@ void ngx_http_otp_cookie_quiet(ngx_http_request_t *r);
 
 /*
  * A Set-Cookie of "<otp_cookie name><suffix>=<value>" with the
- * attributes of otp_cookie and max_age (0 and no value: removes it).
+ * attributes of otp_cookie, path (NULL: otp_cookie's) and max_age (0 and
+ * no value: removes it).
  */
 ngx_int_t ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
-    u_char *value, size_t len, time_t max_age);
+    u_char *value, size_t len, ngx_str_t *path, time_t max_age);
 
 
 #endif /* _NGX_HTTP_OTP_COOKIE_H_INCLUDED_ */

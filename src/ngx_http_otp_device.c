@@ -109,11 +109,11 @@ ngx_http_otp_device_set_cookie(ngx_http_request_t *r,
     ngx_str_t  suffix = ngx_string("_device");
 
     if (dev == NULL) {
-        return ngx_http_otp_cookie_set(r, &suffix, NULL, 0, 0);
+        return ngx_http_otp_cookie_set(r, &suffix, NULL, 0, NULL, 0);
     }
 
     return ngx_http_otp_cookie_set(r, &suffix, dev->cookie.data,
-                                   dev->cookie.len,
+                                   dev->cookie.len, NULL,
                                    ngx_max(dev->expires - ngx_time(), 0));
 }
 

@@ -4,11 +4,18 @@
  * key in base32) for a user with no factor, or within a session for one
  * who has; POST enroll takes the key's first code, stores the key and
  * new recovery codes, starts a session and shows the codes once.
+ *
+ * A pending enrollment belongs to the browser that started it (SPEC
+ * 6.15): the browser's enroll cookie ("<otp_cookie name>_enroll", 16
+ * random bytes) names it, by a keyed hash of the cookie, and no other
+ * browser sees its secret or confirms it.  A user has at most
+ * NGX_HTTP_OTP_ENROLL_MOST pending (SPEC 6.17).
  */
 
 
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_base32.h"
+#include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -21,11 +28,22 @@
 #include "ngx_http_otp_verify.h"
 
 
+#define NGX_HTTP_OTP_ENROLL_ID_LEN    16
+#define NGX_HTTP_OTP_ENROLL_MOST      5
+
+
 static void ngx_http_otp_enroll_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_enroll_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_enroll_begin(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_enroll_id(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_enroll_cookie_name(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_otp_enroll_cookie(ngx_http_request_t *r,
+    time_t max_age);
+static ngx_int_t ngx_http_otp_enroll_busy(ngx_http_request_t *r,
+    ngx_int_t secs);
 static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
@@ -133,7 +151,7 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
 {
     size_t                    len;
     u_char                    secret[NGX_HTTP_OTP_MAX_SECRET];
-    ngx_str_t                 args[6], sealed;
+    ngx_str_t                 args[7], sealed;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
     ngx_http_otp_main_conf_t *omcf;
@@ -144,9 +162,14 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
+    if (ngx_http_otp_enroll_id(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /*
      * A fresh secret, sealed to this user; the script keeps the one
-     * already pending, if any, so that a reload shows the same QR code.
+     * this browser has pending, if any, so that a reload shows the same
+     * QR code.
      */
 
     len = ngx_http_otp_secret_len(olcf->totp_algorithm);
@@ -175,6 +198,8 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
     if (ngx_http_otp_store_num(r, &args[2], olcf->totp_digits) != NGX_OK
         || ngx_http_otp_store_num(r, &args[3], olcf->totp_period) != NGX_OK
         || ngx_http_otp_store_num(r, &args[4], NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6], NGX_HTTP_OTP_ENROLL_MOST)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -187,8 +212,174 @@ ngx_http_otp_enroll_begin(ngx_http_request_t *r)
         ngx_str_set(&args[5], "totp");
     }
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, args, 6,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_BEGIN, args, 7,
                                ngx_http_otp_enroll_pending);
+}
+
+
+/*
+ * The browser's enrollment id: the one its enroll cookie carries, or a
+ * new one (the cookie is set when the script makes its enrollment), and
+ * its keyed hash, the id of the key P{u}:e:<hash>.  Redis never sees the
+ * cookie, as it never sees a session's.
+ */
+
+static ngx_int_t
+ngx_http_otp_enroll_id(ngx_http_request_t *r)
+{
+    u_char                     id[NGX_HTTP_OTP_ENROLL_ID_LEN],
+                               msg[sizeof("enroll") - 1
+                                   + NGX_HTTP_OTP_ENROLL_ID_LEN],
+                               mac[NGX_HTTP_OTP_MAC_LEN];
+    size_t                     len;
+    ngx_str_t                  name, value;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    if (ep->enroll_hash.len) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_otp_enroll_cookie_name(r, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_get_cookie(r, &name, &value) != NGX_OK
+        || value.len
+           != ngx_http_otp_b64url_encoded_len(NGX_HTTP_OTP_ENROLL_ID_LEN)
+        || ngx_http_otp_b64url_decode((char *) value.data, value.len, id,
+                                      &len)
+           != 0
+        || len != NGX_HTTP_OTP_ENROLL_ID_LEN)
+    {
+        if (ngx_http_otp_random(id, sizeof(id)) != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    ep->enroll_cookie.data = ngx_pnalloc(r->pool,
+                        ngx_http_otp_b64url_encoded_len(sizeof(id)));
+    ep->enroll_hash.data = ngx_pnalloc(r->pool, 2 * NGX_HTTP_OTP_MAC_LEN);
+    if (ep->enroll_cookie.data == NULL || ep->enroll_hash.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ep->enroll_cookie.len = ngx_http_otp_b64url_encode(id, sizeof(id),
+                                        (char *) ep->enroll_cookie.data);
+
+    ngx_memcpy(ngx_cpymem(msg, "enroll", sizeof("enroll") - 1), id,
+               sizeof(id));
+
+    if (ngx_http_otp_hmac(omcf->keys.cookie, msg, sizeof(msg), mac) != 0) {
+        return NGX_ERROR;
+    }
+
+    ep->enroll_hash.len = ngx_hex_dump(ep->enroll_hash.data, mac,
+                                       sizeof(mac))
+                          - ep->enroll_hash.data;
+
+    ngx_explicit_memzero(id, sizeof(id));
+    ngx_explicit_memzero(msg, sizeof(msg));
+
+    return NGX_OK;
+}
+
+
+/* "<otp_cookie name>_enroll" */
+
+static ngx_int_t
+ngx_http_otp_enroll_cookie_name(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    name->len = olcf->cookie.name.len + sizeof("_enroll") - 1;
+    name->data = ngx_pnalloc(r->pool, name->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(name->data, olcf->cookie.name.data,
+                          olcf->cookie.name.len),
+               "_enroll", sizeof("_enroll") - 1);
+
+    return NGX_OK;
+}
+
+
+/* the enroll cookie, for the endpoint's location; max_age 0 clears it */
+
+static ngx_int_t
+ngx_http_otp_enroll_cookie(ngx_http_request_t *r, time_t max_age)
+{
+    ngx_str_t                 *path, suffix = ngx_string("_enroll");
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ep = ctx->endpoint;
+
+    /* a regular expression is no path: otp_cookie's then */
+
+    path = NULL;
+
+#if (NGX_PCRE)
+    if (clcf->regex == NULL && clcf->name.len && clcf->name.data[0] == '/')
+#else
+    if (clcf->name.len && clcf->name.data[0] == '/')
+#endif
+    {
+        path = &clcf->name;
+    }
+
+    return ngx_http_otp_cookie_set(r, &suffix, ep->enroll_cookie.data,
+                                   ep->enroll_cookie.len, path, max_age);
+}
+
+
+/* SPEC 6.17: the most pending enrollments; a 429 for this user alone */
+
+static ngx_int_t
+ngx_http_otp_enroll_busy(ngx_http_request_t *r, ngx_int_t secs)
+{
+    u_char              *p;
+    ngx_str_t            retry;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "otp: user \"%V\" has the most enrollments pending",
+                  &ctx->user);
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    retry.data = p;
+    retry.len = ngx_sprintf(p, "%i", secs > 0 ? secs : 1) - p;
+
+    if (ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   "Too many setup pages",
+                                   "Setup was started in too many browsers "
+                                   "in the last minutes. Use a setup page "
+                                   "that is already open, or try again in "
+                                   "a few minutes.");
 }
 
 
@@ -213,6 +404,20 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     alg = ngx_http_otp_alg_from(&er->alg);
     digits = er->digits;
     period = er->period;
+    if (reply->status == NGX_HTTP_OTP_ST_BUSY) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_busy(r, er->secs));
+        return;
+    }
+
+    /* a new enrollment: the browser keeps its id as long as it lives */
+
+    if (er->made
+        && ngx_http_otp_enroll_cookie(r, NGX_HTTP_OTP_ENROLL_TTL) != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ep->hotp = ngx_http_otp_is(&er->type, "hotp");
 
     if (alg == NGX_ERROR || (digits != 6 && digits != 8) || period <= 0
@@ -321,6 +526,12 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: user \"%V\" enrolled an authenticator (%s)",
                       &ctx->user, ep->hotp ? "hotp" : "totp");
+
+        if (ngx_http_otp_enroll_cookie(r, 0) != NGX_OK) {
+            ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
         ngx_http_otp_ep_finish(r, ngx_http_otp_session_start(r,
                                       ep->hotp ? "hotp" : "totp",
                                       ngx_http_otp_enroll_session_created));

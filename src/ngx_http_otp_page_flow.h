@@ -80,6 +80,10 @@ typedef struct {
     unsigned                    reread:1;     /* attempt.lua said stale */
 
     ngx_str_t                   phone;        /* POST sms */
+
+    /* the browser's pending enrollment: its cookie, its key's id */
+    ngx_str_t                   enroll_cookie;
+    ngx_str_t                   enroll_hash;
 } ngx_http_otp_ep_t;
 
 

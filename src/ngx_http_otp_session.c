@@ -198,13 +198,13 @@ ngx_http_otp_session_set_cookie(ngx_http_request_t *r,
     ngx_http_otp_loc_conf_t  *olcf;
 
     if (sid == NULL) {
-        return ngx_http_otp_cookie_set(r, &suffix, NULL, 0, 0);
+        return ngx_http_otp_cookie_set(r, &suffix, NULL, 0, NULL, 0);
     }
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     return ngx_http_otp_cookie_set(r, &suffix, sid->cookie,
-                                   NGX_HTTP_OTP_SESSION_COOKIE_LEN,
+                                   NGX_HTTP_OTP_SESSION_COOKIE_LEN, NULL,
                                    olcf->session_ttl);
 }
 

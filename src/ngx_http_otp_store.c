@@ -28,7 +28,7 @@ typedef enum {
     NGX_HTTP_OTP_K_END = 0,
     NGX_HTTP_OTP_K_USER,          /* u: the user record */
     NGX_HTTP_OTP_K_LOCK,          /* l: the lock marker */
-    NGX_HTTP_OTP_K_ENROLL,        /* e: a pending enrollment */
+    NGX_HTTP_OTP_K_ENROLLMENTS,   /* es: the pending enrollments */
     NGX_HTTP_OTP_K_FAILURES,      /* f: consecutive failures */
     NGX_HTTP_OTP_K_STEP,          /* t: the last TOTP step accepted */
     NGX_HTTP_OTP_K_SESSIONS,      /* su: the user's sessions */
@@ -38,12 +38,14 @@ typedef enum {
     NGX_HTTP_OTP_K_CHALLENGES,    /* cl: live challenges */
     NGX_HTTP_OTP_K_CHALLENGE,     /* c:<challenge id> */
     NGX_HTTP_OTP_K_SESSION,       /* s:<hash>: the session presented */
-    NGX_HTTP_OTP_K_NEW_SESSION    /* s:<hash>: a session being made */
+    NGX_HTTP_OTP_K_NEW_SESSION,   /* s:<hash>: a session being made */
+    NGX_HTTP_OTP_K_ENROLL         /* e:<hash>: the browser's enrollment */
 } ngx_http_otp_key_e;
 
 
 static const char  *ngx_http_otp_key_kinds[] = {
-    "", "u", "l", "e", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s"
+    "", "u", "l", "es", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s",
+    "e"
 };
 
 
@@ -159,6 +161,8 @@ static ngx_http_otp_field_t  ngx_http_otp_enroll_fields[] = {
     ngx_http_otp_int(S(OK), ngx_http_otp_enroll_reply_t, digits),
     ngx_http_otp_int(S(OK), ngx_http_otp_enroll_reply_t, period),
     ngx_http_otp_str(S(OK), ngx_http_otp_enroll_reply_t, type),
+    ngx_http_otp_int(S(OK), ngx_http_otp_enroll_reply_t, made),
+    ngx_http_otp_int(S(BUSY), ngx_http_otp_enroll_reply_t, secs),
     ngx_http_otp_field_end
 };
 
@@ -232,6 +236,7 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 #define U    NGX_HTTP_OTP_K_USER
 #define L    NGX_HTTP_OTP_K_LOCK
 #define E    NGX_HTTP_OTP_K_ENROLL
+#define ES   NGX_HTTP_OTP_K_ENROLLMENTS
 #define F    NGX_HTTP_OTP_K_FAILURES
 #define T    NGX_HTTP_OTP_K_STEP
 #define SU   NGX_HTTP_OTP_K_SESSIONS
@@ -248,25 +253,27 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(gate, 7, S(OK) | S(DEVICE) | S(NONE),
                         ngx_http_otp_gate_reply_t, ngx_http_otp_gate_fields,
-                        SS, U, SU, D, L, E, SN),
+                        SS, U, SU, D, L, ES, SN),
     ngx_http_otp_script(user_state, 0, S(OK), ngx_http_otp_user_reply_t,
-                        ngx_http_otp_user_fields, U, L, E),
+                        ngx_http_otp_user_fields, U, L, ES),
     ngx_http_otp_script(challenge_new, 5,
                         S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
                         ngx_http_otp_user_reply_t,
-                        ngx_http_otp_challenge_fields, C, U, L, E, CL),
+                        ngx_http_otp_challenge_fields, C, U, L, ES, CL),
     ngx_http_otp_script(attempt, 14,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
                         ngx_http_otp_attempt_reply_t,
                         ngx_http_otp_attempt_fields, C, F, L, T, U, SN, SU,
                         D, CL),
-    ngx_http_otp_script(enroll_begin, 6, S(OK), ngx_http_otp_enroll_reply_t,
-                        ngx_http_otp_enroll_fields, E),
+    ngx_http_otp_script(enroll_begin, 7, S(OK) | S(BUSY),
+                        ngx_http_otp_enroll_reply_t,
+                        ngx_http_otp_enroll_fields, E, ES),
     ngx_http_otp_script(enroll_confirm, 9,
                         S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT),
                         ngx_http_otp_attempt_reply_t,
-                        ngx_http_otp_attempt_fields, E, U, F, L, T, D, SU),
+                        ngx_http_otp_attempt_fields, E, ES, U, F, L, T, D,
+                        SU),
     ngx_http_otp_script(session_new, 6, S(OK), ngx_http_otp_store_reply_t,
                         ngx_http_otp_no_fields, SN, SU, U),
     ngx_http_otp_script(session_check, 4,
@@ -284,7 +291,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         ngx_http_otp_admin_reply_t,
                         ngx_http_otp_admin_status_fields, U, L, SU),
     ngx_http_otp_script(forget_totp, 0, S(OK), ngx_http_otp_admin_reply_t,
-                        ngx_http_otp_forget_fields, U, E, SU, D),
+                        ngx_http_otp_forget_fields, U, ES, SU, D),
     ngx_http_otp_script(require_enroll, 0, S(OK),
                         ngx_http_otp_store_reply_t, ngx_http_otp_no_fields,
                         U),
@@ -317,6 +324,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 #undef U
 #undef L
 #undef E
+#undef ES
 #undef F
 #undef T
 #undef SU
@@ -549,7 +557,15 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
         id = (kind == NGX_HTTP_OTP_K_CHALLENGE) ? &ids->challenge
              : (kind == NGX_HTTP_OTP_K_SESSION) ? &ids->session
              : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
+             : (kind == NGX_HTTP_OTP_K_ENROLL) ? &ids->enrollment
              : NULL;
+
+        if (kind == NGX_HTTP_OTP_K_ENROLL && id->len == 0) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "otp: %V called without an enrollment id",
+                          &s->redis.name);
+            return NGX_ERROR;
+        }
 
         if (ngx_http_otp_store_key(r->pool, &omcf->redis.prefix, &ids->user,
                                    ngx_http_otp_key_kinds[kind], id,

@@ -76,14 +76,16 @@ typedef enum {
 
 /*
  * What a script's keys are built from: the user always (every key of a
- * user carries the user's hash tag), a challenge id, a session's hash and
- * the hash of a session being made where the script needs them.
+ * user carries the user's hash tag), a challenge id, a session's hash,
+ * the hash of a session being made and the hash of the browser's
+ * pending enrollment where the script needs them.
  */
 typedef struct {
     ngx_str_t                   user;
     ngx_str_t                   challenge;
     ngx_str_t                   session;
     ngx_str_t                   new_session;
+    ngx_str_t                   enrollment;
 } ngx_http_otp_store_ids_t;
 
 
@@ -152,7 +154,7 @@ typedef struct {
 } ngx_http_otp_attempt_reply_t;
 
 
-/* enroll_begin.lua */
+/* enroll_begin.lua (secs: "busy", until a pending one expires) */
 typedef struct {
     ngx_http_otp_store_reply_t  reply;
     ngx_str_t                   sealed;
@@ -160,6 +162,8 @@ typedef struct {
     ngx_int_t                   digits;
     ngx_int_t                   period;
     ngx_str_t                   type;
+    ngx_int_t                   made;         /* 1: a new one */
+    ngx_int_t                   secs;
 } ngx_http_otp_enroll_reply_t;
 
 

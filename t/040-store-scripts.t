@@ -78,15 +78,25 @@ sub challenge {
     my ($id, $user, %o) = @_;
     return run('challenge_new',
         [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-          okey(e => $user), okey(cl => $user) ],
+          okey(es => $user), okey(cl => $user) ],
         $user, $o{ttl} // 300, $o{when} // 'always', $o{now} // $NOW,
         $o{most} // 1000);
+}
+
+# enroll_begin.lua for the browser $o{browser} (default "b1")
+sub begin {
+    my ($user, $sealed, $alg, $digits, $period, $ttl, %o) = @_;
+    return run('enroll_begin',
+        [ okey(e => $user, $o{browser} // 'b1'), okey(es => $user) ],
+        $sealed, $alg, $digits, $period, $ttl, $o{type} // 'totp',
+        $o{most} // 5);
 }
 
 sub confirm {
     my ($user, $sealed, $result, $step, %o) = @_;
     return run('enroll_confirm',
-        [ okey(e => $user), okey(u => $user), okey(f => $user),
+        [ okey(e => $user, $o{browser} // 'b1'), okey(es => $user),
+          okey(u => $user), okey(f => $user),
           okey(l => $user), okey(t => $user) ],
         $user, $sealed, $result, $step // '', $o{lock_after} // 10,
         $o{lock_secs} // 900, $o{step_ttl} // 120);
@@ -116,7 +126,7 @@ sub gate {
     return run('gate',
         [ okey(s => $o{owner} // $user, $sid // 'absent'), okey(u => $user),
           okey(su => $user), okey(d => $user), okey(l => $user),
-          okey(e => $user), okey(s => $user, "$user-new") ],
+          okey(es => $user), okey(s => $user, "$user-new") ],
         $user, $now, $o{idle} // 600, $o{ttl} // 3600,
         $o{has} // (defined $sid ? 1 : 0), $o{device} // '',
         $o{auth} // '');
@@ -125,7 +135,7 @@ sub gate {
 sub state_of {
     my ($user) = @_;
     return run('user_state',
-               [ okey(u => $user), okey(l => $user), okey(e => $user) ]);
+               [ okey(u => $user), okey(l => $user), okey(es => $user) ]);
 }
 
 sub h { sprintf '%064x', $_[0] }     # a recovery code's hash
@@ -211,7 +221,7 @@ sub tally {
 # ---------------------------------------------------------------- state
 
 case 'user_state' => sub {
-    my @k = (okey(u => 'us'), okey(l => 'us'), okey(e => 'us'));
+    my @k = (okey(u => 'us'), okey(l => 'us'), okey(es => 'us'));
     my $keys = $t->redis('DBSIZE');
 
     is_deeply(run('user_state', \@k),
@@ -224,8 +234,7 @@ case 'user_state' => sub {
     $t->redis('HSET', $k[0], totp => $sealed, alg => 'sha256', digits => 8,
               period => 60, must_enroll => 1, gen => 3);
     $t->redis('SET', $k[1], 1, 'EX', 100);
-    $t->redis('HSET', $k[2], secret => 'x', alg => 'sha1', digits => 6,
-              period => 30);
+    $t->redis('SADD', $k[2], okey(e => 'us', 'b1'));
     $t->redis('EXPIRE', $k[2], 600);
 
     is_deeply(run('user_state', \@k),
@@ -750,7 +759,7 @@ case 'race: one step, many submits' => sub {
 };
 
 case 'race: enrollment confirmed once' => sub {
-    run('enroll_begin', [ okey(e => 'jack') ], 'S1', 'sha1', 6, 30, 600);
+    begin('jack', 'S1', 'sha1', 6, 30, 600);
     my $n = tally(race(10, sub { confirm('jack', 'S1', 'ok', 4_000_000) }));
     is($n->{ok}, 1, 'one ok') or diag(explain $n);
     is($n->{no_enrollment}, 9, 'the others find it done');
@@ -759,23 +768,52 @@ case 'race: enrollment confirmed once' => sub {
 # ---------------------------------------------------------------- enrollment
 
 case 'enroll_begin' => sub {
-    my $e = okey(e => 'kim');
+    my $e = okey(e => 'kim', 'b1');
+    my $es = okey(es => 'kim');
     my $sealed = "\x00sealed\xff";
 
-    is_deeply(run('enroll_begin', [$e], $sealed, 'sha1', 6, 30, 600),
-              [ 'ok', $sealed, 'sha1', 6, 30, 'totp' ], 'new enrollment');
+    is_deeply(begin('kim', $sealed, 'sha1', 6, 30, 600),
+              [ 'ok', $sealed, 'sha1', 6, 30, 'totp', 1 ], 'new enrollment');
     my $ttl = $t->redis('TTL', $e);
     ok($ttl > 595 && $ttl <= 600, "expires ($ttl)");
+    is_deeply($t->redis('SMEMBERS', $es), [$e], 'in the user\'s set');
+    $ttl = $t->redis('TTL', $es);
+    ok($ttl > 595 && $ttl <= 600, "which expires ($ttl)");
 
     $t->redis('EXPIRE', $e, 50);
-    is_deeply(run('enroll_begin', [$e], 'other', 'sha512', 8, 60, 600),
-              [ 'ok', $sealed, 'sha1', 6, 30, 'totp' ],
-              'a reload: the same one');
+    is_deeply(begin('kim', 'other', 'sha512', 8, 60, 600),
+              [ 'ok', $sealed, 'sha1', 6, 30, 'totp', 0 ],
+              'a reload: the same one, not made');
     ok($t->redis('TTL', $e) <= 50, 'and its expiry not extended');
 
-    like(run('enroll_begin', [ okey(e => 'kim2') ], 'x', 'sha1', 6, 30, 0),
-         qr/^-ERR enroll_begin/, 'ttl 0: error');
-    is($t->redis('EXISTS', okey(e => 'kim2')), 0, 'nothing created');
+    # SPEC 6.15: another browser gets its own, never this one's
+    is_deeply(begin('kim', 'S2', 'sha1', 6, 30, 600, browser => 'b2'),
+              [ 'ok', 'S2', 'sha1', 6, 30, 'totp', 1 ],
+              'another browser: its own');
+    is($t->redis('SCARD', $es), 2, 'two pending');
+
+    # SPEC 6.17: at most 5 per user; an ended one leaves room
+    begin('kim', "S$_", 'sha1', 6, 30, 600, browser => "b$_") for 3 .. 5;
+    my $r = begin('kim', 'S6', 'sha1', 6, 30, 600, browser => 'b6');
+    is($r->[0], 'busy', 'the sixth: busy');
+    ok($r->[1] > 0 && $r->[1] <= 50, "until the first ends ($r->[1] s)");
+    is($t->redis('EXISTS', okey(e => 'kim', 'b6')), 0, 'nothing made');
+    is_deeply(begin('kim', 'x', 'sha1', 6, 30, 600, browser => 'b3'),
+              [ 'ok', 'S3', 'sha1', 6, 30, 'totp', 0 ],
+              'a browser with one pending still sees it');
+    $t->redis('DEL', $e);
+    is(begin('kim', 'S6', 'sha1', 6, 30, 600, browser => 'b6')->[6], 1,
+       'one ended: room for another');
+    is($t->redis('SCARD', $es), 5, 'the set lost the one that ended');
+
+    like(begin('kim2', 'x', 'sha1', 6, 30, 0), qr/^-ERR enroll_begin/,
+         'ttl 0: error');
+    like(begin('kim2', 'x', 'sha1', 6, 30, 600, most => 0),
+         qr/^-ERR enroll_begin/, 'no cap: error');
+    like(begin('kim2', 'x', 'sha1', 6, 30, 600, type => 'x'),
+         qr/^-ERR enroll_begin/, 'bad type: error');
+    is($t->redis('EXISTS', okey(e => 'kim2', 'b1'), okey(es => 'kim2')), 0,
+       'nothing created');
 };
 
 case 'enroll_confirm' => sub {
@@ -787,15 +825,18 @@ case 'enroll_confirm' => sub {
               'nothing pending');
 
     $t->redis('HSET', $u, must_enroll => 1, gen => 2, totp => 'OLD');
-    run('enroll_begin', [ okey(e => 'liz') ], 'S1', 'sha256', 8, 60, 600);
+    begin('liz', 'S1', 'sha256', 8, 60, 600);
 
     is_deeply(confirm('liz', 'S0', 'ok', $s), ['no_enrollment'],
               'another secret pending');
+    begin('liz', 'SX', 'sha1', 6, 30, 600, browser => 'b2');
+    is_deeply(confirm('liz', 'S1', 'ok', $s, browser => 'b2'),
+              ['no_enrollment'], 'another browser\'s secret: no_enrollment');
     is($t->redis('EXISTS', okey(f => 'liz')), 0, 'not counted');
 
     is_deeply(confirm('liz', 'S1', 'wrong', $s, %o), ['wrong'], 'wrong');
     is($t->redis('GET', okey(f => 'liz')), 1, 'counted as a failure');
-    is($t->redis('EXISTS', okey(e => 'liz')), 1, 'still pending');
+    is($t->redis('EXISTS', okey(e => 'liz', 'b1')), 1, 'still pending');
 
     $t->redis('SET', okey(t => 'liz'), $s, 'EX', 120);
     is_deeply(confirm('liz', 'S1', 'ok', $s, %o), ['wrong'],
@@ -806,7 +847,9 @@ case 'enroll_confirm' => sub {
               { totp => 'S1', alg => 'sha256', digits => 8, period => 60,
                 gen => 2 },
               'the secret is the user\'s, must_enroll cleared');
-    is($t->redis('EXISTS', okey(e => 'liz')), 0, 'no longer pending');
+    is($t->redis('EXISTS', okey(e => 'liz', 'b1'), okey(e => 'liz', 'b2'),
+                 okey(es => 'liz')), 0,
+       'no longer pending, nor any other browser\'s');
     is($t->redis('EXISTS', okey(f => 'liz')), 0, 'failures cleared');
     is($t->redis('GET', okey(t => 'liz')), $s + 1, 'step recorded');
     is_deeply(state_of('liz'),
@@ -820,7 +863,7 @@ case 'enroll_confirm' => sub {
     is_deeply(attempt('lz', 'liz', 'totp', $s + 2, sealed => 'OLD'),
               ['stale'], 'a code of the old secret: stale');
 
-    run('enroll_begin', [ okey(e => 'liz') ], 'S2', 'sha1', 6, 30, 600);
+    begin('liz', 'S2', 'sha1', 6, 30, 600);
     confirm('liz', 'S2', 'wrong', $s + 9, %o) for 1 .. 2;
     is_deeply(confirm('liz', 'S2', 'wrong', $s + 9, %o), [ 'locked', 60 ],
               'third failure: locked');
@@ -1034,7 +1077,7 @@ case 'gate: sessions' => sub {
         like(gate('g4', 'quinn', $now1, %p, @$b), qr/^-ERR gate/,
              "bad arguments: @$b");
     }
-    like(run('gate', [ map { okey($_ => '') } qw(s u su d l e s) ],
+    like(run('gate', [ map { okey($_ => '') } qw(s u su d l es s) ],
              '', $now, 600, 3600, 0, '', ''),
          qr/^-ERR gate/, 'empty user: error');
     is($t->redis('HGET', okey(s => 'quinn', 'g4'), 'l'), $before,

@@ -36,7 +36,7 @@ sub status {
 sub forget {
     my ($user) = @_;
     return run('forget_totp',
-               [ okey(u => $user), okey(e => $user), okey(su => $user) ]);
+               [ okey(u => $user), okey(es => $user), okey(su => $user) ]);
 }
 
 sub session {
@@ -105,8 +105,12 @@ case 'forget_totp' => sub {
 
     $t->redis('HSET', okey(u => 'fo'), 'totp', 'S', 'alg', 'sha1',
               'digits', 6, 'period', 30, 'phone', 'P');
-    $t->redis('HSET', okey(e => 'fo'), 'secret', 'S2');
-    $t->redis('EXPIRE', okey(e => 'fo'), 100);
+    for my $b (qw(b1 b2)) {
+        $t->redis('HSET', okey(e => 'fo', $b), 'secret', 'S2');
+        $t->redis('EXPIRE', okey(e => 'fo', $b), 100);
+        $t->redis('SADD', okey(es => 'fo'), okey(e => 'fo', $b));
+    }
+    $t->redis('EXPIRE', okey(es => 'fo'), 100);
     session('fo-1', 'fo');
     session('fo-2', 'fo');
 
@@ -114,9 +118,10 @@ case 'forget_totp' => sub {
     is_deeply({ @{ $t->redis('HGETALL', okey(u => 'fo')) } },
               { phone => 'P', gen => 1 },
               'secret gone, phone kept, a new generation');
-    is($t->redis('EXISTS', okey(e => 'fo'), okey(s => 'fo', 'fo-1'),
+    is($t->redis('EXISTS', okey(e => 'fo', 'b1'), okey(e => 'fo', 'b2'),
+                 okey(es => 'fo'), okey(s => 'fo', 'fo-1'),
                  okey(s => 'fo', 'fo-2'), okey(su => 'fo')), 0,
-       'pending enrollment, sessions and their set gone');
+       'pending enrollments, their set, sessions and their set gone');
 
     is_deeply(forget('fo'), [ 'ok', 0, 0 ], 'again: nothing to forget');
     is($t->redis('HGET', okey(u => 'fo'), 'gen'), 2, 'generation moves on');
@@ -149,15 +154,15 @@ case 'set_phone' => sub {
 };
 
 case 'enroll_confirm: the attempt that locks says so' => sub {
-    my @k = (okey(e => 'lk'), okey(u => 'lk'), okey(f => 'lk'), okey(l => 'lk'),
-             okey(t => 'lk'));
-    run('enroll_begin', [ okey(e => 'lk') ], 'S', 'sha1', 6, 30, 600);
+    my @k = (okey(e => 'lk', 'b1'), okey(es => 'lk'), okey(u => 'lk'),
+             okey(f => 'lk'), okey(l => 'lk'), okey(t => 'lk'));
+    run('enroll_begin', [ @k[0, 1] ], 'S', 'sha1', 6, 30, 600, 'totp', 5);
     my @r = map { run('enroll_confirm', \@k, 'lk', 'S', 'wrong', '', 3, 60,
                       120) } 1 .. 4;
     is_deeply(\@r, [ ['wrong'], ['wrong'], [ 'locked', 60, 1 ],
                      [ 'locked', 60 ] ],
               'wrong, wrong, locked by this one, locked');
-    $t->redis('DEL', okey(e => 'lk'));
+    $t->redis('DEL', @k[0, 1]);
 };
 
 $t->stop;

@@ -58,7 +58,7 @@ sub challenge {
     my ($id, $user) = @_;
     return run('challenge_new',
                [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-                 okey(e => $user), okey(cl => $user) ],
+                 okey(es => $user), okey(cl => $user) ],
                $user, 300, 'always', $NOW, 1000);
 }
 
@@ -287,36 +287,38 @@ case 'attempt: one HOTP counter, 20 racing clients' => sub {
 # ------------------------------------------------------------ enrollment
 
 case 'enroll_confirm: HOTP, recovery codes, devices' => sub {
-    my @k = (okey(e => 'en'), okey(u => 'en'), okey(f => 'en'),
-             okey(l => 'en'), okey(t => 'en'), okey(d => 'en'));
-    $t->redis('ZADD', $k[5], time + 100, 'dev1');
-    $t->redis('EXPIRE', $k[5], 100);
+    my @k = (okey(e => 'en', 'b1'), okey(es => 'en'), okey(u => 'en'),
+             okey(f => 'en'), okey(l => 'en'), okey(t => 'en'),
+             okey(d => 'en'));
+    $t->redis('ZADD', $k[6], time + 100, 'dev1');
+    $t->redis('EXPIRE', $k[6], 100);
 
-    is_deeply(run('enroll_begin', [ $k[0] ], 'S1', 'sha1', 6, 30, 600,
-                  'hotp'),
-              [ 'ok', 'S1', 'sha1', 6, 30, 'hotp' ], 'an HOTP enrollment');
+    is_deeply(run('enroll_begin', [ @k[0, 1] ], 'S1', 'sha1', 6, 30, 600,
+                  'hotp', 5),
+              [ 'ok', 'S1', 'sha1', 6, 30, 'hotp', 1 ],
+              'an HOTP enrollment');
     like(run('enroll_confirm', \@k, 'en', 'S1', 'ok', '', 3, 60, 120, '',
              h(1)), qr/^-ERR enroll_confirm/, 'HOTP without a counter: error');
     like(run('enroll_confirm', \@k, 'en', 'S1', 'ok', '', 3, 60, 120, 4,
              'xyz'), qr/^-ERR enroll_confirm/, 'codes not hex: error');
     is_deeply(run('enroll_confirm', \@k, 'en', 'S1', 'ok', '', 3, 60, 120,
                   4, h(1) . h(2)), ['ok'], 'confirmed');
-    is_deeply({ @{ $t->redis('HGETALL', $k[1]) } },
+    is_deeply({ @{ $t->redis('HGETALL', $k[2]) } },
               { totp => 'S1', alg => 'sha1', digits => 6, period => 30,
                 type => 'hotp', counter => 4, rc => h(1) . h(2) },
               'HOTP, its counter and the recovery codes');
-    is($t->redis('EXISTS', $k[5]), 0, 'the remembered devices are gone');
-    is_deeply([ @{ run('user_state', [ @k[1, 3, 0] ]) }[9 .. 11] ],
+    is($t->redis('EXISTS', $k[6]), 0, 'the remembered devices are gone');
+    is_deeply([ @{ run('user_state', [ @k[2, 4, 1] ]) }[9 .. 11] ],
               [ 'hotp', 4, 2 ], 'user_state: type, counter, codes');
 
-    run('enroll_begin', [ $k[0] ], 'S2', 'sha1', 6, 30, 600);
-    is_deeply(run('enroll_confirm', [ @k[0 .. 4] ], 'en', 'S2', 'ok', 5,
+    run('enroll_begin', [ @k[0, 1] ], 'S2', 'sha1', 6, 30, 600, 'totp', 5);
+    is_deeply(run('enroll_confirm', [ @k[0 .. 5] ], 'en', 'S2', 'ok', 5,
                   3, 60, 120), ['ok'], 'then TOTP, the old way');
-    is_deeply({ @{ $t->redis('HGETALL', $k[1]) } },
+    is_deeply({ @{ $t->redis('HGETALL', $k[2]) } },
               { totp => 'S2', alg => 'sha1', digits => 6, period => 30,
                 rc => h(1) . h(2) },
               'no type or counter; codes kept when none are given');
-    $t->redis('DEL', $k[4]);
+    $t->redis('DEL', $k[5]);
 };
 
 case 'recovery_set' => sub {
@@ -372,12 +374,12 @@ case 'gate: remembered devices' => sub {
         my ($sid, %o) = @_;
         return run('gate',
             [ okey(s => 'ds', $sid // 'absent'), $u, $su, $d, $l,
-              okey(e => 'ds'), $new ],
+              okey(es => 'ds'), $new ],
             'ds', $now, 600, 3600, defined $sid ? 1 : 0,
             $o{device} // 'aa', $o{auth} // $now - 100);
     };
     my $state = sub { [ 'none', @{ run('user_state',
-                                       [ $u, $l, okey(e => 'ds') ]) }
+                                       [ $u, $l, okey(es => 'ds') ]) }
                                     [1 .. 12] ] };
 
     $t->redis('HSET', $u, 'totp', 'S', 'gen', 4);
@@ -449,7 +451,7 @@ case 'gate: remembered devices' => sub {
     $t->redis('ZADD', $d, $now + 100, 'bb');
     $t->redis('EXPIRE', $d, 100);
     $t->redis('HSET', $u, 'rc', h(1), 'type', 'hotp', 'counter', 3);
-    is_deeply(run('forget_totp', [ $u, okey(e => 'ds'), $su, $d ]),
+    is_deeply(run('forget_totp', [ $u, okey(es => 'ds'), $su, $d ]),
               [ 'ok', 1, 0 ], 'forget_totp with the devices');
     is($t->redis('EXISTS', $d), 0, 'the devices are gone');
     is_deeply([ sort @{ $t->redis('HKEYS', $u) } ], ['gen'],

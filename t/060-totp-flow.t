@@ -365,7 +365,7 @@ $r = $bob->post('enroll', { code => totp($bsecret, time => time + 30),
                             csrf => $bcsrf });
 is($r->{status}, 302, 'POST enroll without session: redirected too');
 is(cookie_value($r, 'otp_session'), undef, 'no session');
-is($t->redis('EXISTS', okey('e', 'bob')), 0, 'no enrollment pending for bob');
+is($t->redis('EXISTS', okey('es', 'bob')), 0, 'no enrollment pending for bob');
 
 $r = $bob->verify(time => time + 30);
 is($r->{status}, 303, "bob's authenticator still works");

@@ -139,7 +139,8 @@ $code = totp($dsecret, %p10);
 @c = interleaved_conns($port);
 @res = race($port, \@c, [ map {
     http_request(port => $port, method => 'POST', path => '/_otp/enroll',
-                 user => 'dave', headers => [[Accept => 'text/html']],
+                 user => 'dave', headers => [[Accept => 'text/html'],
+                     [Cookie => "otp_session_enroll=$dave->{enroll_cookie}"]],
                  form => { csrf => $dcsrf, code => $code })
 } 1 .. 8 ]);
 is(scalar(grep { $_->{status} == 200 } @res), 1,

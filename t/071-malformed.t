@@ -310,7 +310,9 @@ for my $code (@codes) {
     $body = $bob->{http}->www_form_urlencode({
         code => $code, csrf => $enroll_csrf,
     });
-    refused(post('enroll', $body, user => 'bob'),
+    # from bob's browser, with its enroll cookie (SPEC 6.15)
+    refused(post('enroll', $body, user => 'bob', headers => [[ 'Cookie',
+                 "otp_session_enroll=$bob->{enroll_cookie}" ]]),
             "enroll: code 0x$label", allow => qr/^(400|401|403)$/);
 }
 

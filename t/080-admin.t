@@ -241,9 +241,11 @@ is(gate($dave2), '302 enroll', 'a new sign-in enrolls');
 
 ($page) = $dave2->enroll_page;
 is($page->{status}, 200, 'the enrollment page shows a key');
-ok($t->redis('EXISTS', okey('e', 'dave')), 'an enrollment pending');
+my ($pending) = @{ $t->redis('SMEMBERS', okey('es', 'dave')) };
+ok($pending && $t->redis('EXISTS', $pending), 'an enrollment pending');
 admin(DELETE => 'users/dave/totp');
-is($t->redis('EXISTS', okey('e', 'dave')), 0, 'a pending enrollment goes too');
+is($t->redis('EXISTS', okey('es', 'dave'), $pending), 0,
+   'a pending enrollment goes too');
 
 $dave2->enroll(time => time + 30);
 is(gate($dave2), 200, 'dave enrolled again and is in');

@@ -45,7 +45,7 @@ end
 
 -- what the pages and the gate need to know of a user, as user_state.lua
 -- documents its reply (after the status): u the user record, l the lock
--- marker, e the pending enrollment
+-- marker, e the set of the user's pending enrollments (EXISTS: one is)
 local function user_state(u, l, e)
     local r = redis.call('HMGET', u,
                          'totp', 'alg', 'digits', 'period', 'must_enroll',

@@ -5,7 +5,7 @@
 -- KEYS[1]  P{u}:c:<id>     challenge (hash: u user, a wrong attempts)
 -- KEYS[2]  P{u}:u          user record (hash)
 -- KEYS[3]  P{u}:l          lock marker
--- KEYS[4]  P{u}:e          pending enrollment
+-- KEYS[4]  P{u}:es         the user's pending enrollments (set)
 -- KEYS[5]  P{u}:cl         the user's live challenges (sorted set: key
 --                          name, expiry)
 -- ARGV[1]  user

@@ -1,6 +1,8 @@
 -- enroll_confirm.lua: the first code of a pending enrollment.  The C side
 -- has checked the code against the pending secret it read; this script
 -- makes that secret the user's, unless the enrollment changed meanwhile.
+-- Only the browser's own pending enrollment is confirmed (SPEC 6.15);
+-- with it every pending enrollment of the user ends.
 -- Wrong codes count toward the lockout exactly as in attempt.lua, and the
 -- TOTP step follows the same rule: it must be newer than the last one
 -- accepted for the user, or the code counts as wrong.  An HOTP
@@ -10,13 +12,16 @@
 -- of the user and forgets the remembered browsers: the page then starts
 -- a new session for the browser that enrolled.
 --
--- KEYS[1]  P{u}:e          pending enrollment (hash: secret alg digits period)
--- KEYS[2]  P{u}:u          user record (hash)
--- KEYS[3]  P{u}:f          consecutive failures of the user
--- KEYS[4]  P{u}:l          lock marker
--- KEYS[5]  P{u}:t          last accepted TOTP step
--- KEYS[6]  P{u}:d          remembered devices (optional)
--- KEYS[7]  P{u}:su         set of the user's session keys (optional)
+-- KEYS[1]  P{u}:e:<hash>   this browser's pending enrollment (hash: secret
+--                          alg digits period type)
+-- KEYS[2]  P{u}:es         the user's pending enrollments (set of key
+--                          names)
+-- KEYS[3]  P{u}:u          user record (hash)
+-- KEYS[4]  P{u}:f          consecutive failures of the user
+-- KEYS[5]  P{u}:l          lock marker
+-- KEYS[6]  P{u}:t          last accepted TOTP step
+-- KEYS[7]  P{u}:d          remembered devices (optional)
+-- KEYS[8]  P{u}:su         set of the user's session keys (optional)
 -- ARGV[1]  user (unused here; kept so every call names the user first)
 -- ARGV[2]  the sealed secret the code was checked against (binary)
 -- ARGV[3]  "ok" (the code was right) or "wrong"
@@ -32,7 +37,8 @@
 --        {"wrong"}             the enrollment is still pending
 --        {"locked", seconds}   the user is locked
 --        {"locked", seconds, 1}   this attempt locked the user
---        {"no_enrollment"}     nothing pending, or another secret pending
+--        {"no_enrollment"}     nothing pending for this browser, or
+--                              another secret pending
 
 -- include: _prelude.lua
 
@@ -53,7 +59,7 @@ then
     return redis.error_reply('ERR enroll_confirm: bad arguments')
 end
 
-local locked = left(redis.call('PTTL', KEYS[4]))
+local locked = left(redis.call('PTTL', KEYS[5]))
 if locked > 0 then
     return {'locked', locked}
 end
@@ -71,36 +77,39 @@ if result == 'ok' and hotp and not counter then
 end
 
 if result == 'ok' then
-    local last = tonumber(redis.call('GET', KEYS[5]))
+    local last = tonumber(redis.call('GET', KEYS[6]))
 
     if step == '' or not last or n > last then
-        redis.call('HSET', KEYS[2], 'totp', e[1], 'alg', e[2],
+        redis.call('HSET', KEYS[3], 'totp', e[1], 'alg', e[2],
                    'digits', e[3], 'period', e[4])
-        redis.call('HDEL', KEYS[2], 'must_enroll')
+        redis.call('HDEL', KEYS[3], 'must_enroll')
         if hotp then
-            redis.call('HSET', KEYS[2], 'type', 'hotp', 'counter', counter)
+            redis.call('HSET', KEYS[3], 'type', 'hotp', 'counter', counter)
         else
-            redis.call('HDEL', KEYS[2], 'type', 'counter')
+            redis.call('HDEL', KEYS[3], 'type', 'counter')
         end
         if codes == '' then
-            redis.call('HDEL', KEYS[2], 'rc')
+            redis.call('HDEL', KEYS[3], 'rc')
         elseif codes then
-            redis.call('HSET', KEYS[2], 'rc', codes)
+            redis.call('HSET', KEYS[3], 'rc', codes)
         end
-        if KEYS[7] then
-            revoke(KEYS[2], KEYS[7], KEYS[6])
-        elseif KEYS[6] then
-            redis.call('DEL', KEYS[6])
+        if KEYS[8] then
+            revoke(KEYS[3], KEYS[8], KEYS[7])
+        elseif KEYS[7] then
+            redis.call('DEL', KEYS[7])
         end
         if step ~= '' then
-            redis.call('SET', KEYS[5], step, 'EX', step_ttl)
+            redis.call('SET', KEYS[6], step, 'EX', step_ttl)
         end
-        redis.call('DEL', KEYS[1], KEYS[3])
+        for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+            redis.call('DEL', k)
+        end
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
         return {'ok'}
     end
 end
 
-if failure(KEYS[3], KEYS[4], lock_after, lock_secs) then
+if failure(KEYS[4], KEYS[5], lock_after, lock_secs) then
     return {'locked', lock_secs, 1}
 end
 

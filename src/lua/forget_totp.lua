@@ -1,12 +1,13 @@
 -- forget_totp.lua: an admin removes a user's authenticator; the next
--- sign-in enrolls a new one.  A pending enrollment goes too, and so do
+-- sign-in enrolls a new one.  The pending enrollments go too, and so do
 -- the recovery codes, the remembered browsers and every session, the
 -- ones workers hold in memory included (a new generation, as in
 -- revoke_user.lua): they were opened with the authenticator that is no
 -- longer trusted.
 --
 -- KEYS[1]  P{u}:u          user record (hash)
--- KEYS[2]  P{u}:e          pending enrollment
+-- KEYS[2]  P{u}:es         the user's pending enrollments (set of key
+--                          names; each is deleted, and the set)
 -- KEYS[3]  P{u}:su         set of the user's session keys
 -- KEYS[4]  P{u}:d          remembered devices (optional)
 --
@@ -23,6 +24,9 @@ local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
 
 local had = redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
 redis.call('HDEL', KEYS[1], 'type', 'counter', 'rc')
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    redis.call('DEL', k)
+end
 redis.call('DEL', KEYS[2])
 
 if KEYS[4] then

@@ -8,7 +8,7 @@
 -- KEYS[3]  P{u}:su         set of the user's session keys
 -- KEYS[4]  P{u}:d          remembered devices (sorted set: id, expiry)
 -- KEYS[5]  P{u}:l          lock marker
--- KEYS[6]  P{u}:e          pending enrollment
+-- KEYS[6]  P{u}:es         the user's pending enrollments (set)
 -- KEYS[7]  P{u}:s:<hash>   the session a remembered browser gets
 -- ARGV[1]  user
 -- ARGV[2]  now, unix seconds

@@ -3,7 +3,7 @@
 --
 -- KEYS[1]  P{u}:u          user record (hash)
 -- KEYS[2]  P{u}:l          lock marker
--- KEYS[3]  P{u}:e          pending enrollment (hash)
+-- KEYS[3]  P{u}:es         the user's pending enrollments (set)
 --
 -- Reply: {"ok", totp, alg, digits, period, must_enroll, lock_ttl, gen,
 --         pending, type, counter, recovery, phone}

@@ -62,6 +62,7 @@ sub new {
         password => $o{password},
         endpoint => $o{endpoint} || '/_otp/',
         cookie   => undef,
+        enroll_cookie => undef,
         http     => HTTP::Tiny->new(max_redirect => 0, timeout => 15),
         %o,
     }, $class;
@@ -75,7 +76,11 @@ sub headers {
         Authorization => basic_auth($self->{user}, $self->{password}),
         Accept        => 'text/html',
     );
-    $h{Cookie} = "otp_session=$self->{cookie}" if defined $self->{cookie};
+    my @c;
+    push @c, "otp_session=$self->{cookie}" if defined $self->{cookie};
+    push @c, "otp_session_enroll=$self->{enroll_cookie}"
+        if defined $self->{enroll_cookie};
+    $h{Cookie} = join('; ', @c) if @c;
     return { %h, %extra };
 }
 
@@ -87,7 +92,11 @@ sub request {
         $opts{headers}{'Content-Type'} = 'application/x-www-form-urlencoded';
     }
     $opts{content} = $o{content} if defined $o{content};
-    return $self->{http}->request($method, $self->{t}->url($path), \%opts);
+    my $r = $self->{http}->request($method, $self->{t}->url($path), \%opts);
+    # the enroll cookie, kept as a browser keeps it (an empty one clears)
+    my $e = cookie_value($r, 'otp_session_enroll');
+    $self->{enroll_cookie} = length $e ? $e : undef if defined $e;
+    return $r;
 }
 
 sub get { my ($self, $path, %o) = @_; $self->request('GET', $path, %o) }
