@@ -29,38 +29,16 @@ use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users wrong_code);
 
 my $t = OtpTest->new;
-my $key = $t->secret_file;
 
 my $odd = "dept/carol{x}% \x{e9}";
 utf8::encode($odd);
 
 users($t, qw(alice bob dave erin frank gina), $odd);
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
-
 $t->run_redis;
-
-my $site = OtpTest::site_locations();
-$site =~ s/^/        /mg;
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-    otp_methods totp recovery;
-    otp_remember_device 7d;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        server_name gate.example;
-$site
-    }
-}
+$t->write_site_conf(http => <<'EOF');
+otp_methods totp recovery;
+otp_remember_device 7d;
 EOF
-
 $t->run_nginx;
 $t->wait_redis_ready;
 

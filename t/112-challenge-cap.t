@@ -19,32 +19,10 @@ use OtpHttp qw(hdr);
 use OtpAttack qw(users);
 
 my $t = OtpTest->new;
-my $key = $t->secret_file;
 
 users($t, qw(mallory alice));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
-
 $t->run_redis;
-
-my $site = OtpTest::site_locations();
-$site =~ s/^/        /mg;
-
-$t->write_conf(<<"EOF");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%%;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-$site
-    }
-}
-EOF
-
+$t->write_site_conf;
 $t->run_nginx;
 $t->wait_redis_ready;
 

@@ -21,26 +21,8 @@ use OtpAttack qw(users);
 
 sub site {
     my ($t) = @_;
-    my $key = $t->secret_file;
-    my $site = OtpTest::site_locations();
-    $site =~ s/^/        /mg;
     users($t, qw(alice));
-    mkdir $t->dir . '/site';
-    $t->write_file('site/index.html', "private page\n", 0644);
-    $t->write_conf(<<"EOC");
-%%TEST_GLOBALS%%
-events {}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    otp_secret_file $key;
-    otp_redis %%REDIS%% connect_timeout=300ms;
-
-    server {
-        listen 127.0.0.1:%%PORT%%;
-$site
-    }
-}
-EOC
+    $t->write_site_conf;
 }
 
 my $json = { Accept => 'application/json',

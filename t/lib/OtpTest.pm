@@ -367,6 +367,20 @@ location = /_otp_status {
 EOF
 }
 
+# The nginx.conf of a test with one site, as most page tests have it: a
+# new key, the private page, and one server on the test's port with
+# site_locations; $o{http} has more lines for the http block.  Returns
+# the key file.
+sub write_site_conf {
+    my ($self, %o) = @_;
+    my $key = $self->secret_file;
+    $self->private_site;
+    $self->write_conf(servers_conf(key => $key, http => $o{http},
+                                   servers => [ [ '%%PORT%%',
+                                                  site_locations() ] ]));
+    return $key;
+}
+
 # The text of an nginx.conf (for write_conf) with several servers in one
 # http block: workers (1), key (otp_secret_file), http (more lines of
 # the http block), servers ([ [listen, its own lines], ... ]) and
