@@ -69,9 +69,17 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     h->value.data = p;
 
     p = ngx_cpymem(p, ck->name.data, ck->name.len);
-    p = ngx_cpymem(p, suffix->data, suffix->len);
+    /* an empty suffix or value may have no data: memcpy takes no NULL */
+
+    if (suffix->len) {
+        p = ngx_cpymem(p, suffix->data, suffix->len);
+    }
+
     *p++ = '=';
-    p = ngx_cpymem(p, value, len);
+
+    if (len) {
+        p = ngx_cpymem(p, value, len);
+    }
 
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
     p = ngx_cpymem(p, path->data, path->len);
