@@ -334,6 +334,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, fresh),
       &ngx_http_otp_positive_post },
 
+    { ngx_string("otp_link_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, link_ttl),
+      &ngx_http_otp_positive_post },
+
     { ngx_string("otp_remember_device"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_otp_time_or_off,
@@ -569,6 +576,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->bypass = NGX_CONF_UNSET_PTR;
     olcf->max_age = NGX_CONF_UNSET;
     olcf->fresh = NGX_CONF_UNSET;
+    olcf->link_ttl = NGX_CONF_UNSET;
     olcf->remember = NGX_CONF_UNSET;
     olcf->enroll_type = NGX_CONF_UNSET_UINT;
 
@@ -660,6 +668,15 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->bypass, prev->bypass, NULL);
     ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 0);
     ngx_conf_merge_sec_value(conf->fresh, prev->fresh, 600);
+    ngx_conf_merge_sec_value(conf->link_ttl, prev->link_ttl, 120);
+
+    /* the token in a QR code on a screen is not to last */
+
+    if (conf->link_ttl > 3600) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_link_ttl\" must be at most 1h");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_sec_value(conf->remember, prev->remember, 0);
     ngx_conf_merge_uint_value(conf->enroll_type, prev->enroll_type,
                               NGX_HTTP_OTP_TYPE_TOTP);

@@ -137,6 +137,7 @@ typedef struct {
     ngx_array_t                *bypass;       /* otp_bypass predicates */
     time_t                      max_age;      /* otp_max_age; 0: none */
     time_t                      fresh;        /* otp_fresh */
+    time_t                      link_ttl;     /* otp_link_ttl */
     time_t                      remember;     /* otp_remember_device */
     ngx_uint_t                  enroll_type;  /* NGX_HTTP_OTP_TYPE_* */
 

@@ -334,6 +334,10 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
         ngx_http_otp_page_var_cstr(&pv, "has_recovery", "1");
     }
 
+    if (olcf->methods & NGX_HTTP_OTP_METHOD_LINK) {
+        ngx_http_otp_page_var_cstr(&pv, "has_link", "1");
+    }
+
     /* otp_remember_device: "trust this browser for N days" */
 
     if (olcf->remember) {

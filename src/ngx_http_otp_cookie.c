@@ -12,6 +12,11 @@
 #include "ngx_http_otp_cookie.h"
 
 
+static ngx_uint_t ngx_http_otp_cookie_secure(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_cookie_header(ngx_http_request_t *r,
+    const char *prefix, ngx_str_t *suffix, u_char *value, size_t len,
+    ngx_str_t *path, ngx_str_t *domain, ngx_str_t *samesite,
+    ngx_uint_t secure, time_t max_age);
 static ngx_int_t ngx_http_otp_cookie_header_filter(ngx_http_request_t *r);
 
 
@@ -22,9 +27,108 @@ ngx_int_t
 ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     u_char *value, size_t len, ngx_str_t *path, time_t max_age)
 {
+    ngx_http_otp_cookie_t    *ck;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ck = &olcf->cookie;
+
+    return ngx_http_otp_cookie_header(r, NULL, suffix, value, len,
+                                      path ? path : &ck->path, &ck->domain,
+                                      &ck->samesite,
+                                      ngx_http_otp_cookie_secure(r),
+                                      max_age);
+}
+
+
+/*
+ * A cookie that only this host sees: "__Host-" in front of the name
+ * where it is Secure (https), Path=/, no Domain, SameSite=Lax.
+ */
+
+ngx_int_t
+ngx_http_otp_cookie_set_host(ngx_http_request_t *r, ngx_str_t *suffix,
+    u_char *value, size_t len, time_t max_age)
+{
+    ngx_uint_t  secure;
+
+    static ngx_str_t  root = ngx_string("/");
+    static ngx_str_t  none = ngx_null_string;
+    static ngx_str_t  lax = ngx_string("Lax");
+
+    secure = ngx_http_otp_cookie_secure(r);
+
+    return ngx_http_otp_cookie_header(r, secure ? "__Host-" : NULL, suffix,
+                                      value, len, &root, &none, &lax, secure,
+                                      max_age);
+}
+
+
+ngx_int_t
+ngx_http_otp_cookie_host_name(ngx_http_request_t *r, ngx_str_t *suffix,
+    ngx_str_t *name)
+{
     u_char                   *p;
-    size_t                    size;
-    ngx_uint_t                secure;
+    ngx_http_otp_cookie_t    *ck;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ck = &olcf->cookie;
+
+    p = ngx_pnalloc(r->pool, sizeof("__Host-") - 1 + ck->name.len
+                             + suffix->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->data = p;
+
+    if (ngx_http_otp_cookie_secure(r)) {
+        p = ngx_cpymem(p, "__Host-", sizeof("__Host-") - 1);
+    }
+
+    p = ngx_cpymem(p, ck->name.data, ck->name.len);
+    p = ngx_cpymem(p, suffix->data, suffix->len);
+
+    name->len = p - name->data;
+
+    return NGX_OK;
+}
+
+
+/* otp_cookie secure, or secure=auto on https */
+
+static ngx_uint_t
+ngx_http_otp_cookie_secure(ngx_http_request_t *r)
+{
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->cookie.secure == NGX_HTTP_OTP_SECURE_ON) {
+        return 1;
+    }
+
+#if (NGX_HTTP_SSL || NGX_COMPAT)
+    if (olcf->cookie.secure == NGX_HTTP_OTP_SECURE_AUTO
+        && r->connection->ssl)
+    {
+        return 1;
+    }
+#endif
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_otp_cookie_header(ngx_http_request_t *r, const char *prefix,
+    ngx_str_t *suffix, u_char *value, size_t len, ngx_str_t *path,
+    ngx_str_t *domain, ngx_str_t *samesite, ngx_uint_t secure,
+    time_t max_age)
+{
+    u_char                   *p;
+    size_t                    size, plen;
     ngx_table_elt_t          *h;
     ngx_http_otp_cookie_t    *ck;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -32,23 +136,13 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ck = &olcf->cookie;
 
-    if (path == NULL) {
-        path = &ck->path;
-    }
+    plen = prefix ? ngx_strlen(prefix) : 0;
 
-    secure = (ck->secure == NGX_HTTP_OTP_SECURE_ON);
-
-#if (NGX_HTTP_SSL || NGX_COMPAT)
-    if (ck->secure == NGX_HTTP_OTP_SECURE_AUTO && r->connection->ssl) {
-        secure = 1;
-    }
-#endif
-
-    size = ck->name.len + suffix->len + 1 + len
+    size = plen + ck->name.len + suffix->len + 1 + len
            + sizeof("; Path=") - 1 + path->len
-           + sizeof("; Domain=") - 1 + ck->domain.len
+           + sizeof("; Domain=") - 1 + domain->len
            + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-           + sizeof("; HttpOnly; SameSite=") - 1 + ck->samesite.len
+           + sizeof("; HttpOnly; SameSite=") - 1 + samesite->len
            + sizeof("; Secure") - 1;
 
     p = ngx_pnalloc(r->pool, size);
@@ -68,6 +162,10 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     ngx_str_set(&h->key, "Set-Cookie");
     h->value.data = p;
 
+    if (plen) {
+        p = ngx_cpymem(p, prefix, plen);
+    }
+
     p = ngx_cpymem(p, ck->name.data, ck->name.len);
     /* an empty suffix or value may have no data: memcpy takes no NULL */
 
@@ -84,15 +182,15 @@ ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
     p = ngx_cpymem(p, path->data, path->len);
 
-    if (ck->domain.len) {
+    if (domain->len) {
         p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
-        p = ngx_cpymem(p, ck->domain.data, ck->domain.len);
+        p = ngx_cpymem(p, domain->data, domain->len);
     }
 
     p = ngx_sprintf(p, "; Max-Age=%T", max_age);
     p = ngx_cpymem(p, "; HttpOnly; SameSite=",
                    sizeof("; HttpOnly; SameSite=") - 1);
-    p = ngx_cpymem(p, ck->samesite.data, ck->samesite.len);
+    p = ngx_cpymem(p, samesite->data, samesite->len);
 
     if (secure) {
         p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);

@@ -27,5 +27,15 @@ void ngx_http_otp_cookie_quiet(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_cookie_set(ngx_http_request_t *r, ngx_str_t *suffix,
     u_char *value, size_t len, ngx_str_t *path, time_t max_age);
 
+/*
+ * A cookie of this host alone, "<otp_cookie name><suffix>": on https
+ * "__Host-" in front and Secure; always Path=/, no Domain, HttpOnly,
+ * SameSite=Lax.  Its name as the request sends it back.
+ */
+ngx_int_t ngx_http_otp_cookie_set_host(ngx_http_request_t *r,
+    ngx_str_t *suffix, u_char *value, size_t len, time_t max_age);
+ngx_int_t ngx_http_otp_cookie_host_name(ngx_http_request_t *r,
+    ngx_str_t *suffix, ngx_str_t *name);
+
 
 #endif /* _NGX_HTTP_OTP_COOKIE_H_INCLUDED_ */

@@ -13,6 +13,8 @@
  *   GET, POST recovery           ngx_http_otp_recovery_page.c
  *   GET sms, POST sms with phone ngx_http_otp_sms_phone_page.c
  *   POST sms (a text)            ngx_http_otp_sms_send.c
+ *   GET challenge?method=link    ngx_http_otp_link.c
+ *   GET link?t=, POST link       ngx_http_otp_link_phone.c
  *
  * What the pages share (the form, the steps, CSRF, redirects) is in
  * ngx_http_otp_page_flow.c.
@@ -21,6 +23,7 @@
 
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_enroll.h"
+#include "ngx_http_otp_link.h"
 #include "ngx_http_otp_logout.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -91,6 +94,12 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_SMS_POST
                                                   : NGX_HTTP_OTP_SMS_FORM;
 
+    } else if (ngx_http_otp_is(&action, "link")
+               && (olcf->methods & NGX_HTTP_OTP_METHOD_LINK))
+    {
+        ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_LINK_POST
+                                                  : NGX_HTTP_OTP_LINK_FORM;
+
     } else {
         return NGX_HTTP_NOT_FOUND;
     }
@@ -102,7 +111,8 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         || ep->action == NGX_HTTP_OTP_ENROLL_POST
         || ep->action == NGX_HTTP_OTP_LOGOUT_POST
         || ep->action == NGX_HTTP_OTP_RECOVERY_POST
-        || ep->action == NGX_HTTP_OTP_SMS_POST)
+        || ep->action == NGX_HTTP_OTP_SMS_POST
+        || ep->action == NGX_HTTP_OTP_LINK_POST)
     {
         if (r->method != NGX_HTTP_POST) {
             return NGX_HTTP_NOT_ALLOWED;
@@ -141,6 +151,12 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
             return ngx_http_otp_sms_challenge(r);
         }
 
+        if (ngx_http_otp_is(&ep->method, "link")
+            && (olcf->methods & NGX_HTTP_OTP_METHOD_LINK))
+        {
+            return ngx_http_otp_link_wait(r);
+        }
+
         return ngx_http_otp_challenge_new(r);
 
     case NGX_HTTP_OTP_ENROLL_FORM:
@@ -151,6 +167,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_SMS_FORM:
         return ngx_http_otp_sms_form(r);
+
+    case NGX_HTTP_OTP_LINK_FORM:
+        return ngx_http_otp_link_phone(r);
 
     default: /* NGX_HTTP_OTP_LOGOUT_FORM */
         return ngx_http_otp_logout_form(r);
@@ -192,6 +211,10 @@ ngx_http_otp_endpoint_post(ngx_http_request_t *r)
         /* a number to enroll or change, or a text for the challenge */
         rc = ep->phone.len ? ngx_http_otp_sms_phone_post(r)
                            : ngx_http_otp_sms_post(r);
+        break;
+
+    case NGX_HTTP_OTP_LINK_POST:
+        rc = ngx_http_otp_link_phone(r);
         break;
 
     default: /* NGX_HTTP_OTP_LOGOUT_POST */

@@ -144,7 +144,17 @@ static ngx_http_otp_sample_t  ngx_http_otp_samples[] = {
 
     ngx_http_otp_sample("otp_sms_failed_total",
         "SMS codes the provider did not accept.",
-        "", NGX_HTTP_OTP_M_SMS_FAILED)
+        "", NGX_HTTP_OTP_M_SMS_FAILED),
+
+    ngx_http_otp_sample("otp_link_requests_total",
+        "Cross-device requests, by what became of them.",
+        "{result=\"created\"}", NGX_HTTP_OTP_M_LINK_CREATED),
+    ngx_http_otp_sample("otp_link_requests_total", "",
+        "{result=\"approved\"}", NGX_HTTP_OTP_M_LINK_APPROVED),
+    ngx_http_otp_sample("otp_link_requests_total", "",
+        "{result=\"denied\"}", NGX_HTTP_OTP_M_LINK_DENIED),
+    ngx_http_otp_sample("otp_link_requests_total", "",
+        "{result=\"expired\"}", NGX_HTTP_OTP_M_LINK_EXPIRED)
 };
 
 

@@ -51,6 +51,12 @@ typedef enum {
     NGX_HTTP_OTP_M_SMS_LOCKED,
     NGX_HTTP_OTP_M_SMS_EXPIRED,
 
+    /* cross-device approval */
+    NGX_HTTP_OTP_M_LINK_CREATED,
+    NGX_HTTP_OTP_M_LINK_APPROVED,
+    NGX_HTTP_OTP_M_LINK_DENIED,
+    NGX_HTTP_OTP_M_LINK_EXPIRED,
+
     NGX_HTTP_OTP_M_N
 } ngx_http_otp_metric_e;
 

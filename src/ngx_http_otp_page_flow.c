@@ -39,7 +39,7 @@ static void ngx_http_otp_ep_reply(ngx_http_request_t *r,
 /* for the debug log, in the order of ngx_http_otp_action_e */
 static const char  *ngx_http_otp_ep_pages[] = {
     "challenge", "verify", "enroll", "enroll", "logout", "logout",
-    "recovery", "recovery", "sms", "sms"
+    "recovery", "recovery", "sms", "sms", "link", "link"
 };
 
 
@@ -138,7 +138,7 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ngx_chain_t                *cl;
     ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_form_field_t   fields[7];
+    ngx_http_otp_form_field_t   fields[10];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
@@ -190,15 +190,22 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     fields[5].size = 32;
     fields[6].name = "k";
     fields[6].size = 512;
+    fields[7].name = "t";
+    fields[7].size = 64;
+    fields[8].name = "number";
+    fields[8].size = 4;
+    fields[9].name = "deny";
+    fields[9].size = 4;
 
-    for (rc = 0; rc < 7; rc++) {
+    for (rc = 0; rc < 10; rc++) {
         fields[rc].value = ngx_pnalloc(r->pool, fields[rc].size);
         if (fields[rc].value == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields, 7)
+    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields,
+                                10)
         != NGX_HTTP_OTP_FORM_OK)
     {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -217,6 +224,11 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ep->pass.data = (u_char *) fields[6].value;
     ep->pass.len = fields[6].len;
     ep->remember = (fields[4].len == 1 && fields[4].value[0] == '1');
+    ep->link_token.data = (u_char *) fields[7].value;
+    ep->link_token.len = fields[7].len;
+    ep->link_number.data = (u_char *) fields[8].value;
+    ep->link_number.len = fields[8].len;
+    ep->link_deny = (fields[9].len == 1 && fields[9].value[0] == '1');
 
     if (fields[3].found) {
         ep->ret.data = (u_char *) fields[3].value;
@@ -355,6 +367,7 @@ ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
     ids.new_session.data = ep->sid.hash;
     ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
     ids.enrollment = ep->enroll_hash;
+    ids.link = ep->link_hash;
 
     ep->done = done;
     ep->script = script;

@@ -35,7 +35,9 @@ typedef enum {
     NGX_HTTP_OTP_RECOVERY_FORM,
     NGX_HTTP_OTP_RECOVERY_POST,
     NGX_HTTP_OTP_SMS_FORM,
-    NGX_HTTP_OTP_SMS_POST
+    NGX_HTTP_OTP_SMS_POST,
+    NGX_HTTP_OTP_LINK_FORM,
+    NGX_HTTP_OTP_LINK_POST
 } ngx_http_otp_action_e;
 
 
@@ -84,6 +86,18 @@ typedef struct {
     /* the browser's pending enrollment: its cookie, its key's id */
     ngx_str_t                   enroll_cookie;
     ngx_str_t                   enroll_hash;
+
+    /*
+     * cross-device approval: the token (base64url), its keyed hash (the
+     * request's id), the binding cookie's value and its keyed hash, the
+     * number to choose
+     */
+    ngx_str_t                   link_token;
+    ngx_str_t                   link_hash;
+    ngx_str_t                   link_cookie;
+    ngx_str_t                   link_bind;
+    ngx_str_t                   link_number;
+    unsigned                    link_deny:1;  /* POST link: "not me" */
 } ngx_http_otp_ep_t;
 
 

@@ -69,12 +69,6 @@ ngx_http_otp_methods(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *np |= m;
     }
 
-    if (*np & NGX_HTTP_OTP_METHOD_LINK) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"otp_methods\": \"link\" (cross-device "
-                           "approval) is not available yet; ignored");
-    }
-
     return NGX_CONF_OK;
 }
 

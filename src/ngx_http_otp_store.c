@@ -39,13 +39,15 @@ typedef enum {
     NGX_HTTP_OTP_K_CHALLENGE,     /* c:<challenge id> */
     NGX_HTTP_OTP_K_SESSION,       /* s:<hash>: the session presented */
     NGX_HTTP_OTP_K_NEW_SESSION,   /* s:<hash>: a session being made */
-    NGX_HTTP_OTP_K_ENROLL         /* e:<hash>: the browser's enrollment */
+    NGX_HTTP_OTP_K_ENROLL,        /* e:<hash>: the browser's enrollment */
+    NGX_HTTP_OTP_K_LINK,          /* lk:<hash>: a cross-device request */
+    NGX_HTTP_OTP_K_LINKS          /* ll: live cross-device requests */
 } ngx_http_otp_key_e;
 
 
 static const char  *ngx_http_otp_key_kinds[] = {
     "", "u", "l", "es", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s",
-    "e"
+    "e", "lk", "ll"
 };
 
 
@@ -220,6 +222,40 @@ static ngx_http_otp_field_t  ngx_http_otp_sms_reserve_fields[] = {
 };
 
 
+static ngx_http_otp_field_t  ngx_http_otp_link_new_fields[] = {
+    ngx_http_otp_int(S(BUSY), ngx_http_otp_link_reply_t, secs),
+    ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_link_reply_t,
+                              user),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_link_poll_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_link_reply_t, time),
+    ngx_http_otp_int(S(PENDING), ngx_http_otp_link_reply_t, number),
+    ngx_http_otp_int(S(PENDING) | S(LOCKED), ngx_http_otp_link_reply_t,
+                     secs),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_link_show_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_link_reply_t, number),
+    ngx_http_otp_str(S(OK), ngx_http_otp_link_reply_t, address),
+    ngx_http_otp_str(S(OK), ngx_http_otp_link_reply_t, agent),
+    ngx_http_otp_int(S(OK), ngx_http_otp_link_reply_t, time),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_link_decide_fields[] = {
+    ngx_http_otp_str(S(OK) | S(WRONG), ngx_http_otp_link_reply_t, address),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_link_reply_t, secs),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_link_reply_t, first),
+    ngx_http_otp_field_end
+};
+
+
 static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
     ngx_http_otp_field_end
 };
@@ -247,6 +283,8 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 #define C    NGX_HTTP_OTP_K_CHALLENGE
 #define SS   NGX_HTTP_OTP_K_SESSION
 #define SN   NGX_HTTP_OTP_K_NEW_SESSION
+#define LK   NGX_HTTP_OTP_K_LINK
+#define LL   NGX_HTTP_OTP_K_LINKS
 
 /* in the order of ngx_http_otp_script_e: keys as KEYS[1..], ARGV count */
 
@@ -318,7 +356,24 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         | S(NO_CHALLENGE) | S(CONFLICT),
                         ngx_http_otp_attempt_reply_t,
                         ngx_http_otp_sms_attempt_fields, C, F, L, U, SN, SU,
-                        D, CL)
+                        D, CL),
+    ngx_http_otp_script(link_new, 9,
+                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
+                        ngx_http_otp_link_reply_t,
+                        ngx_http_otp_link_new_fields, LK, LL, U, L, ES),
+    ngx_http_otp_script(link_poll, 5,
+                        S(OK) | S(PENDING) | S(DENIED) | S(EXPIRED)
+                        | S(LOCKED) | S(NONE),
+                        ngx_http_otp_link_reply_t,
+                        ngx_http_otp_link_poll_fields, LK, LL, U, L, SN,
+                        SU),
+    ngx_http_otp_script(link_show, 2, S(OK) | S(NONE),
+                        ngx_http_otp_link_reply_t,
+                        ngx_http_otp_link_show_fields, LK),
+    ngx_http_otp_script(link_decide, 5,
+                        S(OK) | S(WRONG) | S(LOCKED) | S(NONE),
+                        ngx_http_otp_link_reply_t,
+                        ngx_http_otp_link_decide_fields, LK, U, F, L)
 };
 
 #undef U
@@ -335,6 +390,8 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 #undef C
 #undef SS
 #undef SN
+#undef LK
+#undef LL
 
 
 /* the bytes a hash tag keeps as they are */
@@ -373,6 +430,8 @@ static ngx_str_t  ngx_http_otp_statuses[] = {
     ngx_string("other_user"),
     ngx_string("revoked"),
     ngx_string("expired"),
+    ngx_string("pending"),
+    ngx_string("denied"),
     ngx_null_string
 };
 
@@ -558,11 +617,14 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
              : (kind == NGX_HTTP_OTP_K_SESSION) ? &ids->session
              : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
              : (kind == NGX_HTTP_OTP_K_ENROLL) ? &ids->enrollment
+             : (kind == NGX_HTTP_OTP_K_LINK) ? &ids->link
              : NULL;
 
-        if (kind == NGX_HTTP_OTP_K_ENROLL && id->len == 0) {
+        if ((kind == NGX_HTTP_OTP_K_ENROLL || kind == NGX_HTTP_OTP_K_LINK)
+            && id->len == 0)
+        {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "otp: %V called without an enrollment id",
+                          "otp: %V called without its id",
                           &s->redis.name);
             return NGX_ERROR;
         }

@@ -43,6 +43,10 @@ typedef enum {
     NGX_HTTP_OTP_SMS_RESERVE,
     NGX_HTTP_OTP_SMS_DONE,
     NGX_HTTP_OTP_SMS_ATTEMPT,
+    NGX_HTTP_OTP_LINK_NEW,
+    NGX_HTTP_OTP_LINK_POLL,
+    NGX_HTTP_OTP_LINK_SHOW,
+    NGX_HTTP_OTP_LINK_DECIDE,
     NGX_HTTP_OTP_NSCRIPTS
 } ngx_http_otp_script_e;
 
@@ -70,15 +74,18 @@ typedef enum {
     NGX_HTTP_OTP_ST_STALE,
     NGX_HTTP_OTP_ST_OTHER_USER,
     NGX_HTTP_OTP_ST_REVOKED,
-    NGX_HTTP_OTP_ST_EXPIRED
+    NGX_HTTP_OTP_ST_EXPIRED,
+    NGX_HTTP_OTP_ST_PENDING,
+    NGX_HTTP_OTP_ST_DENIED
 } ngx_http_otp_store_status_e;
 
 
 /*
  * What a script's keys are built from: the user always (every key of a
  * user carries the user's hash tag), a challenge id, a session's hash,
- * the hash of a session being made and the hash of the browser's
- * pending enrollment where the script needs them.
+ * the hash of a session being made, the hash of the browser's
+ * pending enrollment and the hash of a cross-device request's token
+ * where the script needs them.
  */
 typedef struct {
     ngx_str_t                   user;
@@ -86,6 +93,7 @@ typedef struct {
     ngx_str_t                   session;
     ngx_str_t                   new_session;
     ngx_str_t                   enrollment;
+    ngx_str_t                   link;
 } ngx_http_otp_store_ids_t;
 
 
@@ -195,6 +203,19 @@ typedef struct {
     ngx_str_t                   phone;
     ngx_int_t                   secs;
 } ngx_http_otp_sms_reply_t;
+
+
+/* link_new.lua, link_poll.lua, link_show.lua, link_decide.lua */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_http_otp_user_state_t   user;         /* link_new.lua */
+    ngx_int_t                   number;
+    ngx_int_t                   secs;         /* left, or locked */
+    ngx_int_t                   first;        /* this answer locked */
+    ngx_int_t                   time;         /* created, approved */
+    ngx_str_t                   address;      /* of the waiting browser */
+    ngx_str_t                   agent;
+} ngx_http_otp_link_reply_t;
 
 
 ngx_http_otp_ctx_t *ngx_http_otp_get_ctx(ngx_http_request_t *r);
