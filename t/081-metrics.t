@@ -354,6 +354,10 @@ my %expect = (
     'otp_sms_failed_total' => 0,
 );
 
+# cross-device requests: none in this test (t/130-link.t counts them)
+$expect{"otp_link_requests_total{result=\"$_\"}"} = 0
+    for qw(created approved denied expired);
+
 # HOTP, recovery and SMS codes: none in this test
 for my $m (qw(hotp recovery sms)) {
     $expect{"otp_verifications_total{method=\"$m\",result=\"$_\"}"} = 0

@@ -374,10 +374,17 @@ is($rc, 0, 'every new directive with a valid value passes') or diag($out);
 ($rc, $out) = nginx_t('otp_max_age off; otp_remember_device off;');
 is($rc, 0, '"off" passes') or diag($out);
 
-($rc, $out) = nginx_t('otp_methods link totp;');
+($rc, $out) = nginx_t('otp_methods link totp; otp_link_ttl 30s;');
 is($rc, 0, 'otp_methods link passes');
-like($out, qr/\[warn\].*"otp_methods": "link".*not available/,
-     '... with a warning');
+unlike($out, qr/"otp_methods"|"otp_link_ttl"/, '... without a warning');
+
+($rc, $out) = nginx_t('otp_link_ttl 2h;');
+isnt($rc, 0, 'otp_link_ttl above 1h fails');
+like($out, qr/"otp_link_ttl" must be at most 1h/, '... saying so');
+
+($rc, $out) = nginx_t('otp_link_ttl 0;');
+isnt($rc, 0, 'otp_link_ttl 0 fails');
+like($out, qr/otp_link_ttl/, '... naming the directive');
 
 for my $case (
     ['otp_bypass without a value', 'otp_bypass', 'otp_bypass;'],

@@ -146,7 +146,8 @@ like($url // '', qr{^\Q$origin\E/_otp/link\?t=[A-Za-z0-9_-]{22}$},
 like($number // '', qr/^[1-9]\d$/, 'and a two-digit number');
 like($r->{content}, qr{<svg\b.*</svg>}s, 'an inline SVG QR code');
 like($r->{content},
-     qr{<meta http-equiv="refresh"\s+content="[23]; url=challenge\?method=link&amp;r=/private/">},
+     qr{<meta\ http-equiv="refresh"\s+
+        content="[23];\ url=challenge\?method=link&amp;r=/private/">}x,
      'the page refreshes itself every 2-3 s');
 unlike($r->{content}, qr/<script/i, 'without a script');
 
@@ -256,7 +257,8 @@ is($t->redis('HGET', $lk[0], 'st'), 'approved', 'the request is approved');
 is(metric('approved'), $approved + 1, 'otp_link_requests_total approved');
 
 my $log = $t->error_log;
-like($log, qr/user "alice": cross-device request of 127\.0\.0\.1 approved on 127\.0\.0\.1/,
+my $lip = '127\.0\.0\.1';
+like($log, qr/user "alice": cross-device request of $lip approved on $lip/,
      'the approval is logged with the user and both addresses');
 unlike($log, qr/\Q$token\E/, 'no token in the log');
 unlike($log, qr/\Q$pc->{cookie}\E/, 'no binding in the log');
@@ -332,7 +334,9 @@ like($r->{content}, qr/Wrong number/, '... says so');
 is($t->redis('GET', okey('f', 'alice')), $fails + 1,
    'a failure of the user counted');
 is(metric('denied'), $denied + 1, 'otp_link_requests_total denied');
-like($t->error_log, qr/user "alice": cross-device request of 127\.0\.0\.1 denied \(wrong number\) on 127\.0\.0\.1/,
+like($t->error_log,
+     qr/user[ ]"alice":[ ]cross-device[ ]request[ ]of[ ]$lip[ ]denied
+        [ ]\(wrong[ ]number\)[ ]on[ ]$lip/x,
      'logged');
 $r = $phone->post('link', { t => $tok2, csrf => $csrf, number => $n2 });
 is($r->{status}, 403, 'the right number after: refused (burnt)');
@@ -351,7 +355,8 @@ $r = $phone->post('link', { t => $tok3, deny => 1,
 is($r->{status}, 200, '"That\'s not me": 200');
 like($r->{content}, qr/Turned down/, '... turned down');
 is($t->redis('GET', okey('f', 'alice')), $fails + 2, 'a failure counted');
-like($t->error_log, qr/user "alice": cross-device request of 127\.0\.0\.1 denied \(not me\)/,
+like($t->error_log,
+     qr/user "alice": cross-device request of $lip denied \(not me\)/,
      'logged');
 $r = wait_get($pc3);
 is($r->{status}, 403, 'the waiting browser: not approved');
