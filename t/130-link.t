@@ -366,6 +366,22 @@ $phone->verify(time => time + 60);
 is($t->redis('GET', okey('f', 'alice')), undef,
    'a right code clears the failures');
 
+# ------------------------------------- sessions revoked after the approval
+
+my $pc8 = waiting();
+(undef, my $n8, my $tok8) = shown(wait_get($pc8));
+$r = phone_get($phone, $tok8);
+$r = $phone->post('link', { t => $tok8, number => $n8,
+                            csrf => form_field($r->{content}, 'csrf') });
+is($r->{status}, 200, 'approved');
+$r = OtpFlow->new($t)->request('DELETE', '/_otp_admin/users/alice/sessions');
+is($r->{status}, 200, 'then an administrator ends alice\'s sessions');
+$r = wait_get($pc8);
+is($r->{status}, 403, 'the approval is not redeemed');
+ok(!cookie_value($r, 'otp_session'), '... no session');
+$r = $phone->verify(time => time + 90);
+is($r->{status}, 303, 'alice signs in on the phone again');
+
 # ------------------------------------------------------------- expiry
 
 my $expired = metric('expired');
