@@ -15,6 +15,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use HTTP::Tiny;
 use Time::HiRes qw(sleep);
 
 use OtpTest;
@@ -30,6 +31,12 @@ $t->private_site;
 $t->run_redis;
 
 my $short = OtpTest::free_port();
+my $tls = OtpTest::free_port();
+my $d = $t->dir;
+system("openssl req -x509 -newkey rsa:2048 -nodes -keyout $d/key.pem"
+       . " -out $d/cert.pem -days 1 -subj /CN=localhost"
+       . " >$d/openssl.log 2>&1") == 0
+    or BAIL_OUT('openssl could not make a certificate');
 
 $t->write_conf(OtpTest::servers_conf(
     workers => 1,
@@ -38,7 +45,9 @@ $t->write_conf(OtpTest::servers_conf(
                . "otp_session_recheck 0;\notp_totp_skew 3;\n"
                . "otp_lockout 10 15m;",
     common  => OtpTest::site_locations() . OtpTest::admin_locations(),
-    servers => [['%%PORT%%', ''], [$short, 'otp_link_ttl 2s;']],
+    servers => [['%%PORT%%', ''], [$short, 'otp_link_ttl 2s;'],
+                ["$tls ssl", "ssl_certificate $d/cert.pem;\n"
+                             . "ssl_certificate_key $d/key.pem;"]],
 ));
 
 $t->run_nginx;
@@ -196,6 +205,22 @@ is(scalar keys %seen, 3, 'all three differ');
 like($r->{content}, qr/That's not me|That&#39;s not me/, 'a "not me" button');
 my $csrf = form_field($r->{content}, 'csrf');
 ok($csrf, 'a CSRF token');
+
+# on https: a __Host- cookie, Secure, and an https link
+{
+    my $https = HTTP::Tiny->new(max_redirect => 0, verify_SSL => 0);
+    my $res = $https->get("https://127.0.0.1:$tls$wait_path", { headers => {
+        Authorization => OtpFlow::basic_auth('alice'),
+        Accept => 'text/html' } });
+    is($res->{status}, 200, 'on https: the waiting page');
+    my $c = $res->{headers}{'set-cookie'} // '';
+    like("@{[ ref $c ? @$c : $c ]}",
+         qr/(?:^|\s)__Host-otp_session_link=[\w-]{43};[ ]Path=\/;
+            [ ]Max-Age=\d+;[ ]HttpOnly;[ ]SameSite=Lax;[ ]Secure/x,
+         '... the binding cookie is __Host-, Secure, for / alone');
+    like($res->{content}, qr{<a href="https://127\.0\.0\.1:$tls/_otp/link\?t=},
+         '... and the link is https');
+}
 
 # ------------------------------------------------------------ refusals
 

@@ -353,7 +353,7 @@ static const test_page_t  pages[] = {
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
       "sms_sent sms_phone sms_wait recovery_left remember_device "
-      "remember_days pass",
+      "remember_days pass has_link",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"verify\""
       "|name=\"csrf\" value=\"CSRF&amp;1\""
@@ -403,7 +403,19 @@ static const test_page_t  pages[] = {
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"logout\""
       "|name=\"csrf\" value=\"CSRF&amp;1\"|Sign out"
-      "|name=\"keep_device\" value=\"1\"" }
+      "|name=\"keep_device\" value=\"1\"" },
+
+    { "link.html",
+      "issuer user return_q pending url qr_svg number secs denied expired",
+      "qr_svg",
+      "<html lang=\"en\">|href=\"challenge?r=%2Fp%3Fa%3D1%26b\""
+      "|Signed in as <strong>alice</strong>" },
+
+    { "link_approve.html",
+      "issuer user ask token csrf address agent time choice_a choice_b "
+      "choice_c approved denied wrong",
+      "",
+      "<html lang=\"en\">" }
 };
 
 
