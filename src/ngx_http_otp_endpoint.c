@@ -13,6 +13,7 @@
  *   GET, POST recovery           ngx_http_otp_recovery_page.c
  *   GET sms, POST sms with phone ngx_http_otp_sms_phone_page.c
  *   POST sms (a text)            ngx_http_otp_sms_send.c
+ *   GET, POST account            ngx_http_otp_account.c
  *
  * What the pages share (the form, the steps, CSRF, redirects) is in
  * ngx_http_otp_page_flow.c.
@@ -20,6 +21,7 @@
 
 
 #include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_account.h"
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_logout.h"
 #include "ngx_http_otp_page.h"
@@ -91,6 +93,10 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_SMS_POST
                                                   : NGX_HTTP_OTP_SMS_FORM;
 
+    } else if (ngx_http_otp_is(&action, "account")) {
+        ep->action = (r->method == NGX_HTTP_POST)
+                     ? NGX_HTTP_OTP_ACCOUNT_POST : NGX_HTTP_OTP_ACCOUNT_FORM;
+
     } else {
         return NGX_HTTP_NOT_FOUND;
     }
@@ -102,7 +108,8 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         || ep->action == NGX_HTTP_OTP_ENROLL_POST
         || ep->action == NGX_HTTP_OTP_LOGOUT_POST
         || ep->action == NGX_HTTP_OTP_RECOVERY_POST
-        || ep->action == NGX_HTTP_OTP_SMS_POST)
+        || ep->action == NGX_HTTP_OTP_SMS_POST
+        || ep->action == NGX_HTTP_OTP_ACCOUNT_POST)
     {
         if (r->method != NGX_HTTP_POST) {
             return NGX_HTTP_NOT_ALLOWED;
@@ -152,6 +159,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
     case NGX_HTTP_OTP_SMS_FORM:
         return ngx_http_otp_sms_form(r);
 
+    case NGX_HTTP_OTP_ACCOUNT_FORM:
+        return ngx_http_otp_account(r);
+
     default: /* NGX_HTTP_OTP_LOGOUT_FORM */
         return ngx_http_otp_logout_form(r);
     }
@@ -186,6 +196,10 @@ ngx_http_otp_endpoint_post(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_RECOVERY_POST:
         rc = ngx_http_otp_recovery(r);
+        break;
+
+    case NGX_HTTP_OTP_ACCOUNT_POST:
+        rc = ngx_http_otp_account(r);
         break;
 
     case NGX_HTTP_OTP_SMS_POST:

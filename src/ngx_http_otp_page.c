@@ -21,7 +21,8 @@ ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
     ngx_string("sms.html"),
     ngx_string("locked.html"),
     ngx_string("error.html"),
-    ngx_string("logout.html")
+    ngx_string("logout.html"),
+    ngx_string("account.html")
 };
 
 

@@ -21,6 +21,7 @@ typedef enum {
     NGX_HTTP_OTP_PAGE_LOCKED,
     NGX_HTTP_OTP_PAGE_ERROR,
     NGX_HTTP_OTP_PAGE_LOGOUT,
+    NGX_HTTP_OTP_PAGE_ACCOUNT,
     NGX_HTTP_OTP_NPAGES
 } ngx_http_otp_page_e;
 

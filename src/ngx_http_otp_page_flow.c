@@ -39,7 +39,7 @@ static void ngx_http_otp_ep_reply(ngx_http_request_t *r,
 /* for the debug log, in the order of ngx_http_otp_action_e */
 static const char  *ngx_http_otp_ep_pages[] = {
     "challenge", "verify", "enroll", "enroll", "logout", "logout",
-    "recovery", "recovery", "sms", "sms"
+    "recovery", "recovery", "sms", "sms", "account", "account"
 };
 
 
@@ -138,7 +138,7 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ngx_chain_t                *cl;
     ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_form_field_t   fields[7];
+    ngx_http_otp_form_field_t   fields[12];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
@@ -190,15 +190,26 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     fields[5].size = 32;
     fields[6].name = "k";
     fields[6].size = 512;
+    fields[7].name = "action";
+    fields[7].size = 16;
+    fields[8].name = "id";
+    fields[8].size = 16;
+    fields[9].name = "name";
+    fields[9].size = 65;
+    fields[10].name = "add";
+    fields[10].size = 4;
+    fields[11].name = "confirm";
+    fields[11].size = 4;
 
-    for (rc = 0; rc < 7; rc++) {
+    for (rc = 0; rc < 12; rc++) {
         fields[rc].value = ngx_pnalloc(r->pool, fields[rc].size);
         if (fields[rc].value == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields, 7)
+    if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields,
+                                12)
         != NGX_HTTP_OTP_FORM_OK)
     {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -217,6 +228,14 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ep->pass.data = (u_char *) fields[6].value;
     ep->pass.len = fields[6].len;
     ep->remember = (fields[4].len == 1 && fields[4].value[0] == '1');
+    ep->act.data = (u_char *) fields[7].value;
+    ep->act.len = fields[7].len;
+    ep->aid.data = (u_char *) fields[8].value;
+    ep->aid.len = fields[8].len;
+    ep->aname.data = (u_char *) fields[9].value;
+    ep->aname.len = fields[9].len;
+    ep->add = (fields[10].len == 1 && fields[10].value[0] == '1');
+    ep->confirm = (fields[11].len == 1 && fields[11].value[0] == '1');
 
     if (fields[3].found) {
         ep->ret.data = (u_char *) fields[3].value;

@@ -35,7 +35,9 @@ typedef enum {
     NGX_HTTP_OTP_RECOVERY_FORM,
     NGX_HTTP_OTP_RECOVERY_POST,
     NGX_HTTP_OTP_SMS_FORM,
-    NGX_HTTP_OTP_SMS_POST
+    NGX_HTTP_OTP_SMS_POST,
+    NGX_HTTP_OTP_ACCOUNT_FORM,
+    NGX_HTTP_OTP_ACCOUNT_POST
 } ngx_http_otp_action_e;
 
 
@@ -84,6 +86,13 @@ typedef struct {
     /* the browser's pending enrollment: its cookie, its key's id */
     ngx_str_t                   enroll_cookie;
     ngx_str_t                   enroll_hash;
+
+    /* the account page and enroll?add=1 */
+    ngx_str_t                   act;          /* POST account's action */
+    ngx_str_t                   aid;          /* an authenticator's id */
+    ngx_str_t                   aname;        /* its name */
+    unsigned                    add:1;        /* one more authenticator */
+    unsigned                    confirm:1;    /* the last one goes */
 } ngx_http_otp_ep_t;
 
 
