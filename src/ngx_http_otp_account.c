@@ -36,7 +36,7 @@ static void ngx_http_otp_account_changed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_account_confirm(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_account_list(ngx_http_request_t *r,
-    ngx_array_t *list, ngx_str_t *csrf, ngx_str_t *html);
+    ngx_array_t *list, ngx_str_t *csrf, ngx_str_t *ret_in, ngx_str_t *html);
 static u_char *ngx_http_otp_account_date(u_char *p, ngx_str_t *v);
 static ngx_int_t ngx_http_otp_account_phone(ngx_http_request_t *r,
     ngx_str_t *sealed, ngx_str_t *masked);
@@ -132,7 +132,8 @@ ngx_http_otp_account_state(ngx_http_request_t *r,
     }
 
     if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
-        || ngx_http_otp_account_list(r, ar->authenticators, &csrf, &list)
+        || ngx_http_otp_account_list(r, ar->authenticators, &csrf,
+                                     &ep->ret, &list)
            != NGX_OK
         || ngx_http_otp_account_phone(r, &ar->phone, &phone) != NGX_OK)
     {
@@ -412,6 +413,7 @@ ngx_http_otp_account_confirm(ngx_http_request_t *r)
     "<span class=\"muted\"> added %s, last used %s</span>"                    \
     "<form method=\"post\" action=\"account\" class=\"row\">"                 \
     "<input type=\"hidden\" name=\"csrf\" value=\"%V\">"                      \
+    "<input type=\"hidden\" name=\"return\" value=\"%*s\">"                   \
     "<input type=\"hidden\" name=\"action\" value=\"rename\">"                \
     "<input type=\"hidden\" name=\"id\" value=\"%V\">"                        \
     "<label for=\"name%V\">Name</label>"                                      \
@@ -420,6 +422,7 @@ ngx_http_otp_account_confirm(ngx_http_request_t *r)
     "<button type=\"submit\" class=\"secondary\">Rename</button></form>"      \
     "<form method=\"post\" action=\"account\">"                               \
     "<input type=\"hidden\" name=\"csrf\" value=\"%V\">"                      \
+    "<input type=\"hidden\" name=\"return\" value=\"%*s\">"                   \
     "<input type=\"hidden\" name=\"action\" value=\"remove\">"                \
     "<input type=\"hidden\" name=\"id\" value=\"%V\">"                        \
     "<button type=\"submit\" class=\"secondary\">Remove</button></form>"      \
@@ -427,10 +430,10 @@ ngx_http_otp_account_confirm(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
-    ngx_str_t *csrf, ngx_str_t *html)
+    ngx_str_t *csrf, ngx_str_t *ret_in, ngx_str_t *html)
 {
-    u_char      *p, *name, added[16], used[16];
-    size_t       len, nlen;
+    u_char      *p, *name, *ret, added[16], used[16];
+    size_t       len, nlen, rlen;
     ngx_str_t   *v, plain = ngx_string("Authenticator");
     ngx_uint_t   i, n;
 
@@ -442,6 +445,18 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
     }
 
     v = list->elts;
+
+    /* the return address, escaped for the forms' hidden fields */
+
+    rlen = ngx_http_otp_template_escape((char *) ret_in->data, ret_in->len,
+                                        NULL);
+    ret = ngx_pnalloc(r->pool, rlen + 1);
+    if (ret == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_otp_template_escape((char *) ret_in->data, ret_in->len,
+                                 (char *) ret);
 
     len = sizeof("<ul class=\"authn\"></ul>");
 
@@ -455,7 +470,7 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
         len += sizeof(NGX_HTTP_OTP_ACCOUNT_ITEM) + 2 * sizeof(added)
                + 2 * ngx_http_otp_template_escape((char *) v[i + 1].data,
                                                   v[i + 1].len, NULL)
-               + 3 * csrf->len + 5 * v[i].len;
+               + 3 * csrf->len + 5 * v[i].len + 2 * rlen;
     }
 
     html->data = ngx_pnalloc(r->pool, len);
@@ -483,8 +498,8 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
         *ngx_http_otp_account_date(used, &v[i + 3]) = '\0';
 
         p = ngx_sprintf(p, NGX_HTTP_OTP_ACCOUNT_ITEM, nlen, name, added,
-                        used, csrf, &v[i], &v[i], &v[i], nlen, name, csrf,
-                        &v[i]);
+                        used, csrf, rlen, ret, &v[i], &v[i], &v[i], nlen,
+                        name, csrf, rlen, ret, &v[i]);
     }
 
     p = ngx_cpymem(p, "</ul>", sizeof("</ul>") - 1);
