@@ -91,7 +91,7 @@ ngx_http_otp_enroll(ngx_http_request_t *r)
         ep->add = (add.len == 1 && add.data[0] == '1');
     }
 
-    if (ep->add && ep->aname.len
+    if (ep->aname.len
         && ngx_http_otp_authn_name_valid(&ep->aname) != NGX_OK)
     {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -142,8 +142,13 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
-    if (ep->add && !us->must_enroll
-        && ngx_http_otp_authn_count(us) >= NGX_HTTP_OTP_AUTHN_MOST)
+    /* asked to enroll again: the new one replaces them all */
+
+    if (us->must_enroll) {
+        ep->add = 0;
+    }
+
+    if (ep->add && ngx_http_otp_authn_count(us) >= NGX_HTTP_OTP_AUTHN_MOST)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_full(r));
         return;
