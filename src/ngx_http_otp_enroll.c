@@ -148,7 +148,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         ep->add = 0;
     }
 
-    if (ep->add && ngx_http_otp_authn_count(us) >= NGX_HTTP_OTP_AUTHN_MOST)
+    if (ep->add
+        && ngx_http_otp_authn_count(us) >= NGX_HTTP_OTP_AUTHN_MOST)
     {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_full(r));
         return;
