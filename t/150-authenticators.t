@@ -137,6 +137,23 @@ my ($cp) = OtpFlow->new($t, user => 'alice')->challenge;
 ok(!defined form_field($cp->{content}, 'k'),
    'the challenge form has no key pass with two authenticators');
 
+# the cost of a code, counted by Redis: one trip with one authenticator
+# (the key pass), two with several (the record is read first)
+sub trips {
+    my ($user, $code) = @_;
+    my $f = OtpFlow->new($t, user => $user);
+    my (undef, $csrf) = $f->challenge;
+    $t->redis('CONFIG', 'RESETSTAT');
+    my $r = $f->verify(csrf => $csrf, code => $code);
+    my $info = $t->redis('INFO', 'commandstats');
+    my $n = 0;
+    $n += $1 while $info =~ /^cmdstat_eval(?:sha)?:calls=(\d+)/mg;
+    return ($n, $r->{status});
+}
+
+is_deeply([ trips('alice', '000000') ], [ 2, 401 ],
+          'a code of a user with two authenticators: two trips');
+
 # names escaped on the account page
 $r = $alice->get('/_otp/account');
 is($r->{status}, 200, 'the account page');
@@ -215,6 +232,8 @@ is_deeply([ map { [ $_->{id}, $_->{name}, $_->{created} ] }
           'reads as one authenticator, id 1, named "Authenticator"');
 my ($c2f, $rc) = sign_in('carol', $c1, $now + 60);
 is($rc->{status}, 303, 'its codes pass');
+is_deeply([ trips('carol', '000000') ], [ 1, 401 ],
+          'with one authenticator, a code is still one trip');
 $r = $carol->get('/_otp/account');
 like($r->{content}, qr/<strong>Authenticator<\/strong>/,
      'the account page shows it');

@@ -20,13 +20,14 @@ use Test::More;
 use OtpTest;
 use OtpKeys;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users);
+use OtpAttack qw(users site);
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 
 my @racers = map { "dave$_" } 1 .. 4;
-users($t, qw(alice bob carol), @racers);
+users($t, qw(alice bob carol erin), @racers);
+my $sms_port = OtpTest::free_port();
 mkdir $t->dir . '/site';
 $t->write_file('site/index.html', "private page\n", 0644);
 
@@ -39,7 +40,12 @@ $t->write_conf(OtpTest::servers_conf(
                . "otp_remember_device 30d;\notp_totp_skew 10;\n"
                . "otp_log_level notice;",
     common  => OtpTest::site_locations() . OtpTest::admin_locations(),
-    servers => [['%%PORT%%', '']],
+    servers => [['%%PORT%%', ''],
+                # texts offered: a number is a factor (no text is sent)
+                [$sms_port, "otp_methods totp sms recovery;\n"
+                            . "otp_sms_provider /_otp_sms;\n"
+                            . "location = /_otp_sms { internal; "
+                            . "return 500; }"]],
 ));
 
 $t->run_nginx;
@@ -262,6 +268,32 @@ my ($cid) = map { $_->{id} } @{ admin_get('carol')->{authenticators} };
 $r = change($carol, action => 'remove', id => $cid, csrf => $csrf);
 is($r->{status}, 409,
    'with a number but no texts offered here: asked first all the same');
+
+# where texts are offered, a number is another factor: the last
+# authenticator goes without a question, and the page shows the number
+my $put = $http->request('PUT', $t->url('/_otp_admin/users/erin/phone'),
+                         { content => '{"phone":"+15555550123"}' });
+is($put->{status}, 200, 'erin has a number');
+my $erin = OtpFlow->new(site($t, $sms_port), user => 'erin');
+$r = $erin->get('/_otp/enroll?r=%2F');
+is($r->{status}, 302, 'with a number, setting up an app needs a code');
+$t->redis('HDEL', okey(u => 'erin'), 'phone');
+$erin->enroll(time => $now);
+$put = $http->request('PUT', $t->url('/_otp_admin/users/erin/phone'),
+                      { content => '{"phone":"+15555550123"}' });
+$t->redis('HSET', $_, 'a', time)
+    for @{ $t->redis('SMEMBERS', okey('su', 'erin')) };
+($page, $csrf) = account($erin);
+is($page->{status}, 200, 'her account page');
+like($page->{content}, qr/<strong>\+1555\*\*\*0123<\/strong>/,
+     'the number, masked');
+like($page->{content}, qr/href="[^"]*sms\?r=[^"]*"[^>]*>Change the phone/,
+     'a link to change it');
+my ($eid) = map { $_->{id} } @{ admin_get('erin')->{authenticators} };
+$r = change($erin, action => 'remove', id => $eid, csrf => $csrf);
+is($r->{status}, 303, 'the last authenticator, with a number: removed');
+is_deeply(names('erin'), [], 'none left');
+ok(passes($erin), 'she goes on');
 
 # ------------------------------------------------------- two at once
 
