@@ -5,6 +5,7 @@
  *
  *     GET     users/<user>
  *     DELETE  users/<user>/totp
+ *     DELETE  users/<user>/authenticators/<id>
  *     POST    users/<user>/require-enroll
  *     POST    users/<user>/unlock
  *     PUT     users/<user>/phone           {"phone": "+15555550123"}
@@ -21,6 +22,7 @@
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_authn.h"
 
 #include <jansson.h>
 
@@ -35,7 +37,8 @@ typedef enum {
     NGX_HTTP_OTP_ADMIN_REQUIRE,
     NGX_HTTP_OTP_ADMIN_UNLOCK,
     NGX_HTTP_OTP_ADMIN_PHONE,
-    NGX_HTTP_OTP_ADMIN_REVOKE
+    NGX_HTTP_OTP_ADMIN_REVOKE,
+    NGX_HTTP_OTP_ADMIN_REMOVE
 } ngx_http_otp_admin_action_e;
 
 
@@ -50,6 +53,7 @@ typedef struct {
 typedef struct {
     ngx_http_otp_admin_route_t     *route;
     ngx_str_t                       user;
+    ngx_str_t                       id;       /* an authenticator's */
     const char                     *error;
 
     unsigned                        referenced:1;
@@ -64,6 +68,8 @@ static ngx_int_t ngx_http_otp_admin_user(ngx_http_request_t *r,
 static json_t *ngx_http_otp_admin_user_json(ngx_http_request_t *r,
     ngx_str_t *user);
 static ngx_int_t ngx_http_otp_admin_act(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_admin_remove(ngx_http_request_t *r);
+static json_t *ngx_http_otp_admin_authenticators(ngx_array_t *list);
 static void ngx_http_otp_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_admin_set_phone(ngx_http_request_t *r,
     u_char *body, size_t len);
@@ -101,7 +107,11 @@ static ngx_http_otp_admin_route_t  ngx_http_otp_admin_routes[] = {
       ngx_string("PUT"), NGX_HTTP_OTP_ADMIN_PHONE },
 
     { ngx_string("/sessions"), NGX_HTTP_DELETE,
-      ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_REVOKE }
+      ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_REVOKE },
+
+    /* a path that ends with "/" takes an id: digits */
+    { ngx_string("/authenticators/"), NGX_HTTP_DELETE,
+      ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_REMOVE }
 };
 
 
@@ -258,14 +268,29 @@ ngx_http_otp_admin_route(ngx_http_request_t *r, ngx_http_otp_admin_t *ad)
     for (i = 0; i < sizeof(ngx_http_otp_admin_routes)
                     / sizeof(ngx_http_otp_admin_route_t); i++)
     {
-        if (ngx_http_otp_admin_routes[i].path.len == rest.len
-            && ngx_strncmp(ngx_http_otp_admin_routes[i].path.data,
-                           rest.data, rest.len)
-               == 0)
+        route = &ngx_http_otp_admin_routes[i];
+
+        if (route->path.len == rest.len
+            && ngx_strncmp(route->path.data, rest.data, rest.len) == 0)
         {
-            route = &ngx_http_otp_admin_routes[i];
             break;
         }
+
+        if (route->path.len && route->path.data[route->path.len - 1] == '/'
+            && rest.len > route->path.len
+            && rest.len - route->path.len <= 10
+            && ngx_strncmp(route->path.data, rest.data, route->path.len)
+               == 0
+            && ngx_atoi(rest.data + route->path.len,
+                        rest.len - route->path.len)
+               != NGX_ERROR)
+        {
+            ad->id.data = rest.data + route->path.len;
+            ad->id.len = rest.len - route->path.len;
+            break;
+        }
+
+        route = NULL;
     }
 
     if (route == NULL) {
@@ -419,12 +444,42 @@ ngx_http_otp_admin_act(ngx_http_request_t *r)
         script = NGX_HTTP_OTP_UNLOCK;
         break;
 
+    case NGX_HTTP_OTP_ADMIN_REMOVE:
+        return ngx_http_otp_admin_remove(r);
+
     default: /* NGX_HTTP_OTP_ADMIN_REVOKE: sessions, remembered browsers */
         script = NGX_HTTP_OTP_REVOKE_USER;
         break;
     }
 
     return ngx_http_otp_admin_run(r, script, NULL, 0);
+}
+
+
+/* one authenticator goes (SPEC 5), and with it the user's sessions */
+
+static ngx_int_t
+ngx_http_otp_admin_remove(ngx_http_request_t *r)
+{
+    ngx_str_t                 args[2];
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_admin_t     *ad;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ad = ctx->admin;
+
+    args[0] = ad->id;
+
+    if (ngx_http_otp_store_num(r, &args[1], olcf->totp_period
+                                            * (2 * olcf->totp_skew + 2))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_AUTHN_REMOVE, args, 2);
 }
 
 
@@ -658,13 +713,79 @@ ngx_http_otp_admin_show(ngx_http_request_t *r,
            != 0
         || json_object_set_new(o, "must_enroll", json_boolean(must_enroll == 1))
            != 0
-        || json_object_set_new(o, "sessions", json_integer(sessions)) != 0)
+        || json_object_set_new(o, "sessions", json_integer(sessions)) != 0
+        || json_object_set_new(o, "authenticators",
+                               ngx_http_otp_admin_authenticators(
+                                   ar->authenticators))
+           != 0)
     {
         json_decref(o);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_otp_admin_send(r, NGX_HTTP_OK, o);
+}
+
+
+/*
+ * The authenticators: [{"id", "name", "created", "last_used", "type"}],
+ * times in unix seconds (null: not known, a record of a release with
+ * one authenticator), the name of one never named "Authenticator".
+ * NULL on an error (jansson then refuses to set it).
+ */
+
+static json_t *
+ngx_http_otp_admin_authenticators(ngx_array_t *list)
+{
+    json_t      *a, *o;
+    ngx_int_t    t;
+    ngx_str_t   *v;
+    ngx_uint_t   i, j;
+
+    a = json_array();
+    if (a == NULL || list == NULL) {
+        return a;
+    }
+
+    v = list->elts;
+
+    for (i = 0; i + NGX_HTTP_OTP_AUTHN_SHOWN <= list->nelts;
+         i += NGX_HTTP_OTP_AUTHN_SHOWN)
+    {
+        o = json_object();
+
+        if (o == NULL || json_array_append_new(a, o) != 0
+            || json_object_set_new(o, "id",
+                   json_integer(ngx_atoi(v[i].data, v[i].len))) != 0
+            || json_object_set_new(o, "name", v[i + 1].data
+                   ? json_stringn((char *) v[i + 1].data, v[i + 1].len)
+                   : json_string("Authenticator")) != 0)
+        {
+            json_decref(a);
+            return NULL;
+        }
+
+        for (j = 2; j < 4; j++) {
+            t = v[i + j].data ? ngx_atoi(v[i + j].data, v[i + j].len) : 0;
+
+            if (json_object_set_new(o, j == 2 ? "created" : "last_used",
+                                    t > 0 ? json_integer(t) : json_null())
+                != 0)
+            {
+                json_decref(a);
+                return NULL;
+            }
+        }
+
+        if (json_object_set_new(o, "type",
+                json_stringn((char *) v[i + 4].data, v[i + 4].len)) != 0)
+        {
+            json_decref(a);
+            return NULL;
+        }
+    }
+
+    return a;
 }
 
 
@@ -727,6 +848,11 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ad = ctx->admin;
 
+    if (reply->status == NGX_HTTP_OTP_ST_UNKNOWN) {
+        return ngx_http_otp_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                        "unknown authenticator");
+    }
+
     if (reply->status != NGX_HTTP_OTP_ST_OK) {
         return ngx_http_otp_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "redis unavailable");
@@ -758,6 +884,15 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "otp: admin set the phone number of user \"%V\"",
                       &ad->user);
+        break;
+
+    case NGX_HTTP_OTP_ADMIN_REMOVE:
+        sessions = ((ngx_http_otp_admin_reply_t *) reply)->sessions;
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: admin removed authenticator %V of user \"%V\" "
+                      "(%i left) and revoked %i sessions", &ad->id,
+                      &ad->user, ((ngx_http_otp_admin_reply_t *) reply)->count,
+                      sessions);
         break;
 
     default: /* NGX_HTTP_OTP_ADMIN_REVOKE */

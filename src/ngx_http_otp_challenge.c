@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_otp_challenge.h"
+#include "ngx_http_otp_account.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -280,6 +281,11 @@ ngx_http_otp_challenge_page(ngx_http_request_t *r, ngx_uint_t status)
     ngx_http_otp_page_var(&pv, "user", &ctx->user);
     ngx_http_otp_page_var(&pv, "csrf", &csrf);
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
+
+    if (ngx_http_otp_account_url(r, &pv) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_otp_page_var(&pv, "return_q", &ret_q);
 
     if (ep->pass.len) {
@@ -408,9 +414,12 @@ ngx_http_otp_pass_make(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
         || us->secret.len > NGX_HTTP_OTP_MAX_SECRET
                             + NGX_HTTP_OTP_SEAL_OVERHEAD
         || us->digits < 0 || us->digits > 255 || us->period < 0
-        || us->counter < 0)
+        || us->counter < 0 || (us->others && us->others->nelts))
     {
-        /* texts only, or a record this page cannot use: no pass */
+        /*
+         * texts only, a record this page cannot use, or several
+         * authenticators (the pass holds one): no pass
+         */
         return NGX_OK;
     }
 

@@ -15,6 +15,7 @@
  *   POST sms (a text)            ngx_http_otp_sms_send.c
  *   GET challenge?method=link    ngx_http_otp_link.c
  *   GET link?t=, POST link       ngx_http_otp_link_phone.c
+ *   GET, POST account            ngx_http_otp_account.c
  *
  * What the pages share (the form, the steps, CSRF, redirects) is in
  * ngx_http_otp_page_flow.c.
@@ -22,6 +23,7 @@
 
 
 #include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_account.h"
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_link.h"
 #include "ngx_http_otp_logout.h"
@@ -99,6 +101,9 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
     {
         ep->action = (r->method == NGX_HTTP_POST) ? NGX_HTTP_OTP_LINK_POST
                                                   : NGX_HTTP_OTP_LINK_FORM;
+    } else if (ngx_http_otp_is(&action, "account")) {
+        ep->action = (r->method == NGX_HTTP_POST)
+                     ? NGX_HTTP_OTP_ACCOUNT_POST : NGX_HTTP_OTP_ACCOUNT_FORM;
 
     } else {
         return NGX_HTTP_NOT_FOUND;
@@ -112,7 +117,8 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
         || ep->action == NGX_HTTP_OTP_LOGOUT_POST
         || ep->action == NGX_HTTP_OTP_RECOVERY_POST
         || ep->action == NGX_HTTP_OTP_SMS_POST
-        || ep->action == NGX_HTTP_OTP_LINK_POST)
+        || ep->action == NGX_HTTP_OTP_LINK_POST
+        || ep->action == NGX_HTTP_OTP_ACCOUNT_POST)
     {
         if (r->method != NGX_HTTP_POST) {
             return NGX_HTTP_NOT_ALLOWED;
@@ -170,6 +176,8 @@ ngx_http_otp_endpoint_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_LINK_FORM:
         return ngx_http_otp_link_phone(r);
+    case NGX_HTTP_OTP_ACCOUNT_FORM:
+        return ngx_http_otp_account(r);
 
     default: /* NGX_HTTP_OTP_LOGOUT_FORM */
         return ngx_http_otp_logout_form(r);
@@ -205,6 +213,10 @@ ngx_http_otp_endpoint_post(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_RECOVERY_POST:
         rc = ngx_http_otp_recovery(r);
+        break;
+
+    case NGX_HTTP_OTP_ACCOUNT_POST:
+        rc = ngx_http_otp_account(r);
         break;
 
     case NGX_HTTP_OTP_SMS_POST:

@@ -14,6 +14,8 @@
 
 
 #include "ngx_http_otp_enroll.h"
+#include "ngx_http_otp_account.h"
+#include "ngx_http_otp_authn.h"
 #include "ngx_http_otp_base32.h"
 #include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_metrics.h"
@@ -44,6 +46,7 @@ static ngx_int_t ngx_http_otp_enroll_cookie(ngx_http_request_t *r,
     time_t max_age);
 static ngx_int_t ngx_http_otp_enroll_busy(ngx_http_request_t *r,
     ngx_int_t secs);
+static ngx_int_t ngx_http_otp_enroll_full(ngx_http_request_t *r);
 static void ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
@@ -58,7 +61,7 @@ static ngx_int_t ngx_http_otp_enroll_page(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_otp_enroll(ngx_http_request_t *r)
 {
-    ngx_str_t            binding = ngx_string("enroll");
+    ngx_str_t            binding = ngx_string("enroll"), add;
     ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -80,6 +83,23 @@ ngx_http_otp_enroll(ngx_http_request_t *r)
     ep->has_cookie = (ngx_http_otp_session_from_cookie(r, &ep->old_sid)
                       == NGX_OK);
 
+    /* enroll?add=1: one more authenticator (SPEC 4), with its name */
+
+    if (ep->action == NGX_HTTP_OTP_ENROLL_FORM
+        && ngx_http_arg(r, (u_char *) "add", 3, &add) == NGX_OK)
+    {
+        ep->add = (add.len == 1 && add.data[0] == '1');
+    }
+
+    if (ep->aname.len
+        && ngx_http_otp_authn_name_valid(&ep->aname) != NGX_OK)
+    {
+        return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Bad request",
+                                       "Give the authenticator a name of "
+                                       "at most 64 characters.");
+    }
+
     return ngx_http_otp_ep_user_state(r, ngx_http_otp_enroll_user);
 }
 
@@ -89,12 +109,14 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     ngx_int_t                   rc;
+    ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
     ngx_http_otp_loc_conf_t    *olcf;
     ngx_http_otp_user_state_t  *us;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
 
     us = &((ngx_http_otp_user_reply_t *) reply)->user;
 
@@ -120,10 +142,23 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
         return;
     }
 
+    /* asked to enroll again: the new one replaces them all */
+
+    if (us->must_enroll) {
+        ep->add = 0;
+    }
+
+    if (ep->add
+        && ngx_http_otp_authn_count(us) >= NGX_HTTP_OTP_AUTHN_MOST)
+    {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_full(r));
+        return;
+    }
+
     /*
-     * Already enrolled: a new authenticator replaces the old one only
-     * within a session whose code is fresh (SPEC 6.14), never through
-     * the first factor alone.
+     * Already enrolled: a new authenticator replaces the old ones, or
+     * (add) joins them, only within a session whose code is fresh (SPEC
+     * 6.14), never through the first factor alone.
      */
 
     rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_enroll_session);
@@ -383,6 +418,19 @@ ngx_http_otp_enroll_busy(ngx_http_request_t *r, ngx_int_t secs)
 }
 
 
+/* enroll?add=1 with NGX_HTTP_OTP_AUTHN_MOST authenticators already */
+
+static ngx_int_t
+ngx_http_otp_enroll_full(ngx_http_request_t *r)
+{
+    return ngx_http_otp_send_error(r, NGX_HTTP_CONFLICT,
+                                   "Too many authenticators",
+                                   "You have the most authenticators "
+                                   "allowed. Remove one on your account "
+                                   "page first.");
+}
+
+
 static void
 ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
@@ -390,7 +438,7 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     int                       rc;
     uint64_t                  counter;
     ngx_int_t                 alg, digits, period;
-    ngx_str_t                    secret, args[9];
+    ngx_str_t                    secret, args[13];
     ngx_http_otp_ep_t           *ep;
     ngx_http_otp_ctx_t          *ctx;
     ngx_http_otp_loc_conf_t     *olcf;
@@ -463,7 +511,7 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     ngx_str_set(&ep->codes_hashes, "");
 
     if (rc == -1
-        || ((olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY)
+        || (!ep->add && (olcf->methods & NGX_HTTP_OTP_METHOD_RECOVERY)
             && ngx_http_otp_new_codes(r) != NGX_OK))
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -503,8 +551,27 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
 
     args[8] = ep->codes_hashes;
 
+    /* enroll?add=1: one more, named; else it replaces them all */
+
+    if (ep->add) {
+        ngx_str_set(&args[9], "add");
+
+    } else {
+        ngx_str_set(&args[9], "");
+    }
+
+    args[10] = ep->aname;
+
+    if (ngx_http_otp_store_num(r, &args[11], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[12], NGX_HTTP_OTP_AUTHN_MOST)
+           != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, args, 9,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, args, 13,
                             ngx_http_otp_enroll_confirmed));
 }
 
@@ -521,11 +588,17 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
     ep = ctx->endpoint;
     ar = (ngx_http_otp_attempt_reply_t *) reply;
 
+    if (reply->status == NGX_HTTP_OTP_ST_BUSY) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_full(r));
+        return;
+    }
+
     if (reply->status == NGX_HTTP_OTP_ST_OK) {
         ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_ENROLLMENTS);
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "otp: user \"%V\" enrolled an authenticator (%s)",
-                      &ctx->user, ep->hotp ? "hotp" : "totp");
+                      "otp: user \"%V\" %s an authenticator (%s)",
+                      &ctx->user, ep->add ? "added" : "enrolled",
+                      ep->hotp ? "hotp" : "totp");
 
         if (ngx_http_otp_enroll_cookie(r, 0) != NGX_OK) {
             ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -570,6 +643,8 @@ ngx_http_otp_enroll_session_created(ngx_http_request_t *r,
     if (reply->status == NGX_HTTP_OTP_ST_OK) {
         ctx->status = NGX_HTTP_OTP_STATUS_PASSED;
     }
+
+    /* enroll?add=1 makes no new codes: on to where it came from */
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_codes_shown(r, reply, 0));
 }
@@ -673,6 +748,11 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_var(&pv, "account", &ctx->user);
     ngx_http_otp_page_var(&pv, "csrf", &csrf);
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
+
+    if (ngx_http_otp_account_url(r, &pv) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_otp_page_var(&pv, "otpauth_uri", &uri);
     ngx_http_otp_page_var(&pv, "secret_grouped", &grouped);
     ngx_http_otp_page_var(&pv, "qr_svg", &qr);
@@ -680,6 +760,11 @@ ngx_http_otp_enroll_page(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ep->hotp) {
         ngx_http_otp_page_var_cstr(&pv, "hotp", "1");
+    }
+
+    if (ep->add) {
+        ngx_http_otp_page_var_cstr(&pv, "add", "1");
+        ngx_http_otp_page_var(&pv, "name", &ep->aname);
     }
 
     if (ngx_http_otp_sms_enroll_vars(r, &pv) != NGX_OK) {

@@ -65,19 +65,19 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
       "sms_sent sms_phone sms_wait recovery_left remember_device "
-      "remember_days pass",
+      "remember_days pass account_url",
       "",
       "csrf return method" },
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits hotp error has_sms return_q",
+      "digits hotp error has_sms return_q add name account_url",
       "qr_svg",
       "csrf return qr_svg" },
 
     { "recovery.html",
       "issuer user codes_html continue regenerated csrf return "
-      "recovery_left none_left",
+      "recovery_left none_left account_url",
       "codes_html",
       "codes_html" },
 
@@ -99,6 +99,13 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
     { "logout.html",
       "issuer user csrf trusted_device",
       "",
+      "csrf" },
+
+    { "account.html",
+      "issuer user csrf return continue notice authenticators_html "
+      "add_url has_sms phone phone_url has_recovery recovery_left "
+      "recovery_url browsers sessions confirm_id",
+      "authenticators_html",
       "csrf" },
 
     { NULL, NULL, NULL, NULL }

@@ -23,7 +23,8 @@ ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
     ngx_string("error.html"),
     ngx_string("logout.html"),
     ngx_string("link.html"),
-    ngx_string("link_approve.html")
+    ngx_string("link_approve.html"),
+    ngx_string("account.html")
 };
 
 

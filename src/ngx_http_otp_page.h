@@ -23,6 +23,7 @@ typedef enum {
     NGX_HTTP_OTP_PAGE_LOGOUT,
     NGX_HTTP_OTP_PAGE_LINK,
     NGX_HTTP_OTP_PAGE_LINK_APPROVE,
+    NGX_HTTP_OTP_PAGE_ACCOUNT,
     NGX_HTTP_OTP_NPAGES
 } ngx_http_otp_page_e;
 

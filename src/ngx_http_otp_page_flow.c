@@ -39,7 +39,8 @@ static void ngx_http_otp_ep_reply(ngx_http_request_t *r,
 /* for the debug log, in the order of ngx_http_otp_action_e */
 static const char  *ngx_http_otp_ep_pages[] = {
     "challenge", "verify", "enroll", "enroll", "logout", "logout",
-    "recovery", "recovery", "sms", "sms", "link", "link"
+    "recovery", "recovery", "sms", "sms", "link", "link",
+    "account", "account"
 };
 
 
@@ -138,7 +139,7 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ngx_chain_t                *cl;
     ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
-    ngx_http_otp_form_field_t   fields[10];
+    ngx_http_otp_form_field_t   fields[15];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
@@ -196,8 +197,18 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     fields[8].size = 4;
     fields[9].name = "deny";
     fields[9].size = 4;
+    fields[10].name = "action";
+    fields[10].size = 16;
+    fields[11].name = "id";
+    fields[11].size = 16;
+    fields[12].name = "name";
+    fields[12].size = 65;
+    fields[13].name = "add";
+    fields[13].size = 4;
+    fields[14].name = "confirm";
+    fields[14].size = 4;
 
-    for (rc = 0; rc < 10; rc++) {
+    for (rc = 0; rc < 15; rc++) {
         fields[rc].value = ngx_pnalloc(r->pool, fields[rc].size);
         if (fields[rc].value == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -205,7 +216,7 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     }
 
     if (ngx_http_otp_form_parse(body, len, NGX_HTTP_OTP_BODY_MAX, fields,
-                                10)
+                                15)
         != NGX_HTTP_OTP_FORM_OK)
     {
         return ngx_http_otp_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -229,6 +240,14 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
     ep->link_number.data = (u_char *) fields[8].value;
     ep->link_number.len = fields[8].len;
     ep->link_deny = (fields[9].len == 1 && fields[9].value[0] == '1');
+    ep->act.data = (u_char *) fields[10].value;
+    ep->act.len = fields[10].len;
+    ep->aid.data = (u_char *) fields[11].value;
+    ep->aid.len = fields[11].len;
+    ep->aname.data = (u_char *) fields[12].value;
+    ep->aname.len = fields[12].len;
+    ep->add = (fields[13].len == 1 && fields[13].value[0] == '1');
+    ep->confirm = (fields[14].len == 1 && fields[14].value[0] == '1');
 
     if (fields[3].found) {
         ep->ret.data = (u_char *) fields[3].value;

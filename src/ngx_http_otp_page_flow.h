@@ -37,7 +37,9 @@ typedef enum {
     NGX_HTTP_OTP_SMS_FORM,
     NGX_HTTP_OTP_SMS_POST,
     NGX_HTTP_OTP_LINK_FORM,
-    NGX_HTTP_OTP_LINK_POST
+    NGX_HTTP_OTP_LINK_POST,
+    NGX_HTTP_OTP_ACCOUNT_FORM,
+    NGX_HTTP_OTP_ACCOUNT_POST
 } ngx_http_otp_action_e;
 
 
@@ -98,6 +100,13 @@ typedef struct {
     ngx_str_t                   link_bind;
     ngx_str_t                   link_number;
     unsigned                    link_deny:1;  /* POST link: "not me" */
+
+    /* the account page and enroll?add=1 */
+    ngx_str_t                   act;          /* POST account's action */
+    ngx_str_t                   aid;          /* an authenticator's id */
+    ngx_str_t                   aname;        /* its name */
+    unsigned                    add:1;        /* one more authenticator */
+    unsigned                    confirm:1;    /* the last one goes */
 } ngx_http_otp_ep_t;
 
 

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_otp_recovery_page.h"
+#include "ngx_http_otp_account.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_recovery.h"
@@ -238,6 +239,10 @@ ngx_http_otp_recovery_page(ngx_http_request_t *r)
     ngx_http_otp_page_var(&pv, "return", &ep->ret);
     ngx_http_otp_page_var(&pv, "continue", &ep->ret);
     ngx_http_otp_page_var(&pv, "recovery_left", &left);
+
+    if (ngx_http_otp_account_url(r, &pv) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (ep->recovery_left == 0) {
         ngx_http_otp_page_var_cstr(&pv, "none_left", "1");

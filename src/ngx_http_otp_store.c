@@ -56,7 +56,9 @@ static const char  *ngx_http_otp_key_kinds[] = {
 typedef enum {
     NGX_HTTP_OTP_F_END = 0,
     NGX_HTTP_OTP_F_INT,           /* a ngx_int_t; nil or not a number: 0 */
-    NGX_HTTP_OTP_F_STR            /* a ngx_str_t; nil: no data */
+    NGX_HTTP_OTP_F_STR,           /* a ngx_str_t; nil: no data */
+    NGX_HTTP_OTP_F_LIST           /* a nested array: ngx_array_t * of
+                                     ngx_str_t; nil: NULL */
 } ngx_http_otp_field_type_e;
 
 
@@ -83,6 +85,8 @@ static ngx_http_otp_store_reply_t *ngx_http_otp_store_parse(
     ngx_http_request_t *r, ngx_http_otp_script_t *s, redisReply *reply);
 static ngx_int_t ngx_http_otp_store_value(ngx_pool_t *pool,
     redisReply *element, ngx_str_t *value);
+static ngx_int_t ngx_http_otp_store_list(ngx_pool_t *pool,
+    redisReply *element, ngx_array_t **list);
 
 
 #define S(st)              (1 << NGX_HTTP_OTP_ST_##st)
@@ -90,6 +94,8 @@ static ngx_int_t ngx_http_otp_store_value(ngx_pool_t *pool,
     { st, NGX_HTTP_OTP_F_INT, offsetof(type, field) }
 #define ngx_http_otp_str(st, type, field)                                     \
     { st, NGX_HTTP_OTP_F_STR, offsetof(type, field) }
+#define ngx_http_otp_list(st, type, field)                                    \
+    { st, NGX_HTTP_OTP_F_LIST, offsetof(type, field) }
 #define ngx_http_otp_field_end   { 0, NGX_HTTP_OTP_F_END, 0 }
 
 #define ngx_http_otp_state_fields(st, t, u)                                   \
@@ -104,7 +110,8 @@ static ngx_int_t ngx_http_otp_store_value(ngx_pool_t *pool,
     ngx_http_otp_str(st, t, u.type),                                          \
     ngx_http_otp_int(st, t, u.counter),                                       \
     ngx_http_otp_int(st, t, u.recovery),                                      \
-    ngx_http_otp_str(st, t, u.phone)
+    ngx_http_otp_str(st, t, u.phone),                                         \
+    ngx_http_otp_list(st, t, u.others)
 
 
 static ngx_http_otp_field_t  ngx_http_otp_gate_fields[] = {
@@ -177,6 +184,30 @@ static ngx_http_otp_field_t  ngx_http_otp_admin_status_fields[] = {
     ngx_http_otp_str(S(OK), ngx_http_otp_admin_reply_t, phone),
     ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, hotp),
     ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, recovery),
+    ngx_http_otp_list(S(OK), ngx_http_otp_admin_reply_t, authenticators),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_authn_remove_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, count),
+    ngx_http_otp_int(S(OK), ngx_http_otp_admin_reply_t, sessions),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_account_state_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, recovery),
+    ngx_http_otp_str(S(OK), ngx_http_otp_account_reply_t, phone),
+    ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, browsers),
+    ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, sessions),
+    ngx_http_otp_list(S(OK), ngx_http_otp_account_reply_t, authenticators),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_account_change_fields[] = {
+    ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, made),
     ngx_http_otp_field_end
 };
 
@@ -307,8 +338,9 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(enroll_begin, 7, S(OK) | S(BUSY),
                         ngx_http_otp_enroll_reply_t,
                         ngx_http_otp_enroll_fields, E, ES),
-    ngx_http_otp_script(enroll_confirm, 9,
-                        S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT),
+    ngx_http_otp_script(enroll_confirm, 13,
+                        S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT)
+                        | S(BUSY),
                         ngx_http_otp_attempt_reply_t,
                         ngx_http_otp_attempt_fields, E, ES, U, F, L, T, D,
                         SU),
@@ -373,7 +405,18 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(link_decide, 5,
                         S(OK) | S(WRONG) | S(LOCKED) | S(NONE),
                         ngx_http_otp_link_reply_t,
-                        ngx_http_otp_link_decide_fields, LK, U, F, L)
+                        ngx_http_otp_link_decide_fields, LK, U, F, L),
+    ngx_http_otp_script(account_state, 4, S(OK) | S(NONE),
+                        ngx_http_otp_account_reply_t,
+                        ngx_http_otp_account_state_fields, SS, U, SU, D),
+    ngx_http_otp_script(account_change, 12,
+                        S(OK) | S(NONE) | S(UNKNOWN) | S(NO_FACTOR),
+                        ngx_http_otp_account_reply_t,
+                        ngx_http_otp_account_change_fields, SS, SN, U, SU,
+                        D, T),
+    ngx_http_otp_script(authn_remove, 2, S(OK) | S(UNKNOWN),
+                        ngx_http_otp_admin_reply_t,
+                        ngx_http_otp_authn_remove_fields, U, T, SU, D)
 };
 
 #undef U
@@ -759,6 +802,18 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
             break;
         }
 
+        if (f->type == NGX_HTTP_OTP_F_LIST) {
+            if (ngx_http_otp_store_list(r->pool, reply->element[i++],
+                                        (ngx_array_t **)
+                                        ((u_char *) sr + f->offset))
+                != NGX_OK)
+            {
+                goto bad;
+            }
+
+            continue;
+        }
+
         if (ngx_http_otp_store_value(r->pool, reply->element[i++], &value)
             != NGX_OK)
         {
@@ -829,6 +884,45 @@ ngx_http_otp_store_value(ngx_pool_t *pool, redisReply *element,
     default:
         return NGX_ERROR;
     }
+}
+
+
+/* a nested array of values (no deeper nesting); nil: NULL */
+
+static ngx_int_t
+ngx_http_otp_store_list(ngx_pool_t *pool, redisReply *element,
+    ngx_array_t **list)
+{
+    size_t       i;
+    ngx_str_t   *v;
+
+    *list = NULL;
+
+    if (element->type == REDIS_REPLY_NIL) {
+        return NGX_OK;
+    }
+
+    if (element->type != REDIS_REPLY_ARRAY) {
+        return NGX_ERROR;
+    }
+
+    *list = ngx_array_create(pool, ngx_max(element->elements, 1),
+                             sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < element->elements; i++) {
+        v = ngx_array_push(*list);
+        if (v == NULL
+            || ngx_http_otp_store_value(pool, element->element[i], v)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -47,6 +47,9 @@ typedef enum {
     NGX_HTTP_OTP_LINK_POLL,
     NGX_HTTP_OTP_LINK_SHOW,
     NGX_HTTP_OTP_LINK_DECIDE,
+    NGX_HTTP_OTP_ACCOUNT_STATE,
+    NGX_HTTP_OTP_ACCOUNT_CHANGE,
+    NGX_HTTP_OTP_AUTHN_REMOVE,
     NGX_HTTP_OTP_NSCRIPTS
 } ngx_http_otp_script_e;
 
@@ -117,6 +120,9 @@ typedef struct {
     ngx_int_t                   counter;      /* the next HOTP counter */
     ngx_int_t                   recovery;     /* recovery codes left */
     ngx_str_t                   phone;        /* sealed; no data: none */
+    ngx_array_t                *others;       /* ngx_str_t: the other
+                                                 authenticators, seven
+                                                 values each; or NULL */
 } ngx_http_otp_user_state_t;
 
 
@@ -187,7 +193,20 @@ typedef struct {
     ngx_int_t                   recovery;
     ngx_int_t                   had_totp;
     ngx_int_t                   count;        /* codes, devices */
+    ngx_array_t                *authenticators; /* ngx_str_t, 5 each */
 } ngx_http_otp_admin_reply_t;
+
+
+/* account_state.lua and account_change.lua (the account page) */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   recovery;
+    ngx_str_t                   phone;        /* sealed; no data: none */
+    ngx_int_t                   browsers;
+    ngx_int_t                   sessions;
+    ngx_array_t                *authenticators; /* ngx_str_t, 5 each */
+    ngx_int_t                   made;         /* a new session made */
+} ngx_http_otp_account_reply_t;
 
 
 /* sms_state.lua and sms_reserve.lua */

@@ -10,6 +10,7 @@
 
 #include "ngx_http_otp_verify.h"
 #include "ngx_http_otp_attempt.h"
+#include "ngx_http_otp_authn.h"
 #include "ngx_http_otp_challenge.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -121,6 +122,7 @@ ngx_http_otp_verify_code(ngx_http_request_t *r,
     ngx_int_t                   digits, period, alg, rc;
     ngx_str_t                   secret;
     uint64_t                    matched;
+    ngx_uint_t                  others, hotp;
     ngx_http_otp_ep_t          *ep;
     ngx_http_otp_ctx_t         *ctx;
     ngx_http_otp_loc_conf_t    *olcf;
@@ -199,6 +201,20 @@ ngx_http_otp_verify_code(ngx_http_request_t *r,
                != NGX_OK))
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the user's other authenticators (SPEC 10), each on its own */
+
+    hotp = 0;
+
+    if (ngx_http_otp_authn_check(r, us, &others, &hotp) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (others && !ep->code_ok) {
+        ep->hotp = hotp;
+        ep->factor = hotp ? NGX_HTTP_OTP_FACTOR_HOTP
+                          : NGX_HTTP_OTP_FACTOR_TOTP;
     }
 
     ep->step_ttl = period * (2 * olcf->totp_skew + 2);

@@ -845,7 +845,8 @@ case 'enroll_confirm' => sub {
     is_deeply(confirm('liz', 'S1', 'ok', $s + 1, %o), ['ok'], 'confirmed');
     is_deeply({ @{ $t->redis('HGETALL', $u) } },
               { totp => 'S1', alg => 'sha256', digits => 8, period => 60,
-                gen => 2 },
+                gen => 2, aid => 2, anext => 2, name => 'Authenticator',
+                added => 0, used => 0 },
               'the secret is the user\'s, must_enroll cleared');
     is($t->redis('EXISTS', okey(e => 'liz', 'b1'), okey(e => 'liz', 'b2'),
                  okey(es => 'liz')), 0,

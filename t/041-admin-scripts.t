@@ -82,7 +82,8 @@ case 'admin_status' => sub {
     $t->redis('HSET', okey(u => 'st'), 'totp', "\0\1sealed", 'alg', 'sha1',
               'digits', 6, 'period', 30, 'must_enroll', 1,
               'phone', "\0phone\xff");
-    is_deeply(status('st'), [ 'ok', 1, 1, 0, 0, "\0phone\xff", 0, 0 ],
+    is_deeply(status('st'), [ 'ok', 1, 1, 0, 0, "\0phone\xff", 0, 0,
+                              [ 1, undef, 0, 0, 'totp' ] ],
               'enrolled, must enroll, binary phone intact');
 
     session('st-1', 'st');
@@ -138,7 +139,7 @@ case 'forget_totp' => sub {
 case 'require_enroll' => sub {
     is_deeply(run('require_enroll', [ okey(u => 're') ]), ['ok'], 'ok');
     is($t->redis('HGET', okey(u => 're'), 'must_enroll'), 1, 'flag set');
-    is_deeply(status('re'), [ 'ok', 0, 1, 0, 0, undef, 0, 0 ],
+    is_deeply(status('re'), [ 'ok', 0, 1, 0, 0, undef, 0, 0, [] ],
               'status shows it');
 };
 

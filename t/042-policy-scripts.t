@@ -305,7 +305,9 @@ case 'enroll_confirm: HOTP, recovery codes, devices' => sub {
                   4, h(1) . h(2)), ['ok'], 'confirmed');
     is_deeply({ @{ $t->redis('HGETALL', $k[2]) } },
               { totp => 'S1', alg => 'sha1', digits => 6, period => 30,
-                type => 'hotp', counter => 4, rc => h(1) . h(2) },
+                type => 'hotp', counter => 4, rc => h(1) . h(2),
+                aid => 2, anext => 2, name => 'Authenticator', added => 0,
+                used => 0 },
               'HOTP, its counter and the recovery codes');
     is($t->redis('EXISTS', $k[6]), 0, 'the remembered devices are gone');
     is_deeply([ @{ run('user_state', [ @k[2, 4, 1] ]) }[9 .. 11] ],
@@ -316,7 +318,8 @@ case 'enroll_confirm: HOTP, recovery codes, devices' => sub {
                   3, 60, 120), ['ok'], 'then TOTP, the old way');
     is_deeply({ @{ $t->redis('HGETALL', $k[2]) } },
               { totp => 'S2', alg => 'sha1', digits => 6, period => 30,
-                rc => h(1) . h(2) },
+                rc => h(1) . h(2), aid => 3, anext => 3,
+                name => 'Authenticator', added => 0, used => 0 },
               'no type or counter; codes kept when none are given');
     $t->redis('DEL', $k[5]);
 };

@@ -151,7 +151,12 @@ is_deeply($s, {
     user => 'alice', totp => JSON::PP::true, hotp => JSON::PP::false,
     phone => undef, recovery_codes_left => 10, locked_until => undef,
     must_enroll => JSON::PP::false, sessions => 1,
+    authenticators => [ { id => 2, name => 'Authenticator', type => 'totp',
+                          created => $s->{authenticators}[0]{created},
+                          last_used => $s->{authenticators}[0]{last_used} } ],
 }, 'enrolled user: every field, one session');
+ok(($s->{authenticators}[0]{created} // 0) >= time - 30,
+   'the authenticator: when it was added');
 
 my $alice2 = OtpFlow->new($t, user => 'alice', secret => $alice->secret);
 $r = $alice2->verify(time => time + 30);

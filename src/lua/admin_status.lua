@@ -14,6 +14,8 @@
 --   phone        the sealed phone number (binary), nil if none
 --   hotp         1 if the authenticator is an HOTP one, else 0
 --   recovery     recovery codes left
+--   authenticators  a list, five values each: id, name (nil: never
+--                named), added, last used (0: unknown), "totp"|"hotp"
 --        {"unknown"}   no user record, no lock and no session set
 --
 -- The session keys come from the set, not from KEYS: with Redis Cluster,
@@ -46,5 +48,6 @@ return {
     n,
     u[4],
     (u[1] and u[5] == 'hotp') and 1 or 0,
-    math.floor(#(u[6] or '') / 64)
+    math.floor(#(u[6] or '') / 64),
+    authenticators_shown(KEYS[1])
 }

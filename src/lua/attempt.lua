@@ -16,8 +16,11 @@
 -- KEYS[9]  P{u}:cl         the user's live challenges
 -- ARGV[1]  user
 -- ARGV[2]  "totp", "hotp" or "recovery"
--- ARGV[3]  the proof, or "" for a wrong code: the TOTP step or the HOTP
---          counter the code matched, or the recovery code's keyed hash
+-- ARGV[3]  the proof, or "" for a wrong code: the recovery code's keyed
+--          hash, or the TOTP steps or HOTP counters the code matched,
+--          comma-separated: "<n>" for the record's own authenticator (the
+--          only form a page with the key pass sends), "<id>:<n>" for the
+--          authenticator id (SPEC 10: several per user)
 -- ARGV[4]  totp, hotp: the sealed secret the code was checked against,
 --          or "" where there was none (a random one: an unknown user)
 -- ARGV[5]  max attempts per challenge (otp_max_attempts)
@@ -56,13 +59,26 @@ local user, kind, proof, sealed = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max, lock_after = count(ARGV[5]), count(ARGV[6])
 local lock_secs, step_ttl = count(ARGV[7]), count(ARGV[8])
 local now, idle, ttl = count(ARGV[9]), count(ARGV[10]), count(ARGV[11])
-local n = tonumber(proof)
+
+-- the proofs of a TOTP or HOTP code: {id (nil: the record's own), n}
+local proofs, bad = {}, false
+
+if kind ~= 'recovery' and proof ~= '' then
+    for p in (proof .. ','):gmatch('([^,]*),') do
+        local id, v = p:match('^(%d+):(%d+)$')
+        if not id then
+            v = p:match('^%d+$')
+        end
+        bad = bad or not v or #proofs == 8
+        proofs[#proofs + 1] = {id = id, n = tonumber(v)}
+    end
+end
 
 if not (max and lock_after and lock_secs and step_ttl and now and idle
         and ttl and count(ARGV[14]))
    or user == ''
    or (kind ~= 'totp' and kind ~= 'hotp' and kind ~= 'recovery')
-   or (kind ~= 'recovery' and proof ~= '' and not proof:find('^%d+$'))
+   or bad
    or (kind == 'recovery' and proof ~= ''
        and (#proof ~= 64 or proof:find('[^0-9a-f]')))
    or (ARGV[12] ~= '' and not (ARGV[12]:find('^[0-9a-f]+$')
@@ -96,26 +112,60 @@ end
 local ok, value = false, 0
 
 if sealed ~= '' and kind ~= 'recovery'
-   and (u[1] ~= sealed or (u[2] == 'hotp') ~= (kind == 'hotp'))
+   and (u[1] ~= sealed
+        or (not (proofs[1] and proofs[1].id)
+            and (u[2] == 'hotp') ~= (kind == 'hotp')))
 then
     return {'stale'}
 end
 
-if proof ~= '' and kind == 'totp' then
-    local last = tonumber(redis.call('GET', KEYS[4]))
+-- the first proof that still counts, each authenticator by its own
+-- record: the record's own (no id) by the key t and its counter, the
+-- others by their fields step:<id> and counter:<id>; an id that is no
+-- longer the user's counts for nothing
+local list = kind ~= 'recovery' and authenticators(KEYS[5]) or {}
 
-    if not last or n > last then
-        redis.call('SET', KEYS[4], proof, 'EX', step_ttl)
-        ok = true
+for _, p in ipairs(proofs) do
+    local at = p.id and authenticator(list, p.id)
+                    or (not p.id and {sfx = ''})
+    local n = p.n
+
+    if at and ok then
+        at = nil
     end
 
-elseif proof ~= '' and kind == 'hotp' then
-    if n >= (tonumber(u[3]) or 0) then
-        redis.call('HSET', KEYS[5], 'counter', n + 1)
-        ok, value = true, n + 1
+    local hotp = at and (p.id and redis.call('HGET', KEYS[5],
+                                             'type' .. at.sfx) == 'hotp'
+                         or (not p.id and kind == 'hotp'))
+
+    if at and hotp then
+        local c = tonumber(redis.call('HGET', KEYS[5], 'counter' .. at.sfx))
+        if n >= (c or 0) then
+            redis.call('HSET', KEYS[5], 'counter' .. at.sfx, n + 1)
+            ok, value = true, n + 1
+        end
+
+    elseif at and at.sfx == '' then
+        local last = tonumber(redis.call('GET', KEYS[4]))
+        if not last or n > last then
+            redis.call('SET', KEYS[4], n, 'EX', step_ttl)
+            ok = true
+        end
+
+    elseif at then
+        local last = tonumber(redis.call('HGET', KEYS[5], 'step' .. at.sfx))
+        if not last or n > last then
+            redis.call('HSET', KEYS[5], 'step' .. at.sfx, n)
+            ok = true
+        end
     end
 
-elseif proof ~= '' then
+    if ok and at and (p.id or u[1]) then
+        redis.call('HSET', KEYS[5], 'used' .. at.sfx, now)
+    end
+end
+
+if kind == 'recovery' and proof ~= '' then
     local rc = u[4] or ''
 
     for i = 1, #rc, 64 do

@@ -32,6 +32,12 @@
 -- ARGV[8]  HOTP: the next counter (the matched one + 1), else "" (optional)
 -- ARGV[9]  the new recovery codes: their keyed hashes, 64 hex digits
 --          each, concatenated; "" for none (optional: absent keeps them)
+-- ARGV[10] "add": one more authenticator (SPEC 4, enroll?add=1), the
+--          others and the recovery codes stay; "" (or absent): it
+--          replaces every authenticator of the user
+-- ARGV[11] its name, 1 to 64 bytes ("" or absent: "Authenticator")
+-- ARGV[12] now, unix seconds (optional)
+-- ARGV[13] the most authenticators a user has (optional)
 --
 -- Reply: {"ok"}                the user is enrolled
 --        {"wrong"}             the enrollment is still pending
@@ -39,6 +45,8 @@
 --        {"locked", seconds, 1}   this attempt locked the user
 --        {"no_enrollment"}     nothing pending for this browser, or
 --                              another secret pending
+--        {"busy"}              "add", and the user has the most
+--                              authenticators already: nothing changed
 
 -- include: _prelude.lua
 
@@ -48,6 +56,9 @@ local step_ttl = count(ARGV[7])
 local n = tonumber(step)
 local counter = tonumber(ARGV[8] or '')
 local codes = ARGV[9]
+local add = ARGV[10] == 'add'
+local name = (ARGV[11] or '') ~= '' and ARGV[11] or 'Authenticator'
+local now, most = count(ARGV[12] or '0', 0) or 0, count(ARGV[13] or '1')
 
 if not (lock_after and lock_secs and step_ttl)
    or (result ~= 'ok' and result ~= 'wrong')
@@ -55,6 +66,7 @@ if not (lock_after and lock_secs and step_ttl)
    or ((ARGV[8] or '') ~= '' and not (counter and counter >= 1
                                       and counter % 1 == 0))
    or (codes and (#codes % 64 ~= 0 or codes:find('[^0-9a-f]')))
+   or #name > 64 or not most
 then
     return redis.error_reply('ERR enroll_confirm: bad arguments')
 end
@@ -79,14 +91,23 @@ end
 if result == 'ok' then
     local last = tonumber(redis.call('GET', KEYS[6]))
 
-    if step == '' or not last or n > last then
-        redis.call('HSET', KEYS[3], 'totp', e[1], 'alg', e[2],
-                   'digits', e[3], 'period', e[4])
+    if add and #authenticators(KEYS[3]) >= most then
+        return {'busy'}
+    end
+
+    if add or step == '' or not last or n > last then
+        if not add then
+            authenticators_forget(KEYS[3])
+        end
+        local _, sfx = authenticator_add(KEYS[3], e, counter, name, now)
         redis.call('HDEL', KEYS[3], 'must_enroll')
-        if hotp then
-            redis.call('HSET', KEYS[3], 'type', 'hotp', 'counter', counter)
-        else
-            redis.call('HDEL', KEYS[3], 'type', 'counter')
+        if step ~= '' and sfx ~= '' then
+            redis.call('HSET', KEYS[3], 'step' .. sfx, step)
+        elseif step ~= '' then
+            redis.call('SET', KEYS[6], step, 'EX', step_ttl)
+        end
+        if add then
+            codes = nil
         end
         if codes == '' then
             redis.call('HDEL', KEYS[3], 'rc')
@@ -97,9 +118,6 @@ if result == 'ok' then
             revoke(KEYS[3], KEYS[8], KEYS[7])
         elseif KEYS[7] then
             redis.call('DEL', KEYS[7])
-        end
-        if step ~= '' then
-            redis.call('SET', KEYS[6], step, 'EX', step_ttl)
         end
         for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
             redis.call('DEL', k)

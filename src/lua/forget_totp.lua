@@ -1,9 +1,9 @@
--- forget_totp.lua: an admin removes a user's authenticator; the next
--- sign-in enrolls a new one.  The pending enrollments go too, and so do
--- the recovery codes, the remembered browsers and every session, the
--- ones workers hold in memory included (a new generation, as in
--- revoke_user.lua): they were opened with the authenticator that is no
--- longer trusted.
+-- forget_totp.lua: an admin removes a user's authenticators (all of
+-- them, SPEC 5); the next sign-in enrolls a new one.  The pending
+-- enrollments go too, and so do the recovery codes, the remembered
+-- browsers and every session, the ones workers hold in memory included
+-- (a new generation, as in revoke_user.lua): they were opened with an
+-- authenticator that is no longer trusted.
 --
 -- KEYS[1]  P{u}:u          user record (hash)
 -- KEYS[2]  P{u}:es         the user's pending enrollments (set of key
@@ -22,7 +22,9 @@
 
 local known = redis.call('EXISTS', KEYS[1], KEYS[3]) > 0
 
-local had = redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
+local had = redis.call('HEXISTS', KEYS[1], 'totp')
+authenticators_forget(KEYS[1])
+redis.call('HDEL', KEYS[1], 'totp', 'alg', 'digits', 'period')
 redis.call('HDEL', KEYS[1], 'type', 'counter', 'rc')
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     redis.call('DEL', k)

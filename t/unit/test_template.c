@@ -353,7 +353,7 @@ static const test_page_t  pages[] = {
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
       "sms_sent sms_phone sms_wait recovery_left remember_device "
-      "remember_days pass has_link",
+      "remember_days pass has_link account_url",
       "",
       "<html lang=\"en\">|<form method=\"post\" action=\"verify\""
       "|name=\"csrf\" value=\"CSRF&amp;1\""
@@ -368,7 +368,7 @@ static const test_page_t  pages[] = {
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
-      "digits hotp error has_sms return_q",
+      "digits hotp error has_sms return_q add name account_url",
       "qr_svg",
       "<html lang=\"en\">|<svg|href=\"otpauth://totp/Ex:alice?secret=JBSW"
       "&amp;issuer=Ex\"|JBSW Y3DP|<form method=\"post\" action=\"enroll\""
@@ -377,7 +377,7 @@ static const test_page_t  pages[] = {
 
     { "recovery.html",
       "issuer user codes_html continue regenerated csrf return "
-      "recovery_left none_left",
+      "recovery_left none_left account_url",
       "codes_html",
       "<html lang=\"en\">|<ol><li>aaaa-bbbb</li></ol>|href=\"/p?a=1&amp;b\"" },
 
@@ -415,7 +415,15 @@ static const test_page_t  pages[] = {
       "issuer user ask token csrf address agent time choice_a choice_b "
       "choice_c approved denied wrong",
       "",
-      "<html lang=\"en\">" }
+      "<html lang=\"en\">" },
+
+    { "account.html",
+      "issuer user csrf return continue notice authenticators_html "
+      "add_url has_sms phone phone_url has_recovery recovery_left "
+      "recovery_url browsers sessions confirm_id",
+      "authenticators_html",
+      "<html lang=\"en\">|<form method=\"post\" action=\"account\""
+      "|name=\"csrf\" value=\"CSRF&amp;1\"|name=\"action\"" }
 };
 
 
