@@ -16,6 +16,7 @@
 #include "ngx_http_otp_enroll.h"
 #include "ngx_http_otp_base32.h"
 #include "ngx_http_otp_cookie.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -116,7 +117,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
     if ((us->secret.data == NULL && !ngx_http_otp_sms_factor(r, us))
         || us->must_enroll)
     {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_lost_check(r,
+                                      ngx_http_otp_enroll_begin));
         return;
     }
 
@@ -142,7 +144,9 @@ ngx_http_otp_enroll_session(ngx_http_request_t *r,
     rc = ngx_http_otp_ep_fresh(r, reply, "enroll");
 
     ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
-                              ? ngx_http_otp_enroll_begin(r) : rc);
+                              ? ngx_http_otp_lost_check(r,
+                                    ngx_http_otp_enroll_begin)
+                              : rc);
 }
 
 

@@ -355,6 +355,7 @@ ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
     ids.new_session.data = ep->sid.hash;
     ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
     ids.enrollment = ep->enroll_hash;
+    ids.number = ep->number;
 
     ep->done = done;
     ep->script = script;

@@ -84,6 +84,12 @@ typedef struct {
     /* the browser's pending enrollment: its cookie, its key's id */
     ngx_str_t                   enroll_cookie;
     ngx_str_t                   enroll_hash;
+
+    /* the keyed hash of a text's number, its key's id (sms_number.c) */
+    ngx_str_t                   number;
+
+    /* the step store_check.lua lets go on (ngx_http_otp_lost.c) */
+    ngx_int_t                 (*after_check)(ngx_http_request_t *r);
 } ngx_http_otp_ep_t;
 
 
