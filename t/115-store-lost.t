@@ -170,6 +170,20 @@ is($stalled, 503, 'Redis paused during the check: 503');
 ok($t->wait_redis_ready, 'Redis back');
 is(enroll_status('bob'), 200, '... then bob enrolls');
 
+# ------------------------------------------------ what it costs Redis
+
+sub scripts_run {
+    my $info = $t->redis('INFO', 'commandstats');
+    my $n = 0;
+    $n += $1 while $info =~ /^cmdstat_eval(?:sha)?:calls=(\d+)/mg;
+    return $n;
+}
+
+$t->redis('CONFIG', 'RESETSTAT');
+is(enroll_status('dave'), 200, 'the enrollment page of a new user ...');
+is(scripts_run(), 3, '... 3 round trips: user_state, store_check, '
+                     . 'enroll_begin');
+
 # ------------------- both restarted empty: what it cannot tell (README)
 
 $t->stop_nginx;

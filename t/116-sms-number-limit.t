@@ -141,8 +141,13 @@ unlike($t->error_log, qr/5555550123/, 'the number is in no log line');
 ($r) = send_code($f{alice});
 is($r->{status}, 429, 'alice too: 429');
 
-($r) = send_code($f{dave});
+my (undef, $dcsrf) = $f{dave}->challenge('/private/index.html');
+$t->redis('CONFIG', 'RESETSTAT');
+($r) = send_code($f{dave}, csrf => $dcsrf);
 is($r->{status}, 303, 'dave, another number: sent, untouched');
+my ($trips) = $t->redis('INFO', 'commandstats')
+              =~ /^cmdstat_evalsha:calls=(\d+)/m;
+is($trips, 3, '... in 3 round trips: sms_reserve, sms_number, sms_done');
 
 # ------------------------------- a user without a factor, pumping a number
 
