@@ -40,6 +40,7 @@ typedef enum {
     NGX_HTTP_OTP_K_SESSION,       /* s:<hash>: the session presented */
     NGX_HTTP_OTP_K_NEW_SESSION,   /* s:<hash>: a session being made */
     NGX_HTTP_OTP_K_ENROLL,        /* e:<hash>: the browser's enrollment */
+    NGX_HTTP_OTP_K_LIVE,          /* c:<id>: the browser's challenge */
 
     /* no user's: a tag no user name can have ("~" and "#" are encoded) */
     NGX_HTTP_OTP_K_STORE,         /* P{~}:store: the store's marker */
@@ -49,7 +50,7 @@ typedef enum {
 
 static const char  *ngx_http_otp_key_kinds[] = {
     "", "u", "l", "es", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s",
-    "e", "store", "n"
+    "e", "c", "store", "n"
 };
 
 
@@ -135,8 +136,8 @@ static ngx_http_otp_field_t  ngx_http_otp_user_fields[] = {
 
 static ngx_http_otp_field_t  ngx_http_otp_challenge_fields[] = {
     ngx_http_otp_int(S(BUSY), ngx_http_otp_user_reply_t, secs),
-    ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_user_reply_t,
-                              user),
+    ngx_http_otp_state_fields(S(OK) | S(NONE) | S(LIVE),
+                              ngx_http_otp_user_reply_t, user),
     ngx_http_otp_field_end
 };
 
@@ -274,6 +275,7 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 #define SS   NGX_HTTP_OTP_K_SESSION
 #define SN   NGX_HTTP_OTP_K_NEW_SESSION
 #define ST   NGX_HTTP_OTP_K_STORE
+#define LV   NGX_HTTP_OTP_K_LIVE
 #define N    NGX_HTTP_OTP_K_NUMBER
 
 /* in the order of ngx_http_otp_script_e: keys as KEYS[1..], ARGV count */
@@ -284,10 +286,11 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         SS, U, SU, D, L, ES, SN),
     ngx_http_otp_script(user_state, 0, S(OK), ngx_http_otp_user_reply_t,
                         ngx_http_otp_user_fields, U, L, ES),
-    ngx_http_otp_script(challenge_new, 5,
-                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
+    ngx_http_otp_script(challenge_new, 7,
+                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY) | S(LIVE),
                         ngx_http_otp_user_reply_t,
-                        ngx_http_otp_challenge_fields, C, U, L, ES, CL),
+                        ngx_http_otp_challenge_fields, C, U, L, ES, CL,
+                        LV),
     ngx_http_otp_script(attempt, 14,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
@@ -370,6 +373,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 #undef SS
 #undef SN
 #undef ST
+#undef LV
 #undef N
 
 
@@ -411,6 +415,7 @@ static ngx_str_t  ngx_http_otp_statuses[] = {
     ngx_string("expired"),
     ngx_string("lost"),
     ngx_string("number"),
+    ngx_string("live"),
     ngx_null_string
 };
 
@@ -636,6 +641,8 @@ ngx_http_otp_store_keys(ngx_pool_t *pool, ngx_str_t *prefix,
              : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
              : (kind == NGX_HTTP_OTP_K_ENROLL) ? &ids->enrollment
              : (kind == NGX_HTTP_OTP_K_NUMBER) ? &ids->number
+             : (kind == NGX_HTTP_OTP_K_LIVE)
+               ? (ids->live.len ? &ids->live : &ids->challenge)
              : NULL;
 
         if ((kind == NGX_HTTP_OTP_K_ENROLL || kind == NGX_HTTP_OTP_K_NUMBER)

@@ -74,7 +74,8 @@ typedef enum {
     NGX_HTTP_OTP_ST_REVOKED,
     NGX_HTTP_OTP_ST_EXPIRED,
     NGX_HTTP_OTP_ST_LOST,
-    NGX_HTTP_OTP_ST_NUMBER
+    NGX_HTTP_OTP_ST_NUMBER,
+    NGX_HTTP_OTP_ST_LIVE
 } ngx_http_otp_store_status_e;
 
 
@@ -82,8 +83,9 @@ typedef enum {
  * What a script's keys are built from: the user always (every key of a
  * user carries the user's hash tag), a challenge id, a session's hash,
  * the hash of a session being made and the hash of the browser's
- * pending enrollment where the script needs them; a phone number's
- * keyed hash for the key of that number (a tag of its own).
+ * pending enrollment where the script needs them; the challenge the
+ * browser's cookie names (the challenge's own id when none); a phone
+ * number's keyed hash for the key of that number (a tag of its own).
  */
 typedef struct {
     ngx_str_t                   user;
@@ -92,6 +94,7 @@ typedef struct {
     ngx_str_t                   new_session;
     ngx_str_t                   enrollment;
     ngx_str_t                   number;
+    ngx_str_t                   live;         /* the browser's challenge */
 } ngx_http_otp_store_ids_t;
 
 
@@ -118,7 +121,10 @@ typedef struct {
 } ngx_http_otp_user_state_t;
 
 
-/* user_state.lua, challenge_new.lua (secs: "busy", until one expires) */
+/*
+ * user_state.lua, challenge_new.lua (secs: "busy", until one expires;
+ * "live": the browser's challenge is shown again)
+ */
 typedef struct {
     ngx_http_otp_store_reply_t  reply;
     ngx_http_otp_user_state_t   user;
