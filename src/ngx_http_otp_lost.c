@@ -267,6 +267,21 @@ ngx_http_otp_lost_answered(ngx_http_request_t *r,
 }
 
 
+ngx_uint_t
+ngx_http_otp_lost_now(void)
+{
+    ngx_http_otp_lost_shm_t  *st;
+
+    if (ngx_http_otp_lost_zone == NULL) {
+        return 0;
+    }
+
+    st = ngx_http_otp_lost_zone->data;
+
+    return st->lost == 1;
+}
+
+
 ngx_int_t
 ngx_http_otp_lost_accept_args(ngx_http_request_t *r, ngx_str_t *args)
 {

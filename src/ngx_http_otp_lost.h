@@ -13,6 +13,9 @@
 #include "ngx_http_otp.h"
 
 
+/* the store was found lost (by any worker) and not accepted since */
+ngx_uint_t ngx_http_otp_lost_now(void);
+
 /* the step that goes on once the store is known to be the same */
 typedef ngx_int_t (*ngx_http_otp_lost_next_pt)(ngx_http_request_t *r);
 

@@ -28,8 +28,14 @@ $t->private_site;
 $t->write_conf(OtpTest::servers_conf(
     key     => $key,
     servers => [ [ '%%PORT%%',
-                   OtpTest::site_locations() . OtpTest::admin_locations() ]
-               ]));
+                   OtpTest::site_locations() . OtpTest::admin_locations()
+                   . <<'EOF' ] ]));
+location /optional/ {
+    otp on;
+    otp_enroll optional;
+    alias %%DIR%%/site/;
+}
+EOF
 $t->run_nginx;
 $t->wait_redis_ready;
 
@@ -86,6 +92,8 @@ is($t->redis('EXISTS', $MARK), 0, '... and the marker is not made anew');
 my @e = grep { /:e(:|s$)/ } @{ $t->redis('KEYS', 'otp:*') };
 is(scalar @e, 0, '... nor a pending enrollment');
 is(enroll_status('bob'), 503, 'nobody enrolls: bob neither');
+is(OtpFlow->new($t, user => 'bob')->get('/optional/index.html')->{status},
+   503, 'where enrollment is optional, no pass without a factor: 503');
 
 like($t->error_log,
      qr/\[error\].*the Redis store was lost \(its marker is gone: Redis came back empty.*POST store\/accept-reset/,
@@ -104,6 +112,8 @@ like($t->error_log, qr/\[notice\].*admin accepted the Redis store/,
      '... logged at notice');
 is(gauge(), 0, 'otp_store_lost 0 again');
 
+is(OtpFlow->new($t, user => 'bob')->get('/optional/index.html')->{status},
+   200, '... and the optional location passes bob again');
 $secret = $again->enroll(return => '/private/');
 ok($secret, 'then alice enrolls again');
 $id = marker('id');
