@@ -15,6 +15,7 @@
 #include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_policy.h"
 #include "ngx_http_otp_provider.h"
@@ -418,6 +419,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, sms.daily_limit),
+      &ngx_http_otp_sms_daily_bounds },
+
+    { ngx_string("otp_sms_number_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, sms.number_limit),
       &ngx_http_otp_sms_daily_bounds },
 
     { ngx_string("otp_sms_origin"),
@@ -854,6 +862,10 @@ ngx_http_otp_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (ngx_http_otp_lost_add_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->keys_loaded) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" requires \"otp_secret_file\" "
@@ -913,6 +925,7 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
     ngx_http_otp_metrics_init_process(cycle);
+    ngx_http_otp_lost_init_process(cycle);
     ngx_http_otp_redis_on_event(ngx_http_otp_redis_event);
 
     if (omcf == NULL
@@ -929,14 +942,28 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 }
 
 
-/* the Redis connection's events, counted: the metrics are told */
+/*
+ * The Redis connection's events: the metrics are told, and a connection
+ * ready again checks that the store is the one known (SPEC 6.21)
+ */
 
 static void
 ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event)
 {
-    ngx_http_otp_metric_inc(event == NGX_HTTP_OTP_REDIS_EV_RECONNECT
-                            ? NGX_HTTP_OTP_M_REDIS_RECONNECTS
-                            : NGX_HTTP_OTP_M_REDIS_ERRORS);
+    switch (event) {
+
+    case NGX_HTTP_OTP_REDIS_EV_READY:
+        ngx_http_otp_lost_connected();
+        break;
+
+    case NGX_HTTP_OTP_REDIS_EV_RECONNECT:
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_RECONNECTS);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_EV_ERROR */
+        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
+        break;
+    }
 }
 
 

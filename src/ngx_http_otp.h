@@ -79,6 +79,7 @@ typedef struct {
     ngx_flag_t                  admin_used;   /* some "otp_admin" */
     ngx_flag_t                  status_used;  /* some "otp_status" */
     ngx_shm_zone_t             *metrics_zone;
+    ngx_shm_zone_t             *lost_zone;    /* the store id seen */
 } ngx_http_otp_main_conf_t;
 
 
@@ -102,6 +103,7 @@ typedef struct {
     time_t                      resend_delay;
     ngx_uint_t                  max_sends;
     ngx_uint_t                  daily_limit;
+    ngx_uint_t                  number_limit; /* texts per number, a day */
     ngx_str_t                   origin;       /* the host of "@host #code" */
 } ngx_http_otp_sms_conf_t;
 

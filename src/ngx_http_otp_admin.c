@@ -10,6 +10,7 @@
  *     POST    users/<user>/unlock
  *     PUT     users/<user>/phone           {"phone": "+15555550123"}
  *     DELETE  users/<user>/sessions        (and remembered browsers)
+ *     POST    store/accept-reset           (SPEC 6.21, ngx_http_otp_lost.c)
  *
  * Each request is one store script.  While it runs, the handler holds a
  * reference on the request (PUT: the one that reading the body took) and
@@ -19,6 +20,7 @@
 
 
 #include "ngx_http_otp_admin.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_store.h"
@@ -38,7 +40,8 @@ typedef enum {
     NGX_HTTP_OTP_ADMIN_UNLOCK,
     NGX_HTTP_OTP_ADMIN_PHONE,
     NGX_HTTP_OTP_ADMIN_REVOKE,
-    NGX_HTTP_OTP_ADMIN_REMOVE
+    NGX_HTTP_OTP_ADMIN_REMOVE,
+    NGX_HTTP_OTP_ADMIN_ACCEPT_RESET
 } ngx_http_otp_admin_action_e;
 
 
@@ -112,6 +115,13 @@ static ngx_http_otp_admin_route_t  ngx_http_otp_admin_routes[] = {
     /* a path that ends with "/" takes an id: digits */
     { ngx_string("/authenticators/"), NGX_HTTP_DELETE,
       ngx_string("DELETE"), NGX_HTTP_OTP_ADMIN_REMOVE }
+};
+
+
+/* the store's own path, not a user's */
+static ngx_http_otp_admin_route_t  ngx_http_otp_admin_accept_reset = {
+    ngx_string("store/accept-reset"), NGX_HTTP_POST,
+    ngx_string("POST"), NGX_HTTP_OTP_ADMIN_ACCEPT_RESET
 };
 
 
@@ -240,6 +250,23 @@ ngx_http_otp_admin_route(ngx_http_request_t *r, ngx_http_otp_admin_t *ad)
     }
 
     ad->error = "unknown path";
+
+    route = &ngx_http_otp_admin_accept_reset;
+
+    if (path.len == clcf->name.len + route->path.len
+        && ngx_strncmp(path.data + clcf->name.len, route->path.data,
+                       route->path.len)
+           == 0)
+    {
+        ad->route = route;
+
+        if (!(r->method & route->methods)) {
+            ad->error = "method not allowed";
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        return NGX_OK;
+    }
 
     if (path.len < clcf->name.len + sizeof("users/") - 1
         || ngx_strncmp(path.data + clcf->name.len, "users/",
@@ -419,6 +446,7 @@ ngx_http_otp_admin_user_json(ngx_http_request_t *r, ngx_str_t *user)
 static ngx_int_t
 ngx_http_otp_admin_act(ngx_http_request_t *r)
 {
+    ngx_str_t              args[5];
     ngx_http_otp_script_e  script;
     ngx_http_otp_ctx_t    *ctx;
     ngx_http_otp_admin_t  *ad;
@@ -427,6 +455,13 @@ ngx_http_otp_admin_act(ngx_http_request_t *r)
     ad = ctx->admin;
 
     switch (ad->route->action) {
+
+    case NGX_HTTP_OTP_ADMIN_ACCEPT_RESET:
+        if (ngx_http_otp_lost_accept_args(r, args) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_otp_admin_run(r, NGX_HTTP_OTP_STORE_CHECK, args, 5);
 
     case NGX_HTTP_OTP_ADMIN_SHOW:
         script = NGX_HTTP_OTP_ADMIN_STATUS;
@@ -893,6 +928,10 @@ ngx_http_otp_admin_changed(ngx_http_request_t *r,
                       "(%i left) and revoked %i sessions", &ad->id,
                       &ad->user, ((ngx_http_otp_admin_reply_t *) reply)->count,
                       sessions);
+        break;
+
+    case NGX_HTTP_OTP_ADMIN_ACCEPT_RESET:
+        ngx_http_otp_lost_accepted(r, reply);
         break;
 
     default: /* NGX_HTTP_OTP_ADMIN_REVOKE */

@@ -4,6 +4,13 @@
  * the user is) in one trip, and shows the form for a code, with the key
  * pass that lets its POST (ngx_http_otp_verify.c) go without a read.
  * The texted challenge shown again (?c=) is in ngx_http_otp_sms_verify.c.
+ *
+ * A reload shows the browser its live challenge again rather than make
+ * one more key (SPEC 6.17): the challenge cookie ("<otp_cookie
+ * name>_challenge", signed, bound to the user) names it, and the same
+ * trip shows it while it is the user's, not burnt and has
+ * NGX_HTTP_OTP_CHALLENGE_LEAST seconds left; else a new one, and the
+ * cookie names that.  Only the browser that holds the cookie reuses it.
  */
 
 
@@ -15,6 +22,7 @@
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_token.h"
 
 
 #define NGX_HTTP_OTP_CHALLENGE_ID_LEN    16
@@ -22,11 +30,18 @@
 /* live challenges a user may have (SPEC 6.17) */
 #define NGX_HTTP_OTP_CHALLENGES_MAX      50
 
+/* life a challenge shown again has left, for the user to type a code */
+#define NGX_HTTP_OTP_CHALLENGE_LEAST     120
+
+#define NGX_HTTP_OTP_CHALLENGE_PAYLOAD   NGX_HTTP_OTP_SIGNED_MAX_PAYLOAD
+
 
 static void ngx_http_otp_challenge_made(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_challenge_created(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_challenge_live(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_challenge_cookie(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_pass_make(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us);
 static ngx_int_t ngx_http_otp_pass_aad(ngx_http_request_t *r,
@@ -98,8 +113,116 @@ ngx_http_otp_challenge_new(ngx_http_request_t *r)
            : ngx_http_otp_sms_configured(r, &phone) == NGX_OK ? "always"
            : "phone";
 
+    if (ngx_http_otp_challenge_live(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return ngx_http_otp_challenge_make(r, when,
                                        ngx_http_otp_challenge_created);
+}
+
+
+/* ep->live: the challenge the browser's cookie names, if it is good */
+
+static ngx_int_t
+ngx_http_otp_challenge_live(ngx_http_request_t *r)
+{
+    size_t                     len;
+    u_char                    *payload;
+    ngx_str_t                  name, value;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    payload = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_PAYLOAD);
+    if (payload == NULL
+        || ngx_http_otp_ep_cookie_name(r, "_challenge", &name) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* payload: the id, then the user it was made for */
+
+    if (ngx_http_otp_get_cookie(r, &name, &value) != NGX_OK
+        || ngx_http_otp_signed_decode(omcf->keys.cookie, "challenge",
+                                      (char *) value.data, value.len,
+                                      payload,
+                                      NGX_HTTP_OTP_CHALLENGE_PAYLOAD, &len)
+           != 0
+        || len != NGX_HTTP_OTP_CHALLENGE_ID_LEN + ctx->user.len
+        || ngx_memcmp(payload + NGX_HTTP_OTP_CHALLENGE_ID_LEN,
+                      ctx->user.data, ctx->user.len)
+           != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp challenge: no live challenge named");
+        return NGX_OK;
+    }
+
+    ep->live.data = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_B64_LEN);
+    if (ep->live.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ep->live.len = ngx_http_otp_b64url_encode(payload,
+                                              NGX_HTTP_OTP_CHALLENGE_ID_LEN,
+                                              (char *) ep->live.data);
+
+    return NGX_OK;
+}
+
+
+/* the cookie that names ep->challenge, for as long as it lives */
+
+static ngx_int_t
+ngx_http_otp_challenge_cookie(ngx_http_request_t *r)
+{
+    size_t                     len;
+    u_char                    *payload;
+    ngx_str_t                  value;
+    ngx_http_otp_ep_t         *ep;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    ep = ctx->endpoint;
+
+    len = NGX_HTTP_OTP_CHALLENGE_ID_LEN + ctx->user.len;
+
+    if (len > NGX_HTTP_OTP_CHALLENGE_PAYLOAD) {
+        /* a name too long for the cookie: every page a new challenge */
+        return NGX_OK;
+    }
+
+    payload = ngx_pnalloc(r->pool, NGX_HTTP_OTP_CHALLENGE_PAYLOAD);
+    value.data = ngx_pnalloc(r->pool, ngx_http_otp_signed_len(len));
+
+    if (payload == NULL || value.data == NULL
+        || ngx_http_otp_b64url_decode((char *) ep->challenge.data,
+                                      ep->challenge.len, payload, &value.len)
+           != 0
+        || value.len != NGX_HTTP_OTP_CHALLENGE_ID_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(payload + NGX_HTTP_OTP_CHALLENGE_ID_LEN, ctx->user.data,
+               ctx->user.len);
+
+    if (ngx_http_otp_signed_encode(omcf->keys.cookie, "challenge", payload,
+                                   len, (char *) value.data, &value.len)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_otp_ep_cookie_set(r, "_challenge", &value,
+                                      NGX_HTTP_OTP_CHALLENGE_TTL);
 }
 
 
@@ -107,12 +230,14 @@ ngx_int_t
 ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
     ngx_http_otp_store_handler_pt done)
 {
-    u_char               id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
-    ngx_str_t            args[5];
-    ngx_http_otp_ep_t   *ep;
-    ngx_http_otp_ctx_t  *ctx;
+    u_char                    id[NGX_HTTP_OTP_CHALLENGE_ID_LEN];
+    ngx_str_t                 args[7];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
     if (ngx_http_otp_random(id, sizeof(id)) != 0) {
@@ -135,6 +260,9 @@ ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
            != NGX_OK
         || ngx_http_otp_store_num(r, &args[3], ngx_time()) != NGX_OK
         || ngx_http_otp_store_num(r, &args[4], NGX_HTTP_OTP_CHALLENGES_MAX)
+           != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->max_attempts) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6], NGX_HTTP_OTP_CHALLENGE_LEAST)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -142,7 +270,7 @@ ngx_http_otp_challenge_make(ngx_http_request_t *r, const char *when,
 
     ep->challenge_done = done;
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 5,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_CHALLENGE_NEW, args, 7,
                                ngx_http_otp_challenge_made);
 }
 
@@ -168,6 +296,12 @@ ngx_http_otp_challenge_made(ngx_http_request_t *r,
     if (reply->status == NGX_HTTP_OTP_ST_EXISTS) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
+    }
+
+    if (reply->status == NGX_HTTP_OTP_ST_LIVE) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp challenge: the browser's live one again");
+        ep->challenge = ep->live;
     }
 
     if (reply->status != NGX_HTTP_OTP_ST_BUSY) {
@@ -227,13 +361,18 @@ ngx_http_otp_challenge_created(ngx_http_request_t *r,
         return;
     }
 
-    if (reply->status != NGX_HTTP_OTP_ST_OK) {
+    if (reply->status != NGX_HTTP_OTP_ST_OK
+        && reply->status != NGX_HTTP_OTP_ST_LIVE)
+    {
         /* the store and the C side disagree on the user's factors */
         ngx_http_otp_ep_finish(r, ngx_http_otp_send_unavailable(r));
         return;
     }
 
-    if (ngx_http_otp_pass_make(r, us) != NGX_OK) {
+    if ((reply->status == NGX_HTTP_OTP_ST_OK
+         && ngx_http_otp_challenge_cookie(r) != NGX_OK)
+        || ngx_http_otp_pass_make(r, us) != NGX_OK)
+    {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }

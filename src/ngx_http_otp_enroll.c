@@ -17,7 +17,7 @@
 #include "ngx_http_otp_account.h"
 #include "ngx_http_otp_authn.h"
 #include "ngx_http_otp_base32.h"
-#include "ngx_http_otp_cookie.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_page_flow.h"
@@ -40,10 +40,6 @@ static void ngx_http_otp_enroll_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_enroll_begin(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_enroll_id(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_enroll_cookie_name(ngx_http_request_t *r,
-    ngx_str_t *name);
-static ngx_int_t ngx_http_otp_enroll_cookie(ngx_http_request_t *r,
-    time_t max_age);
 static ngx_int_t ngx_http_otp_enroll_busy(ngx_http_request_t *r,
     ngx_int_t secs);
 static ngx_int_t ngx_http_otp_enroll_full(ngx_http_request_t *r);
@@ -138,7 +134,8 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
     if ((us->secret.data == NULL && !ngx_http_otp_sms_factor(r, us))
         || us->must_enroll)
     {
-        ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_begin(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_lost_check(r,
+                                      ngx_http_otp_enroll_begin));
         return;
     }
 
@@ -177,7 +174,9 @@ ngx_http_otp_enroll_session(ngx_http_request_t *r,
     rc = ngx_http_otp_ep_fresh(r, reply, "enroll");
 
     ngx_http_otp_ep_finish(r, rc == NGX_DECLINED
-                              ? ngx_http_otp_enroll_begin(r) : rc);
+                              ? ngx_http_otp_lost_check(r,
+                                    ngx_http_otp_enroll_begin)
+                              : rc);
 }
 
 
@@ -280,7 +279,7 @@ ngx_http_otp_enroll_id(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    if (ngx_http_otp_enroll_cookie_name(r, &name) != NGX_OK) {
+    if (ngx_http_otp_ep_cookie_name(r, "_enroll", &name) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -322,61 +321,6 @@ ngx_http_otp_enroll_id(ngx_http_request_t *r)
     ngx_explicit_memzero(msg, sizeof(msg));
 
     return NGX_OK;
-}
-
-
-/* "<otp_cookie name>_enroll" */
-
-static ngx_int_t
-ngx_http_otp_enroll_cookie_name(ngx_http_request_t *r, ngx_str_t *name)
-{
-    ngx_http_otp_loc_conf_t  *olcf;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-
-    name->len = olcf->cookie.name.len + sizeof("_enroll") - 1;
-    name->data = ngx_pnalloc(r->pool, name->len);
-    if (name->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ngx_cpymem(name->data, olcf->cookie.name.data,
-                          olcf->cookie.name.len),
-               "_enroll", sizeof("_enroll") - 1);
-
-    return NGX_OK;
-}
-
-
-/* the enroll cookie, for the endpoint's location; max_age 0 clears it */
-
-static ngx_int_t
-ngx_http_otp_enroll_cookie(ngx_http_request_t *r, time_t max_age)
-{
-    ngx_str_t                 *path, suffix = ngx_string("_enroll");
-    ngx_http_otp_ep_t         *ep;
-    ngx_http_otp_ctx_t        *ctx;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    ep = ctx->endpoint;
-
-    /* a regular expression is no path: otp_cookie's then */
-
-    path = NULL;
-
-#if (NGX_PCRE)
-    if (clcf->regex == NULL && clcf->name.len && clcf->name.data[0] == '/')
-#else
-    if (clcf->name.len && clcf->name.data[0] == '/')
-#endif
-    {
-        path = &clcf->name;
-    }
-
-    return ngx_http_otp_cookie_set(r, &suffix, ep->enroll_cookie.data,
-                                   ep->enroll_cookie.len, path, max_age);
 }
 
 
@@ -460,7 +404,9 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     /* a new enrollment: the browser keeps its id as long as it lives */
 
     if (er->made
-        && ngx_http_otp_enroll_cookie(r, NGX_HTTP_OTP_ENROLL_TTL) != NGX_OK)
+        && ngx_http_otp_ep_cookie_set(r, "_enroll", &ep->enroll_cookie,
+                                      NGX_HTTP_OTP_ENROLL_TTL)
+           != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -600,7 +546,9 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
                       &ctx->user, ep->add ? "added" : "enrolled",
                       ep->hotp ? "hotp" : "totp");
 
-        if (ngx_http_otp_enroll_cookie(r, 0) != NGX_OK) {
+        if (ngx_http_otp_ep_cookie_set(r, "_enroll", &ep->enroll_cookie, 0)
+            != NGX_OK)
+        {
             ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }

@@ -20,6 +20,7 @@
 
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_device.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_policy.h"
@@ -568,6 +569,14 @@ ngx_http_otp_gate_user(ngx_http_request_t *r, ngx_http_otp_user_state_t *us)
         ctx->status = NGX_HTTP_OTP_STATUS_CHALLENGED;
         return ngx_http_otp_gate_challenge(r, ctx,
                                            ngx_http_otp_setup_page(olcf));
+    }
+
+    if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL
+        && ngx_http_otp_lost_now())
+    {
+        /* no record may be a lost one: no pass without a factor */
+        ctx->status = NGX_HTTP_OTP_STATUS_ERROR;
+        return ngx_http_otp_gate_sent(r, ngx_http_otp_send_unavailable(r));
     }
 
     if (olcf->enroll == NGX_HTTP_OTP_ENROLL_OPTIONAL) {

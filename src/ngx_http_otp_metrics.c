@@ -41,6 +41,7 @@ typedef struct {
 static ngx_int_t ngx_http_otp_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_otp_status_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_otp_gauge(ngx_http_otp_sample_t *s);
 static ngx_uint_t ngx_http_otp_new_family(ngx_http_otp_sample_t *prev,
     ngx_http_otp_sample_t *s);
 
@@ -154,7 +155,13 @@ static ngx_http_otp_sample_t  ngx_http_otp_samples[] = {
     ngx_http_otp_sample("otp_link_requests_total", "",
         "{result=\"denied\"}", NGX_HTTP_OTP_M_LINK_DENIED),
     ngx_http_otp_sample("otp_link_requests_total", "",
-        "{result=\"expired\"}", NGX_HTTP_OTP_M_LINK_EXPIRED)
+        "{result=\"expired\"}", NGX_HTTP_OTP_M_LINK_EXPIRED),
+
+    /* a family without "_total" is a gauge */
+    ngx_http_otp_sample("otp_store_lost",
+        "1 while enrollment is refused because the Redis store was lost "
+        "(POST store/accept-reset on otp_admin).",
+        "", NGX_HTTP_OTP_M_STORE_LOST)
 };
 
 
@@ -266,6 +273,18 @@ ngx_http_otp_metric_inc(ngx_http_otp_metric_e metric)
 
 
 void
+ngx_http_otp_metric_set(ngx_http_otp_metric_e metric,
+    ngx_atomic_uint_t value)
+{
+    if (ngx_http_otp_metrics == NULL || metric >= NGX_HTTP_OTP_M_N) {
+        return;
+    }
+
+    ngx_http_otp_metrics->counter[metric] = value;
+}
+
+
+void
 ngx_http_otp_metric_gate(ngx_http_request_t *r)
 {
     ngx_http_otp_ctx_t  *ctx;
@@ -365,8 +384,10 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
 
         if (ngx_http_otp_new_family(prev, s)) {
             b->last = ngx_sprintf(b->last,
-                                  "# HELP %V %V\n# TYPE %V counter\n",
-                                  &s->family, &s->help, &s->family);
+                                  "# HELP %V %V\n# TYPE %V %s\n",
+                                  &s->family, &s->help, &s->family,
+                                  ngx_http_otp_gauge(s) ? "gauge"
+                                                        : "counter");
         }
 
         value = ngx_http_otp_metrics
@@ -403,6 +424,17 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_uint_t
+ngx_http_otp_gauge(ngx_http_otp_sample_t *s)
+{
+    return s->family.len < sizeof("_total") - 1
+           || ngx_strncmp(s->family.data + s->family.len
+                          - (sizeof("_total") - 1), "_total",
+                          sizeof("_total") - 1)
+              != 0;
 }
 
 

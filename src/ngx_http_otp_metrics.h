@@ -56,6 +56,7 @@ typedef enum {
     NGX_HTTP_OTP_M_LINK_APPROVED,
     NGX_HTTP_OTP_M_LINK_DENIED,
     NGX_HTTP_OTP_M_LINK_EXPIRED,
+    NGX_HTTP_OTP_M_STORE_LOST,            /* a gauge: 1 or 0 */
 
     NGX_HTTP_OTP_M_N
 } ngx_http_otp_metric_e;
@@ -69,6 +70,10 @@ void ngx_http_otp_metrics_init_process(ngx_cycle_t *cycle);
 
 /* one more; a no-op while the zone is not there (nginx -t, the master) */
 void ngx_http_otp_metric_inc(ngx_http_otp_metric_e metric);
+
+/* a gauge's value */
+void ngx_http_otp_metric_set(ngx_http_otp_metric_e metric,
+    ngx_atomic_uint_t value);
 
 /* the gate's verdict for r ($otp_status), counted once */
 void ngx_http_otp_metric_gate(ngx_http_request_t *r);

@@ -18,6 +18,7 @@
 
 
 #include "ngx_http_otp_page_flow.h"
+#include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_form.h"
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_return.h"
@@ -387,6 +388,8 @@ ngx_http_otp_ep_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
     ids.new_session.len = NGX_HTTP_OTP_SID_HASH_LEN;
     ids.enrollment = ep->enroll_hash;
     ids.link = ep->link_hash;
+    ids.number = ep->number;
+    ids.live = ep->live;
 
     ep->done = done;
     ep->script = script;
@@ -897,4 +900,59 @@ ngx_http_otp_ep_csrf(ngx_http_request_t *r, ngx_str_t *token)
     ep = ctx->endpoint;
 
     return ngx_http_otp_csrf_make(r, &ep->challenge, token);
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_cookie_name(ngx_http_request_t *r, const char *suffix,
+    ngx_str_t *name)
+{
+    size_t                    len;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    len = ngx_strlen(suffix);
+
+    name->len = olcf->cookie.name.len + len;
+    name->data = ngx_pnalloc(r->pool, name->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(name->data, olcf->cookie.name.data,
+                          olcf->cookie.name.len),
+               suffix, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_ep_cookie_set(ngx_http_request_t *r, const char *suffix,
+    ngx_str_t *value, time_t max_age)
+{
+    ngx_str_t                 *path, sfx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    sfx.data = (u_char *) suffix;
+    sfx.len = ngx_strlen(suffix);
+
+    /* a regular expression is no path: otp_cookie's then */
+
+    path = NULL;
+
+#if (NGX_PCRE)
+    if (clcf->regex == NULL && clcf->name.len && clcf->name.data[0] == '/')
+#else
+    if (clcf->name.len && clcf->name.data[0] == '/')
+#endif
+    {
+        path = &clcf->name;
+    }
+
+    return ngx_http_otp_cookie_set(r, &sfx, value->data, value->len, path,
+                                   max_age);
 }

@@ -107,6 +107,15 @@ typedef struct {
     ngx_str_t                   aname;        /* its name */
     unsigned                    add:1;        /* one more authenticator */
     unsigned                    confirm:1;    /* the last one goes */
+
+    /* the live challenge the browser's cookie names (challenge.c) */
+    ngx_str_t                   live;
+
+    /* the keyed hash of a text's number, its key's id (sms_number.c) */
+    ngx_str_t                   number;
+
+    /* the step store_check.lua lets go on (ngx_http_otp_lost.c) */
+    ngx_int_t                 (*after_check)(ngx_http_request_t *r);
 } ngx_http_otp_ep_t;
 
 
@@ -171,6 +180,16 @@ ngx_uint_t ngx_http_otp_is(ngx_str_t *s, const char *word);
 ngx_int_t ngx_http_otp_alg_from(ngx_str_t *s);
 void ngx_http_otp_log_failure(ngx_http_request_t *r,
     const char *what);
+
+/*
+ * A cookie of the endpoint's own, "<otp_cookie name><suffix>" (the
+ * enroll and challenge cookies): its name, and its Set-Cookie for the
+ * endpoint's location, HttpOnly, max_age 0 clears it
+ */
+ngx_int_t ngx_http_otp_ep_cookie_name(ngx_http_request_t *r,
+    const char *suffix, ngx_str_t *name);
+ngx_int_t ngx_http_otp_ep_cookie_set(ngx_http_request_t *r,
+    const char *suffix, ngx_str_t *value, time_t max_age);
 
 /* the endpoint's state of the request (ctx->endpoint) */
 ngx_http_otp_ep_t *ngx_http_otp_ep(ngx_http_request_t *r);

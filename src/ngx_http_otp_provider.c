@@ -190,6 +190,7 @@ ngx_http_otp_sms_create_conf(ngx_http_otp_sms_conf_t *sc)
     sc->resend_delay = NGX_CONF_UNSET;
     sc->max_sends = NGX_CONF_UNSET_UINT;
     sc->daily_limit = NGX_CONF_UNSET_UINT;
+    sc->number_limit = NGX_CONF_UNSET_UINT;
 }
 
 
@@ -220,6 +221,7 @@ ngx_http_otp_sms_merge_conf(ngx_conf_t *cf, ngx_http_otp_sms_conf_t *prev,
     ngx_conf_merge_sec_value(conf->resend_delay, prev->resend_delay, 30);
     ngx_conf_merge_uint_value(conf->max_sends, prev->max_sends, 3);
     ngx_conf_merge_uint_value(conf->daily_limit, prev->daily_limit, 10);
+    ngx_conf_merge_uint_value(conf->number_limit, prev->number_limit, 5);
 
     /*
      * The origin of "@host #code": never the request's Host, which the

@@ -662,6 +662,8 @@ ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
 
     rd->state = NGX_HTTP_OTP_REDIS_READY;
     rd->backoff = 0;
+
+    ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_READY);
 }
 
 

@@ -30,7 +30,8 @@ typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
 /* what the connection tells the layer that counts (the metrics) */
 typedef enum {
     NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
-    NGX_HTTP_OTP_REDIS_EV_RECONNECT       /* the connection came back */
+    NGX_HTTP_OTP_REDIS_EV_RECONNECT,      /* the connection came back */
+    NGX_HTTP_OTP_REDIS_EV_READY           /* ready, after every handshake */
 } ngx_http_otp_redis_event_e;
 
 typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);

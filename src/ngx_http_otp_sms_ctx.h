@@ -43,6 +43,11 @@ typedef struct {
     u_char                      code_hash[NGX_HTTP_OTP_MAC_LEN];
     ngx_http_otp_sms_message_t  msg;
     ngx_uint_t                  sent;
+
+    /* otp_sms_number_limit: reserved for the number, or at its limit */
+    unsigned                    number_held:1;
+    ngx_int_t                   number_full;  /* > 0: secs to wait */
+    ngx_http_otp_store_handler_pt   done_number;
 } ngx_http_otp_sms_t;
 
 

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_otp_sms_phone_page.h"
+#include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_page_flow.h"
 #include "ngx_http_otp_phone.h"
 #include "ngx_http_otp_return.h"
@@ -311,7 +312,8 @@ ngx_http_otp_sms_post_user(ngx_http_request_t *r,
                        "otp sms: a number to enroll");
 
         st->mode = "new";
-        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_reserve(r));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_lost_check(r,
+                                      ngx_http_otp_sms_reserve));
         return;
     }
 

@@ -24,6 +24,7 @@
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_sms.h"
 #include "ngx_http_otp_sms_ctx.h"
+#include "ngx_http_otp_sms_number.h"
 #include "ngx_http_otp_token.h"
 
 
@@ -31,6 +32,9 @@ static void ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_sms_start(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static void ngx_http_otp_sms_number_ok(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_sms_go(ngx_http_request_t *r);
 static void ngx_http_otp_sms_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_sms_done(ngx_http_request_t *r,
     ngx_uint_t sent);
@@ -222,19 +226,13 @@ static ngx_int_t
 ngx_http_otp_sms_start(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    u_char                     code[NGX_HTTP_OTP_SMS_MAX_CODE];
     ngx_int_t                  rc;
-    ngx_str_t                  c;
     ngx_http_otp_sms_t        *st;
     ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_sms_reply_t  *sr;
-    ngx_http_otp_main_conf_t  *omcf;
 
     sr = (ngx_http_otp_sms_reply_t *) reply;
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     st = ctx->sms;
 
     /* the number: being enrolled, from the identity layer, stored */
@@ -253,12 +251,58 @@ ngx_http_otp_sms_start(ngx_http_request_t *r,
         }
     }
 
-    if (rc != NGX_OK
-        || ngx_http_otp_sms_code(olcf->sms.charset, olcf->sms.code_length,
-                                 (char *) code)
-           != 0)
-    {
+    if (rc != NGX_OK) {
         ngx_str_null(&st->to);
+        return ngx_http_otp_sms_done(r, 0);
+    }
+
+    /* the number's own limit, across users (SPEC 6.17) */
+
+    return ngx_http_otp_sms_number_reserve(r, ngx_http_otp_sms_number_ok);
+}
+
+
+static void
+ngx_http_otp_sms_number_ok(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_sms_get(r)->number_full) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "otp: a text for user \"%V\" was refused: its number "
+                      "reached otp_sms_number_limit", &ctx->user);
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_done(r, 0));
+        return;
+    }
+
+    ngx_http_otp_ep_finish(r, ngx_http_otp_sms_go(r));
+}
+
+
+/* the code, the text and the provider's subrequest */
+
+static ngx_int_t
+ngx_http_otp_sms_go(ngx_http_request_t *r)
+{
+    u_char                     code[NGX_HTTP_OTP_SMS_MAX_CODE];
+    ngx_str_t                  c;
+    ngx_http_otp_sms_t        *st;
+    ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    st = ctx->sms;
+
+    if (ngx_http_otp_sms_code(olcf->sms.charset, olcf->sms.code_length,
+                              (char *) code)
+        != 0)
+    {
         return ngx_http_otp_sms_done(r, 0);
     }
 
@@ -402,6 +446,24 @@ ngx_http_otp_sms_counted(ngx_http_request_t *r,
 
     st = ngx_http_otp_sms_get(r);
 
+    /* a text that never reached the provider is free for its number too */
+
+    if (st->sent == 0 && st->number_held) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_number_release(r,
+                                      ngx_http_otp_sms_counted));
+        return;
+    }
+
+    if (st->number_full) {
+        ngx_http_otp_ep_finish(r,
+            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   st->number_full, "Too many text messages",
+                                   "This phone number has received all "
+                                   "the text messages it may today. Use "
+                                   "another way to sign in, or try again "
+                                   "later."));
+        return;
+    }
 
     if (st->sent == 2) {
         ngx_http_otp_ep_finish(r,

@@ -41,13 +41,18 @@ typedef enum {
     NGX_HTTP_OTP_K_NEW_SESSION,   /* s:<hash>: a session being made */
     NGX_HTTP_OTP_K_ENROLL,        /* e:<hash>: the browser's enrollment */
     NGX_HTTP_OTP_K_LINK,          /* lk:<hash>: a cross-device request */
-    NGX_HTTP_OTP_K_LINKS          /* ll: live cross-device requests */
+    NGX_HTTP_OTP_K_LINKS,         /* ll: live cross-device requests */
+    NGX_HTTP_OTP_K_LIVE,          /* c:<id>: the browser's challenge */
+
+    /* no user's: a tag no user name can have ("~" and "#" are encoded) */
+    NGX_HTTP_OTP_K_STORE,         /* P{~}:store: the store's marker */
+    NGX_HTTP_OTP_K_NUMBER         /* P{#<hash>}:n: texts to one number */
 } ngx_http_otp_key_e;
 
 
 static const char  *ngx_http_otp_key_kinds[] = {
     "", "u", "l", "es", "f", "t", "su", "d", "sd", "sp", "cl", "c", "s", "s",
-    "e", "lk", "ll"
+    "e", "lk", "ll", "c", "store", "n"
 };
 
 
@@ -81,8 +86,16 @@ typedef struct {
 
 static void ngx_http_otp_ctx_cleanup(void *data);
 static void ngx_http_otp_store_reply(void *data, redisReply *reply);
+static ngx_int_t ngx_http_otp_store_keys(ngx_pool_t *pool,
+    ngx_str_t *prefix, ngx_http_otp_script_t *s,
+    ngx_http_otp_store_ids_t *ids, ngx_str_t *argv, ngx_uint_t *nkeys);
+static ngx_int_t ngx_http_otp_store_tag_key(ngx_pool_t *pool,
+    ngx_str_t *prefix, const char *tag, ngx_str_t *id, const char *kind,
+    ngx_str_t *key);
+static void ngx_http_otp_store_bg_reply(void *data, redisReply *reply);
 static ngx_http_otp_store_reply_t *ngx_http_otp_store_parse(
-    ngx_http_request_t *r, ngx_http_otp_script_t *s, redisReply *reply);
+    ngx_pool_t *pool, ngx_log_t *log, ngx_http_otp_script_t *s,
+    redisReply *reply);
 static ngx_int_t ngx_http_otp_store_value(ngx_pool_t *pool,
     redisReply *element, ngx_str_t *value);
 static ngx_int_t ngx_http_otp_store_list(ngx_pool_t *pool,
@@ -132,8 +145,8 @@ static ngx_http_otp_field_t  ngx_http_otp_user_fields[] = {
 
 static ngx_http_otp_field_t  ngx_http_otp_challenge_fields[] = {
     ngx_http_otp_int(S(BUSY), ngx_http_otp_user_reply_t, secs),
-    ngx_http_otp_state_fields(S(OK) | S(NONE), ngx_http_otp_user_reply_t,
-                              user),
+    ngx_http_otp_state_fields(S(OK) | S(NONE) | S(LIVE),
+                              ngx_http_otp_user_reply_t, user),
     ngx_http_otp_field_end
 };
 
@@ -261,6 +274,14 @@ static ngx_http_otp_field_t  ngx_http_otp_link_new_fields[] = {
 };
 
 
+static ngx_http_otp_field_t  ngx_http_otp_store_check_fields[] = {
+    ngx_http_otp_str(S(OK), ngx_http_otp_store_check_reply_t, id),
+    ngx_http_otp_int(S(OK), ngx_http_otp_store_check_reply_t, made),
+    ngx_http_otp_str(S(LOST), ngx_http_otp_store_check_reply_t, why),
+    ngx_http_otp_field_end
+};
+
+
 static ngx_http_otp_field_t  ngx_http_otp_link_poll_fields[] = {
     ngx_http_otp_int(S(OK), ngx_http_otp_link_reply_t, time),
     ngx_http_otp_int(S(PENDING), ngx_http_otp_link_reply_t, number),
@@ -283,6 +304,12 @@ static ngx_http_otp_field_t  ngx_http_otp_link_decide_fields[] = {
     ngx_http_otp_str(S(OK) | S(WRONG), ngx_http_otp_link_reply_t, address),
     ngx_http_otp_int(S(LOCKED), ngx_http_otp_link_reply_t, secs),
     ngx_http_otp_int(S(LOCKED), ngx_http_otp_link_reply_t, first),
+    ngx_http_otp_field_end
+};
+
+
+static ngx_http_otp_field_t  ngx_http_otp_number_fields[] = {
+    ngx_http_otp_int(S(NUMBER), ngx_http_otp_number_reply_t, secs),
     ngx_http_otp_field_end
 };
 
@@ -316,6 +343,9 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
 #define SN   NGX_HTTP_OTP_K_NEW_SESSION
 #define LK   NGX_HTTP_OTP_K_LINK
 #define LL   NGX_HTTP_OTP_K_LINKS
+#define ST   NGX_HTTP_OTP_K_STORE
+#define LV   NGX_HTTP_OTP_K_LIVE
+#define N    NGX_HTTP_OTP_K_NUMBER
 
 /* in the order of ngx_http_otp_script_e: keys as KEYS[1..], ARGV count */
 
@@ -325,10 +355,11 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         SS, U, SU, D, L, ES, SN),
     ngx_http_otp_script(user_state, 0, S(OK), ngx_http_otp_user_reply_t,
                         ngx_http_otp_user_fields, U, L, ES),
-    ngx_http_otp_script(challenge_new, 5,
-                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
+    ngx_http_otp_script(challenge_new, 7,
+                        S(OK) | S(NONE) | S(EXISTS) | S(BUSY) | S(LIVE),
                         ngx_http_otp_user_reply_t,
-                        ngx_http_otp_challenge_fields, C, U, L, ES, CL),
+                        ngx_http_otp_challenge_fields, C, U, L, ES, CL,
+                        LV),
     ngx_http_otp_script(attempt, 14,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
@@ -416,7 +447,13 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         D, T),
     ngx_http_otp_script(authn_remove, 2, S(OK) | S(UNKNOWN),
                         ngx_http_otp_admin_reply_t,
-                        ngx_http_otp_authn_remove_fields, U, T, SU, D)
+                        ngx_http_otp_authn_remove_fields, U, T, SU, D),
+    ngx_http_otp_script(store_check, 5, S(OK) | S(LOST),
+                        ngx_http_otp_store_check_reply_t,
+                        ngx_http_otp_store_check_fields, ST),
+    ngx_http_otp_script(sms_number, 4, S(OK) | S(NUMBER),
+                        ngx_http_otp_number_reply_t,
+                        ngx_http_otp_number_fields, N)
 };
 
 #undef U
@@ -435,6 +472,9 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 #undef SN
 #undef LK
 #undef LL
+#undef ST
+#undef LV
+#undef N
 
 
 /* the bytes a hash tag keeps as they are */
@@ -475,6 +515,9 @@ static ngx_str_t  ngx_http_otp_statuses[] = {
     ngx_string("expired"),
     ngx_string("pending"),
     ngx_string("denied"),
+    ngx_string("lost"),
+    ngx_string("number"),
+    ngx_string("live"),
     ngx_null_string
 };
 
@@ -630,10 +673,9 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
     ngx_http_otp_store_handler_pt handler)
 {
     ngx_str_t                  argv[NGX_HTTP_OTP_STORE_MAX_KEYS
-                                    + NGX_HTTP_OTP_STORE_MAX_ARGS], *id;
+                                    + NGX_HTTP_OTP_STORE_MAX_ARGS];
     ngx_uint_t                 i, nkeys;
     ngx_http_otp_ctx_t        *ctx;
-    ngx_http_otp_key_e         kind;
     ngx_http_otp_script_t     *s;
     ngx_http_otp_main_conf_t  *omcf;
 
@@ -653,32 +695,11 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
-    for (nkeys = 0; s->keys[nkeys] != NGX_HTTP_OTP_K_END; nkeys++) {
-        kind = s->keys[nkeys];
-
-        id = (kind == NGX_HTTP_OTP_K_CHALLENGE) ? &ids->challenge
-             : (kind == NGX_HTTP_OTP_K_SESSION) ? &ids->session
-             : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
-             : (kind == NGX_HTTP_OTP_K_ENROLL) ? &ids->enrollment
-             : (kind == NGX_HTTP_OTP_K_LINK) ? &ids->link
-             : NULL;
-
-        if ((kind == NGX_HTTP_OTP_K_ENROLL || kind == NGX_HTTP_OTP_K_LINK)
-            && id->len == 0)
-        {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "otp: %V called without its id",
-                          &s->redis.name);
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_otp_store_key(r->pool, &omcf->redis.prefix, &ids->user,
-                                   ngx_http_otp_key_kinds[kind], id,
-                                   &argv[nkeys])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (ngx_http_otp_store_keys(r->pool, &omcf->redis.prefix, s, ids, argv,
+                                &nkeys)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     for (i = 0; i < nargs; i++) {
@@ -702,6 +723,229 @@ ngx_http_otp_store_run(ngx_http_request_t *r, ngx_http_otp_script_e script,
 }
 
 
+/* KEYS of s for ids, into argv; *nkeys of them */
+
+static ngx_int_t
+ngx_http_otp_store_keys(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_http_otp_script_t *s, ngx_http_otp_store_ids_t *ids,
+    ngx_str_t *argv, ngx_uint_t *nkeys)
+{
+    ngx_int_t            rc;
+    ngx_str_t           *id;
+    ngx_uint_t           n;
+    ngx_http_otp_key_e   kind;
+
+    for (n = 0; s->keys[n] != NGX_HTTP_OTP_K_END; n++) {
+        kind = s->keys[n];
+
+        id = (kind == NGX_HTTP_OTP_K_CHALLENGE) ? &ids->challenge
+             : (kind == NGX_HTTP_OTP_K_SESSION) ? &ids->session
+             : (kind == NGX_HTTP_OTP_K_NEW_SESSION) ? &ids->new_session
+             : (kind == NGX_HTTP_OTP_K_ENROLL) ? &ids->enrollment
+             : (kind == NGX_HTTP_OTP_K_LINK) ? &ids->link
+             : (kind == NGX_HTTP_OTP_K_NUMBER) ? &ids->number
+             : (kind == NGX_HTTP_OTP_K_LIVE)
+               ? (ids->live.len ? &ids->live : &ids->challenge)
+             : NULL;
+
+        if ((kind == NGX_HTTP_OTP_K_ENROLL || kind == NGX_HTTP_OTP_K_LINK
+             || kind == NGX_HTTP_OTP_K_NUMBER)
+            && id->len == 0)
+        {
+            ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                          "otp: %V called without the id of its key",
+                          &s->redis.name);
+            return NGX_ERROR;
+        }
+
+        if (kind == NGX_HTTP_OTP_K_STORE) {
+            rc = ngx_http_otp_store_tag_key(pool, prefix, "~", NULL,
+                                            ngx_http_otp_key_kinds[kind],
+                                            &argv[n]);
+
+        } else if (kind == NGX_HTTP_OTP_K_NUMBER) {
+            rc = ngx_http_otp_store_tag_key(pool, prefix, "#", id,
+                                            ngx_http_otp_key_kinds[kind],
+                                            &argv[n]);
+
+        } else {
+            rc = ngx_http_otp_store_key(pool, prefix, &ids->user,
+                                        ngx_http_otp_key_kinds[kind], id,
+                                        &argv[n]);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    *nkeys = n;
+
+    return NGX_OK;
+}
+
+
+/* P{<tag><id>}:kind, a key of no user: the tag's first byte says whose */
+
+static ngx_int_t
+ngx_http_otp_store_tag_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    const char *tag, ngx_str_t *id, const char *kind, ngx_str_t *key)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = prefix->len + sizeof("{}:") - 1 + ngx_strlen(tag)
+          + (id ? id->len : 0) + ngx_strlen(kind);
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = len;
+
+    p = ngx_cpymem(p, prefix->data, prefix->len);
+    *p++ = '{';
+    p = ngx_cpymem(p, tag, ngx_strlen(tag));
+
+    if (id) {
+        p = ngx_cpymem(p, id->data, id->len);
+    }
+
+    *p++ = '}';
+    *p++ = ':';
+    ngx_memcpy(p, kind, ngx_strlen(kind));
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_store_records(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *pattern)
+{
+    u_char      *p, c;
+    ngx_uint_t   i;
+
+    p = ngx_pnalloc(pool, 2 * prefix->len + sizeof("{*}:u") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    pattern->data = p;
+
+    for (i = 0; i < prefix->len; i++) {
+        c = prefix->data[i];
+
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = c;
+    }
+
+    p = ngx_cpymem(p, "{*}:u", sizeof("{*}:u") - 1);
+    pattern->len = p - pattern->data;
+
+    return NGX_OK;
+}
+
+
+/* a script run for the worker itself: its pool lives until the reply */
+
+typedef struct {
+    ngx_pool_t                        *pool;
+    ngx_http_otp_script_t             *script;
+    ngx_http_otp_store_bg_handler_pt   handler;
+    void                              *data;
+} ngx_http_otp_store_bg_t;
+
+
+ngx_int_t
+ngx_http_otp_store_run_bg(ngx_log_t *log, ngx_http_otp_main_conf_t *omcf,
+    ngx_http_otp_script_e script, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_bg_handler_pt handler, void *data)
+{
+    ngx_str_t                  argv[NGX_HTTP_OTP_STORE_MAX_KEYS
+                                    + NGX_HTTP_OTP_STORE_MAX_ARGS];
+    ngx_uint_t                 i, nkeys;
+    ngx_pool_t                *pool;
+    ngx_http_otp_script_t     *s;
+    ngx_http_otp_store_bg_t   *bg;
+    ngx_http_otp_store_ids_t   ids;
+
+    s = &ngx_http_otp_scripts[script];
+
+    if (nargs != s->nargs) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0, "otp: %V called wrongly",
+                      &s->redis.name);
+        return NGX_ERROR;
+    }
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&ids, sizeof(ngx_http_otp_store_ids_t));
+
+    bg = ngx_palloc(pool, sizeof(ngx_http_otp_store_bg_t));
+    if (bg == NULL
+        || ngx_http_otp_store_keys(pool, &omcf->redis.prefix, s, &ids, argv,
+                                   &nkeys)
+           != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < nargs; i++) {
+        argv[nkeys + i] = args[i];
+    }
+
+    bg->pool = pool;
+    bg->script = s;
+    bg->handler = handler;
+    bg->data = data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "otp store: run %V",
+                   &s->redis.name);
+
+    if (ngx_http_otp_redis_script(log, script, ngx_http_otp_store_bg_reply,
+                                  bg, nkeys, nkeys + nargs, argv)
+        == NULL)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_store_bg_reply(void *data, redisReply *reply)
+{
+    ngx_http_otp_store_bg_t *bg = data;
+
+    ngx_pool_t                  *pool;
+    ngx_http_otp_store_reply_t  *sr;
+
+    pool = bg->pool;
+
+    sr = ngx_http_otp_store_parse(pool, pool->log, bg->script, reply);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                   "otp store: %V %s", &bg->script->redis.name,
+                   sr ? "replied" : "failed");
+
+    bg->handler(bg->data, sr);
+
+    ngx_destroy_pool(pool);
+}
+
+
 static void
 ngx_http_otp_store_reply(void *data, redisReply *reply)
 {
@@ -718,7 +962,7 @@ ngx_http_otp_store_reply(void *data, redisReply *reply)
 
     ctx->call = NULL;
 
-    sr = ngx_http_otp_store_parse(r, s, reply);
+    sr = ngx_http_otp_store_parse(r->pool, c->log, s, reply);
 
     if (sr == NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -744,8 +988,8 @@ ngx_http_otp_store_reply(void *data, redisReply *reply)
  */
 
 static ngx_http_otp_store_reply_t *
-ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
-    redisReply *reply)
+ngx_http_otp_store_parse(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_otp_script_t *s, redisReply *reply)
 {
     size_t                       i;
     ngx_str_t                    status, value;
@@ -760,7 +1004,7 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
         return NULL;
     }
 
-    if (ngx_http_otp_store_value(r->pool, reply->element[0], &status)
+    if (ngx_http_otp_store_value(pool, reply->element[0], &status)
         != NGX_OK
         || status.data == NULL)
     {
@@ -781,7 +1025,7 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
         goto bad;
     }
 
-    sr = ngx_pcalloc(r->pool, s->size);
+    sr = ngx_pcalloc(pool, s->size);
     if (sr == NULL) {
         return NULL;
     }
@@ -803,7 +1047,7 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
         }
 
         if (f->type == NGX_HTTP_OTP_F_LIST) {
-            if (ngx_http_otp_store_list(r->pool, reply->element[i++],
+            if (ngx_http_otp_store_list(pool, reply->element[i++],
                                         (ngx_array_t **)
                                         ((u_char *) sr + f->offset))
                 != NGX_OK)
@@ -814,7 +1058,7 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
             continue;
         }
 
-        if (ngx_http_otp_store_value(r->pool, reply->element[i++], &value)
+        if (ngx_http_otp_store_value(pool, reply->element[i++], &value)
             != NGX_OK)
         {
             goto bad;
@@ -837,7 +1081,7 @@ ngx_http_otp_store_parse(ngx_http_request_t *r, ngx_http_otp_script_t *s,
 
 bad:
 
-    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_ALERT, log, 0,
                   "otp: %V gave a reply of a shape not expected",
                   &s->redis.name);
 

@@ -50,6 +50,8 @@ typedef enum {
     NGX_HTTP_OTP_ACCOUNT_STATE,
     NGX_HTTP_OTP_ACCOUNT_CHANGE,
     NGX_HTTP_OTP_AUTHN_REMOVE,
+    NGX_HTTP_OTP_STORE_CHECK,
+    NGX_HTTP_OTP_SMS_NUMBER,
     NGX_HTTP_OTP_NSCRIPTS
 } ngx_http_otp_script_e;
 
@@ -79,7 +81,10 @@ typedef enum {
     NGX_HTTP_OTP_ST_REVOKED,
     NGX_HTTP_OTP_ST_EXPIRED,
     NGX_HTTP_OTP_ST_PENDING,
-    NGX_HTTP_OTP_ST_DENIED
+    NGX_HTTP_OTP_ST_DENIED,
+    NGX_HTTP_OTP_ST_LOST,
+    NGX_HTTP_OTP_ST_NUMBER,
+    NGX_HTTP_OTP_ST_LIVE
 } ngx_http_otp_store_status_e;
 
 
@@ -88,7 +93,9 @@ typedef enum {
  * user carries the user's hash tag), a challenge id, a session's hash,
  * the hash of a session being made, the hash of the browser's
  * pending enrollment and the hash of a cross-device request's token
- * where the script needs them.
+ * where the script needs them; the challenge the browser's cookie
+ * names (the challenge's own id when none); a phone number's keyed
+ * hash for the key of that number (a tag of its own).
  */
 typedef struct {
     ngx_str_t                   user;
@@ -97,6 +104,8 @@ typedef struct {
     ngx_str_t                   new_session;
     ngx_str_t                   enrollment;
     ngx_str_t                   link;
+    ngx_str_t                   number;
+    ngx_str_t                   live;         /* the browser's challenge */
 } ngx_http_otp_store_ids_t;
 
 
@@ -126,7 +135,10 @@ typedef struct {
 } ngx_http_otp_user_state_t;
 
 
-/* user_state.lua, challenge_new.lua (secs: "busy", until one expires) */
+/*
+ * user_state.lua, challenge_new.lua (secs: "busy", until one expires;
+ * "live": the browser's challenge is shown again)
+ */
 typedef struct {
     ngx_http_otp_store_reply_t  reply;
     ngx_http_otp_user_state_t   user;
@@ -237,6 +249,27 @@ typedef struct {
 } ngx_http_otp_link_reply_t;
 
 
+/* store_check.lua: ok (id, made) or lost (why) */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_str_t                   id;
+    ngx_int_t                   made;
+    ngx_str_t                   why;
+} ngx_http_otp_store_check_reply_t;
+
+
+/* sms_number.lua: secs, at the limit, until a text leaves the window */
+typedef struct {
+    ngx_http_otp_store_reply_t  reply;
+    ngx_int_t                   secs;
+} ngx_http_otp_number_reply_t;
+
+
+/* the reply of a script run for no request, in a pool freed after it */
+typedef void (*ngx_http_otp_store_bg_handler_pt)(void *data,
+    ngx_http_otp_store_reply_t *reply);
+
+
 ngx_http_otp_ctx_t *ngx_http_otp_get_ctx(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_otp_store_init_process(ngx_cycle_t *cycle,
@@ -254,6 +287,20 @@ ngx_int_t ngx_http_otp_store_run(ngx_http_request_t *r,
     ngx_http_otp_script_e script, ngx_http_otp_store_ids_t *ids,
     ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_otp_store_handler_pt handler);
+
+/*
+ * As ngx_http_otp_store_run(), for the worker itself (no request):
+ * handler gets data and the reply, or NULL.  Only for scripts whose
+ * keys need no user (the store's marker).
+ */
+ngx_int_t ngx_http_otp_store_run_bg(ngx_log_t *log,
+    ngx_http_otp_main_conf_t *omcf, ngx_http_otp_script_e script,
+    ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_store_bg_handler_pt handler, void *data);
+
+/* the glob pattern that matches every user record: "P{*}:u", escaped */
+ngx_int_t ngx_http_otp_store_records(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *pattern);
 
 /* a key's name, for a script that keeps names in a value (tests, docs) */
 ngx_int_t ngx_http_otp_store_key(ngx_pool_t *pool, ngx_str_t *prefix,

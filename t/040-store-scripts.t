@@ -73,14 +73,16 @@ sub attempt {
         $o{most} // 5);
 }
 
-# a challenge made whatever the user's state unless $o{when} says
+# a challenge made whatever the user's state unless $o{when} says; the
+# browser's live one $o{live}, if any
 sub challenge {
     my ($id, $user, %o) = @_;
     return run('challenge_new',
         [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-          okey(es => $user), okey(cl => $user) ],
+          okey(es => $user), okey(cl => $user),
+          okey(c => $user, $o{live} // $id) ],
         $user, $o{ttl} // 300, $o{when} // 'always', $o{now} // $NOW,
-        $o{most} // 1000);
+        $o{most} // 1000, $o{max} // 5, $o{least} // 60);
 }
 
 # enroll_begin.lua for the browser $o{browser} (default "b1")
@@ -371,6 +373,26 @@ case 'challenge_new: live challenges are capped' => sub {
        'expired ones make room');
     is($t->redis('ZCARD', okey(cl => 'cap')), 1, 'and leave the set');
     $t->redis('DEL', map { okey(c => 'cap', "cap$_") } 1 .. 5);
+};
+
+# SPEC 6.17: a reload shows the browser's live challenge again
+case 'challenge_new: the browser\'s live challenge' => sub {
+    user('rl');
+    user('rl2');
+    is(challenge('rl1', 'rl')->[0], 'ok', 'a new one');
+    is(challenge('rl2', 'rl', live => 'rl1')->[0], 'live',
+       'the cookie names it: shown again');
+    is($t->redis('EXISTS', okey(c => 'rl', 'rl2')), 0, '... nothing made');
+    is($t->redis('ZCARD', okey(cl => 'rl')), 1, '... one live challenge');
+    is(challenge('rl2', 'rl2', live => 'rl1')->[0], 'ok',
+       "another user's: a new one of its own");
+    $t->redis('HSET', okey(c => 'rl', 'rl1'), 'a', 5);
+    is(challenge('rl3', 'rl', live => 'rl1')->[0], 'ok', 'burnt: a new one');
+    is(challenge('rl4', 'rl', live => 'rl3', least => 301)->[0], 'ok',
+       'too little life left: a new one');
+    is(challenge('rl5', 'rl', live => 'gone')->[0], 'ok', 'expired: a new one');
+    $t->redis('DEL', map { okey(c => 'rl', "rl$_") } 1 .. 5);
+    $t->redis('DEL', okey(c => 'rl2', 'rl2'));
 };
 
 case 'attempt: slow guessing still locks' => sub {

@@ -58,8 +58,9 @@ sub challenge {
     my ($id, $user) = @_;
     return run('challenge_new',
                [ okey(c => $user, $id), okey(u => $user), okey(l => $user),
-                 okey(es => $user), okey(cl => $user) ],
-               $user, 300, 'always', $NOW, 1000);
+                 okey(es => $user), okey(cl => $user),
+                 okey(c => $user, $id) ],
+               $user, 300, 'always', $NOW, 1000, 5, 60);
 }
 
 # the session attempt.lua made for challenge $id, or undef

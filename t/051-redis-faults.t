@@ -73,6 +73,11 @@ http {
 
         location /_otp/ { otp_endpoint; }
 
+        location /_otp_admin/ {
+            auth_basic off;
+            otp_admin;
+        }
+
         location /private/ {
             otp on;
             otp_session_recheck 0;
@@ -204,6 +209,13 @@ case('redis killed mid-flight, restarted empty' => sub {
     isnt($r->{status}, 200, 'the old session is gone with the data');
     like($r->{headers}{location} // '', qr{/_otp/enroll},
          'alice is sent to enroll again');
+
+    # where she may not set up a new key until an admin accepts the
+    # empty store (SPEC 6.21)
+    my ($page) = OtpFlow->new($t, user => 'alice')->enroll_page('/');
+    is($page->{status}, 503, 'enrollment refused: the store was lost');
+    is(http->post($t->url('/_otp_admin/store/accept-reset'))->{status},
+       200, 'an admin accepts the empty store');
 
     $alice = enroll_user($t, 'alice');
     is(scalar gated($t, $alice), 200, 'enrolled again: passes');

@@ -141,7 +141,7 @@ is($r->{status}, 429, 'locked: GET enroll 429');
 # ---------------------------------------------------- keys carry TTLs
 
 my $keys = $t->redis('KEYS', 'otp:*');
-my @no_ttl = grep { !/^otp:\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @$keys;
+my @no_ttl = grep { !/^otp:\{([^}]*\}:u|~\}:store)$/ && $t->redis('TTL', $_) < 0 } @$keys;
 is("@no_ttl", '', 'every key but the user records expires')
     or diag(explain $keys);
 

@@ -464,7 +464,7 @@ do {
     my $scan = $t->redis('SCAN', $cursor, 'COUNT', 1000);
     $cursor = $scan->[0];
     for my $k (@{ $scan->[1] }) {
-        next if $k =~ /^otp:\{[^}]*\}:u$/;
+        next if $k =~ /^otp:\{([^}]*\}:u|~\}:store)$/;
         push @no_ttl, $k if $t->redis('TTL', $k) == -1;
     }
 } while ($cursor ne '0');

@@ -380,7 +380,9 @@ my ($version) = $t->read_file("$t->{top}/src/ngx_http_otp_version.h")
 is($v->{"otp_build_info{version=\"$version\"}"}, 1,
    "otp_build_info{version=\"$version\"} 1");
 
-is(scalar(keys %$v), scalar(keys %expect) + 3, 'no other series');
+is($v->{otp_store_lost}, 1,
+   'otp_store_lost 1: Redis came back empty above (a gauge)');
+is(scalar(keys %$v), scalar(keys %expect) + 4, 'no other series');
 cmp_ok(scalar(grep { length } keys %workers), '>=', 2,
        'both workers answered: ' . join(' ', sort keys %workers));
 
@@ -391,7 +393,7 @@ for my $line (split /\n/, $text) {
     if ($line =~ /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S/) {
         push @bad, "two HELP for $1" if $help{$1}++;
     } elsif ($line =~ /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) counter$/
-             || $line =~ /^# TYPE (otp_build_info) gauge$/)
+             || $line =~ /^# TYPE (otp_build_info|otp_store_lost) gauge$/)
     {
         push @bad, "two TYPE for $1" if $type{$1}++;
     } elsif ($line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)
@@ -401,7 +403,7 @@ for my $line (split /\n/, $text) {
     {
         push @bad, "$1 without TYPE" unless $type{$1};
         push @bad, "$1 is a counter without _total"
-            unless $1 =~ /_total$/ || $1 eq 'otp_build_info';
+            unless $1 =~ /_total$/ || $1 =~ /^otp_(build_info|store_lost)$/;
     } else {
         push @bad, "bad line: $line";
     }
@@ -420,7 +422,8 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 n = 0
 for f in text_string_to_metric_families(open(sys.argv[1]).read()):
-    assert f.type == ('gauge' if f.name == 'otp_build_info'
+    assert f.type == ('gauge' if f.name in ('otp_build_info',
+                                            'otp_store_lost')
                       else 'counter'), f.name
     n += len(f.samples)
 print(n)

@@ -58,6 +58,7 @@ my $common = <<'EOF';
         auth_basic_user_file %%DIR%%/htpasswd;
         otp_methods totp sms;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         location /_otp/ {
             otp_endpoint;
         }
@@ -135,6 +136,7 @@ $json_loc
         auth_basic "test";
         auth_basic_user_file %%DIR%%/htpasswd;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         location /_otp/ {
             otp_endpoint;
         }
@@ -450,7 +452,7 @@ is($r->{status}, 400, '... verify with method=sms: 400');
 # ----------------------------------------------------------------- keys
 
 my @keys = @{ $t->redis('KEYS', "${P}*") };
-my @no_ttl = grep { !/^\Q$P\E\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @keys;
+my @no_ttl = grep { !/^\Q$P\E\{([^}]*\}:u|~\}:store)$/ && $t->redis('TTL', $_) < 0 } @keys;
 is_deeply(\@no_ttl, [], 'every key but the user records has an expiry');
 
 $json->stop;

@@ -36,6 +36,7 @@ my $pp = $prov->port;
 my $server = <<"EOF";
         otp_methods totp sms;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         otp_sms_resend_delay 0;
         location = /_pid {
             return 200 "\$pid";
@@ -218,7 +219,7 @@ $r = $carol->post('sms', { csrf => $csrf, return => '/private/' });
 is($r->{status}, 303, 'another user still gets texts');
 
 my @keys = @{ $t->redis('KEYS', "${P}*") };
-my @no_ttl = grep { !/^\Q$P\E\{[^}]*\}:u$/ && $t->redis('TTL', $_) < 0 } @keys;
+my @no_ttl = grep { !/^\Q$P\E\{([^}]*\}:u|~\}:store)$/ && $t->redis('TTL', $_) < 0 } @keys;
 is_deeply(\@no_ttl, [], 'every key but the user records has an expiry');
 
 $prov->stop;

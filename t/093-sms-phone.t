@@ -38,6 +38,7 @@ my $common = <<"EOF";
         auth_basic "test";
         auth_basic_user_file %%DIR%%/htpasswd;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         otp_sms_resend_delay 0;
         location /_otp/ {
             otp_endpoint;

@@ -41,6 +41,7 @@ my $common = <<'EOF';
         access_log %%DIR%%/access.log combined;
         otp_methods totp sms;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         otp_sms_resend_delay 0;
         location /_otp/ {
             otp_endpoint;

@@ -46,6 +46,7 @@ http {
         auth_basic_user_file %%DIR%%/htpasswd;
         otp_methods totp sms recovery;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         otp_sms_resend_delay 0;
         otp_remember_device 30d;
         location /_otp/ {

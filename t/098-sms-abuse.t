@@ -42,6 +42,7 @@ my $common = <<"EOF";
         auth_basic_user_file %%DIR%%/htpasswd;
         otp_methods totp sms;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         otp_sms_resend_delay 0;
         otp_sms_template "Code {code}\\n\\n\@{host} #{code}";
         location /_otp/ {
@@ -141,6 +142,7 @@ http {
         auth_basic_user_file htpasswd;
         otp_methods totp sms;
         otp_sms_provider /_otp_sms;
+        otp_sms_number_limit 10000;
         $server
         location /_otp/ {
             otp_endpoint;

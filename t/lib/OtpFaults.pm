@@ -232,7 +232,7 @@ sub keys_without_ttl {
         ($cursor, my $keys) = @$r;
         for my $k (@$keys) {
             $n++;
-            next if $k =~ /^\Q$prefix\E\{[^}]*\}:u$/;
+            next if $k =~ /^\Q$prefix\E\{([^}]*\}:u|~\}:store)$/;
             my $ttl = $conn->cmd('TTL', $k);
             push @bad, "$k (ttl $ttl)" if $ttl < 0;
         }

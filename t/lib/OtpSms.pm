@@ -115,6 +115,22 @@ sub new {
 
 sub port { $_[0]{port} }
 
+# The otp_sms_provider location /_otp_sms of a server, sending JSON to
+# this provider, with timeouts of 1 s.
+sub location {
+    my ($self) = @_;
+    return <<"EOF";
+location = /_otp_sms {
+    internal;
+    proxy_set_header Content-Type application/json;
+    proxy_set_body \$otp_sms_json;
+    proxy_pass http://127.0.0.1:$self->{port}/send;
+    proxy_connect_timeout 1s;
+    proxy_read_timeout 1s;
+}
+EOF
+}
+
 # What the next requests get: 'ok', a status, 'hang' or 'reset', and
 # seconds to wait first.
 sub mode {
