@@ -36,7 +36,7 @@ table=
     echo "#ifndef _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
     echo "#define _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
 
-    for f in "$dir"/*.html "$dir"/*.css; do
+    for f in "$dir"/*.html "$dir"/*.css "$dir"/*.js; do
 
         # a directory without pages leaves the pattern as it is
         [ -f "$f" ] || continue

@@ -181,6 +181,7 @@ struct ngx_http_otp_ctx_s {
 
     ngx_int_t                   gate_rc;
     void                       *endpoint;     /* the endpoint's state */
+    ngx_str_t                   back;         /* the page wanted, if known */
 
     unsigned                    gate_waiting:1;
     unsigned                    gate_done:1;

@@ -64,7 +64,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
     { "challenge.html",
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
-      "sms_sent sms_phone sms_wait recovery_left remember_device "
+      "sms_sent sms_phone sms_first sms_wait recovery_left remember_device "
       "remember_days pass",
       "",
       "csrf return method" },
@@ -76,7 +76,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "csrf return qr_svg" },
 
     { "recovery.html",
-      "issuer user codes_html continue regenerated csrf return "
+      "issuer user codes_html codes_uri continue regenerated csrf return "
       "recovery_left none_left",
       "codes_html",
       "codes_html" },
@@ -420,9 +420,15 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
 
     c = ctx->contract;
 
-    /* the shared style sheet (html/style.css) goes into every page */
+    /*
+     * the shared style sheet (html/style.css) and script (countdown.js)
+     * go into every page
+     */
 
-    if (len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0) {
+    if ((len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0)
+        || (len == sizeof("script") - 1
+            && ngx_strncmp(name, "script", len) == 0))
+    {
         return 0;
     }
 

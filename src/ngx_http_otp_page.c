@@ -7,9 +7,13 @@
 
 
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_crypto.h"
 #include "ngx_http_otp_html.h"
 
 
+static ngx_str_t *ngx_http_otp_page_csp(void);
+static ngx_int_t ngx_http_otp_page_back_url(ngx_http_request_t *r,
+    ngx_str_t *url);
 static ngx_int_t ngx_http_otp_send_body(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, u_char *body, size_t len);
 
@@ -25,9 +29,19 @@ ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
 };
 
 
-static ngx_str_t  ngx_http_otp_csp = ngx_string(
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+/*
+ * No script but the built-in html/countdown.js, allowed by its hash: a
+ * page works without it, and a changed template cannot add another.
+ */
+
+#define NGX_HTTP_OTP_CSP_HEAD  "default-src 'none'; style-src 'unsafe-inline'; "
+#define NGX_HTTP_OTP_CSP_TAIL  "img-src data:; form-action 'self'; "          \
+                               "frame-ancestors 'none'; base-uri 'none'"
+
+static u_char     ngx_http_otp_csp_buf[sizeof(NGX_HTTP_OTP_CSP_HEAD)
+                                       + sizeof("script-src 'sha256-'; ")
+                                       + 44 + sizeof(NGX_HTTP_OTP_CSP_TAIL)];
+static ngx_str_t  ngx_http_otp_csp;
 
 
 void
@@ -68,9 +82,9 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char                          *body;
     size_t                           len;
-    ngx_str_t                        issuer, style;
+    ngx_str_t                        issuer, style, script;
     ngx_http_otp_loc_conf_t         *olcf;
-    const ngx_http_otp_html_file_t  *tpl, *css;
+    const ngx_http_otp_html_file_t  *tpl, *css, *js;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
@@ -90,6 +104,14 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         style.data = (u_char *) css->data;
         style.len = css->len;
         ngx_http_otp_page_var(pv, "style", &style);
+    }
+
+    js = ngx_http_otp_html_get("countdown.js");
+
+    if (js) {
+        script.data = (u_char *) js->data;
+        script.len = js->len;
+        ngx_http_otp_page_var(pv, "script", &script);
     }
 
     len = ngx_http_otp_template_size((const char *) tpl->data, tpl->len,
@@ -125,6 +147,26 @@ ngx_http_otp_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 ngx_int_t
+ngx_http_otp_send_error_back(ngx_http_request_t *r, ngx_uint_t status,
+    const char *title, const char *message)
+{
+    ngx_str_t                 url;
+    ngx_http_otp_page_vars_t  pv;
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var_cstr(&pv, "title", title);
+    ngx_http_otp_page_var_cstr(&pv, "message", message);
+
+    if (ngx_http_otp_page_back_url(r, &url) == NGX_OK) {
+        ngx_http_otp_page_var(&pv, "retry", &url);
+    }
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
+}
+
+
+ngx_int_t
 ngx_http_otp_send_unavailable(ngx_http_request_t *r)
 {
     ngx_str_t  retry = ngx_string("5");
@@ -133,10 +175,58 @@ ngx_http_otp_send_unavailable(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    return ngx_http_otp_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "Temporarily unavailable",
-                                   "Sign-in is not possible right now. "
-                                   "Please try again in a moment.");
+    return ngx_http_otp_send_error_back(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "Temporarily unavailable",
+                                        "Sign-in is not possible right "
+                                        "now. Please try again in a "
+                                        "moment.");
+}
+
+
+void
+ngx_http_otp_page_back(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx != NULL) {
+        ctx->back = *url;
+    }
+}
+
+
+/*
+ * The page wanted: the endpoint's return address, else, for a GET, the
+ * request itself (the gate's page, or the endpoint's page with its
+ * return address).  Only a path: never "//host" or "/\host", which a
+ * browser would take for another site.
+ */
+
+static ngx_int_t
+ngx_http_otp_page_back_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx != NULL && ctx->back.len) {
+        *url = ctx->back;
+
+    } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        *url = r->unparsed_uri;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (url->len == 0 || url->data[0] != '/'
+        || (url->len > 1 && (url->data[1] == '/' || url->data[1] == '\\')))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -295,7 +385,7 @@ ngx_http_otp_no_store(ngx_http_request_t *r)
     }
 
     if (ngx_http_otp_add_header(r, "Content-Security-Policy",
-                                &ngx_http_otp_csp)
+                                ngx_http_otp_page_csp())
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -401,6 +491,46 @@ ngx_http_otp_issuer(ngx_http_request_t *r, ngx_str_t *issuer)
     ngx_str_set(issuer, "nginx");
 
     return NGX_OK;
+}
+
+
+/* computed once per process: the script is compiled in */
+
+static ngx_str_t *
+ngx_http_otp_page_csp(void)
+{
+    u_char                          *p;
+    uint8_t                          hash[32];
+    ngx_str_t                        bin, b64;
+    const ngx_http_otp_html_file_t  *js;
+
+    if (ngx_http_otp_csp.len) {
+        return &ngx_http_otp_csp;
+    }
+
+    p = ngx_cpymem(ngx_http_otp_csp_buf, NGX_HTTP_OTP_CSP_HEAD,
+                   sizeof(NGX_HTTP_OTP_CSP_HEAD) - 1);
+
+    js = ngx_http_otp_html_get("countdown.js");
+
+    if (js && ngx_http_otp_sha256(js->data, js->len, hash) == 0) {
+        bin.data = hash;
+        bin.len = sizeof(hash);
+        b64.data = p + sizeof("script-src 'sha256-") - 1;
+
+        p = ngx_cpymem(p, "script-src 'sha256-",
+                       sizeof("script-src 'sha256-") - 1);
+        ngx_encode_base64(&b64, &bin);
+        p = ngx_cpymem(b64.data + b64.len, "'; ", sizeof("'; ") - 1);
+    }
+
+    p = ngx_cpymem(p, NGX_HTTP_OTP_CSP_TAIL,
+                   sizeof(NGX_HTTP_OTP_CSP_TAIL) - 1);
+
+    ngx_http_otp_csp.data = ngx_http_otp_csp_buf;
+    ngx_http_otp_csp.len = p - ngx_http_otp_csp_buf;
+
+    return &ngx_http_otp_csp;
 }
 
 

@@ -53,7 +53,13 @@ ngx_int_t ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv);
 ngx_int_t ngx_http_otp_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, const char *message);
+/* 503, with a link to the page wanted (see ngx_http_otp_page_back()) */
 ngx_int_t ngx_http_otp_send_unavailable(ngx_http_request_t *r);
+/* the error page with a link to the page wanted, if known */
+ngx_int_t ngx_http_otp_send_error_back(ngx_http_request_t *r,
+    ngx_uint_t status, const char *title, const char *message);
+/* remembers the sanitized return address for the links above */
+void ngx_http_otp_page_back(ngx_http_request_t *r, ngx_str_t *url);
 ngx_int_t ngx_http_otp_send_locked(ngx_http_request_t *r, ngx_int_t secs);
 ngx_int_t ngx_http_otp_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);

@@ -43,6 +43,8 @@ static ngx_int_t ngx_http_otp_sms_back(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_sms_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_int_t secs, const char *title,
     const char *message);
+static ngx_int_t ngx_http_otp_sms_wait(ngx_http_request_t *r,
+    ngx_int_t secs);
 static void ngx_http_otp_sms_log_failed(ngx_http_request_t *r,
     ngx_int_t status);
 static ngx_int_t ngx_http_otp_sms_id(ngx_http_request_t *r, ngx_str_t *id);
@@ -158,7 +160,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     if (reply->status == NGX_HTTP_OTP_ST_BURNT) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+            ngx_http_otp_send_error_back(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                     "Too many wrong codes",
                                     "Too many wrong codes for this "
                                     "sign-in. Start again from the page "
@@ -189,12 +191,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     }
 
     if (reply->status == NGX_HTTP_OTP_ST_WAIT) {
-        ngx_http_otp_ep_finish(r,
-            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                   secs, "Please wait",
-                                   "A code was sent a moment ago. Wait "
-                                   "a little before asking for a new one "
-                                   "(see Retry-After), or use that one."));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_wait(r, secs));
         return;
     }
 
@@ -514,6 +511,26 @@ ngx_http_otp_sms_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_var(&pv, "retry", &url);
 
     return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
+}
+
+
+/* 429 for a text asked for too soon: how long to wait, in words */
+
+static ngx_int_t
+ngx_http_otp_sms_wait(ngx_http_request_t *r, ngx_int_t secs)
+{
+    u_char  *msg;
+
+    msg = ngx_pnalloc(r->pool, 128 + NGX_INT_T_LEN);
+    if (msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_sprintf(msg, "A code was sent a moment ago. You can ask for "
+                       "a new one in %i s, or use that one.%Z", secs);
+
+    return ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS, secs,
+                                  "Please wait", (char *) msg);
 }
 
 
