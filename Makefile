@@ -52,7 +52,8 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
                $(NGX_TREE)/objs/ngx_http_otp_lua.h \
                $(NGX_TREE)/objs/ngx_http_otp_html_data.h
 LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
-HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css))
+HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css html/*.js \
+                               html/lang/*.txt))
 
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
@@ -60,7 +61,8 @@ PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
               src/ngx_http_otp_qr.c src/ngx_http_otp_form.c \
               src/ngx_http_otp_return.c src/ngx_http_otp_token.c \
               src/ngx_http_otp_template.c src/ngx_http_otp_recovery.c \
-              src/ngx_http_otp_phone.c src/ngx_http_otp_sms_text.c
+              src/ngx_http_otp_phone.c src/ngx_http_otp_sms_text.c \
+              src/ngx_http_otp_lang.c
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \

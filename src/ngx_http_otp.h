@@ -131,6 +131,7 @@ typedef struct {
     ngx_uint_t                  log_level;
 
     ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
+    ngx_str_t                   language;     /* otp_language; "auto" */
 
     /* policy (ngx_http_otp_policy.c) */
     ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */

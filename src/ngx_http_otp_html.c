@@ -106,6 +106,13 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
 
 
 const ngx_http_otp_html_file_t *
+ngx_http_otp_html_files_all(void)
+{
+    return ngx_http_otp_html_files;
+}
+
+
+const ngx_http_otp_html_file_t *
 ngx_http_otp_html_get(const char *name)
 {
     const ngx_http_otp_html_file_t  *f;
@@ -204,6 +211,7 @@ ngx_http_otp_html_load_dir(ngx_conf_t *cf, ngx_str_t *dir,
     ngx_memcpy(s->files, ngx_http_otp_html_files,
                (n + 1) * sizeof(ngx_http_otp_html_file_t));
 
+    s->langs = NULL;
     s->dir.len = full.len;
     s->dir.data = ngx_pstrdup(cf->pool, &full);
     if (s->dir.data == NULL) {
@@ -421,13 +429,14 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
     c = ctx->contract;
 
     /*
-     * the shared style sheet (html/style.css) and script (countdown.js)
-     * go into every page
+     * the shared style sheet (html/style.css), script (countdown.js) and
+     * the page's language go into every page
      */
 
     if ((len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0)
         || (len == sizeof("script") - 1
-            && ngx_strncmp(name, "script", len) == 0))
+            && ngx_strncmp(name, "script", len) == 0)
+        || (len == sizeof("lang") - 1 && ngx_strncmp(name, "lang", len) == 0))
     {
         return 0;
     }
@@ -441,7 +450,11 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
         return 1;
     }
 
-    if (type != '/' && !ngx_http_otp_html_word(c->vars, name, len)) {
+    /* a text, {{@key}}: checked by ngx_http_otp_languages_check_page() */
+
+    if (type != '/' && type != '@'
+        && !ngx_http_otp_html_word(c->vars, name, len))
+    {
         ngx_conf_log_error(NGX_LOG_WARN, ctx->cf, 0,
                            "template \"%V\" uses \"%*s\", which %s does "
                            "not set: it renders empty",

@@ -9,9 +9,13 @@
 #include "ngx_http_otp_page.h"
 #include "ngx_http_otp_crypto.h"
 #include "ngx_http_otp_html.h"
+#include "ngx_http_otp_language.h"
 
 
 static ngx_str_t *ngx_http_otp_page_csp(void);
+static ngx_int_t ngx_http_otp_page_texts(ngx_http_request_t *r,
+    ngx_http_otp_language_t *lang, ngx_http_otp_languages_t *langs,
+    ngx_http_otp_page_vars_t *pv);
 static ngx_int_t ngx_http_otp_page_back_url(ngx_http_request_t *r,
     ngx_str_t *url);
 static ngx_int_t ngx_http_otp_send_body(ngx_http_request_t *r,
@@ -80,10 +84,13 @@ ngx_int_t
 ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv)
 {
-    u_char                          *body;
-    size_t                           len;
-    ngx_str_t                        issuer, style, script;
+    u_char                          *body, *text;
+    size_t                           len, tlen;
+    ngx_str_t                        issuer, style, script, header, vary;
+    ngx_str_t                       *accept;
+    ngx_http_otp_language_t         *lang;
     ngx_http_otp_loc_conf_t         *olcf;
+    ngx_http_otp_languages_t        *langs;
     const ngx_http_otp_html_file_t  *tpl, *css, *js;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -94,9 +101,49 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
+    /* the language: fixed, or chosen by the Accept-Language header */
+
+    langs = (olcf->templates && olcf->templates->langs)
+            ? olcf->templates->langs
+            : ngx_http_otp_languages_builtin(r->connection->log);
+    if (langs == NULL) {
+        return NGX_ERROR;
+    }
+
+    accept = NULL;
+
+    if (olcf->language.len == 0
+        || ngx_strcmp(olcf->language.data, "auto") == 0)
+    {
+        ngx_str_set(&vary, "Accept-Language");
+        if (ngx_http_otp_add_header(r, "Vary", &vary) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_otp_request_header(r, "accept-language", &header)
+            == NGX_OK)
+        {
+            accept = &header;
+        }
+
+        lang = ngx_http_otp_language_pick(langs, NULL, accept);
+
+    } else {
+        lang = ngx_http_otp_language_pick(langs, &olcf->language, NULL);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp page language: %V", &lang->tag);
+
     if (ngx_http_otp_issuer(r, &issuer) == NGX_OK) {
         ngx_http_otp_page_var(pv, "issuer", &issuer);
     }
+
+    if (ngx_http_otp_page_texts(r, lang, langs, pv) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_otp_page_var(pv, "lang", &lang->tag);
 
     css = ngx_http_otp_html_get("style.css");
 
@@ -114,7 +161,21 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         ngx_http_otp_page_var(pv, "script", &script);
     }
 
-    len = ngx_http_otp_template_size((const char *) tpl->data, tpl->len,
+    /* the page's {{@key}} texts in its language, then its values */
+
+    tlen = ngx_http_otp_lang_expand((const char *) tpl->data, tpl->len,
+                                    lang->msgs, lang->n, NULL, 0);
+
+    text = ngx_pnalloc(r->pool, tlen + 1);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    tlen = ngx_http_otp_lang_expand((const char *) tpl->data, tpl->len,
+                                    lang->msgs, lang->n, (char *) text,
+                                    tlen + 1);
+
+    len = ngx_http_otp_template_size((const char *) text, tlen,
                                      pv->vars, pv->nvars);
 
     body = ngx_pnalloc(r->pool, len + 1);
@@ -122,12 +183,55 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    len = ngx_http_otp_template_render((const char *) tpl->data, tpl->len,
+    len = ngx_http_otp_template_render((const char *) text, tlen,
                                        pv->vars, pv->nvars, (char *) body,
                                        len + 1);
 
     return ngx_http_otp_send_body(r, status, "text/html; charset=utf-8",
                                   body, len);
+}
+
+
+/*
+ * The module's own texts given as values (an error, the title and
+ * message of the error page): a key of the message files or an English
+ * text of lang/en.txt, in the page's language.
+ */
+
+static ngx_int_t
+ngx_http_otp_page_texts(ngx_http_request_t *r, ngx_http_otp_language_t *lang,
+    ngx_http_otp_languages_t *langs, ngx_http_otp_page_vars_t *pv)
+{
+    ngx_str_t                     in, out;
+    ngx_uint_t                    i;
+    ngx_http_otp_template_var_t  *v;
+
+    for (i = 0; i < pv->nvars; i++) {
+        v = &pv->vars[i];
+
+        if (!((v->name_len == 5 && ngx_strncmp(v->name, "error", 5) == 0)
+              || (v->name_len == 5 && ngx_strncmp(v->name, "title", 5) == 0)
+              || (v->name_len == 7
+                  && ngx_strncmp(v->name, "message", 7) == 0)))
+        {
+            continue;
+        }
+
+        in.data = (u_char *) v->value;
+        in.len = v->value_len;
+
+        if (ngx_http_otp_language_text(r->pool, lang, langs, &in, pv->vars,
+                                       pv->nvars, &out)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        v->value = (const char *) out.data;
+        v->value_len = out.len;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -17,6 +17,7 @@
 
 #include "tap.h"
 #include "ngx_http_otp_template.h"
+#include "ngx_http_otp_lang.h"
 
 
 #define VARS_MAX   64
@@ -364,7 +365,7 @@ static const test_page_t  pages[] = {
       "|name=\"remember\" value=\"1\"|30 days|role=\"alert\""
       "|challenge?method=recovery&amp;r=%2Fp%3Fa%3D1%26b"
       "|<form method=\"post\" action=\"sms\"|Text me a code"
-      "|Password accepted for <strong>alice</strong>" },
+      "|Password accepted for alice." },
 
     { "enroll.html",
       "issuer user account csrf return qr_svg otpauth_uri secret_grouped "
@@ -442,9 +443,11 @@ names_handler(void *data, int type, const char *name, size_t len)
      * into every page
      */
 
-    if (type == '{'
-        && ((len == 5 && memcmp(name, "style", 5) == 0)
-            || (len == 6 && memcmp(name, "script", 6) == 0)))
+    if ((type == '{'
+         && ((len == 5 && memcmp(name, "style", 5) == 0)
+             || (len == 6 && memcmp(name, "script", 6) == 0)))
+        || (type == 0 && len == 4 && memcmp(name, "lang", 4) == 0)
+        || type == '@')
     {
         return 0;
     }
@@ -497,6 +500,48 @@ read_file(const char *path, size_t *len)
 
 
 /*
+ * The {{@key}} texts of a page template put in from the English message
+ * file of its directory, as the module does; tpl is replaced.
+ */
+
+static char *
+expand_en(char *tpl, size_t *len, const char *html_dir)
+{
+    char                     path[1024], *text, *out;
+    size_t                   tlen, n, olen;
+    ngx_http_otp_lang_msg_t  msgs[NGX_HTTP_OTP_LANG_MAX_MSGS];
+    ngx_http_otp_lang_error_t  err;
+
+    snprintf(path, sizeof(path), "%s/lang/en.txt", html_dir);
+
+    text = read_file(path, &tlen);
+    if (text == NULL
+        || ngx_http_otp_lang_parse(text, tlen, msgs,
+                                   NGX_HTTP_OTP_LANG_MAX_MSGS, &n, &err)
+           != 0)
+    {
+        free(text);
+        return tpl;
+    }
+
+    olen = ngx_http_otp_lang_expand(tpl, *len, msgs, n, NULL, 0);
+    out = malloc(olen + 1);
+
+    if (out != NULL) {
+        ngx_http_otp_lang_expand(tpl, *len, msgs, n, out, olen + 1);
+        out[olen] = '\0';
+        *len = olen;
+        free(tpl);
+        tpl = out;
+    }
+
+    free(text);
+
+    return tpl;
+}
+
+
+/*
  * Every name of the page set to value; with realistic, sample values of
  * the names that shape the page come first (the first of a name wins).
  * Raw names always get benign markup.
@@ -510,6 +555,7 @@ set_page_vars(const test_page_t *page, const char *value, int realistic)
 
     nvars = 0;
 
+    set("lang", "en");
     set("qr_svg", "<svg viewBox=\"0 0 1 1\"></svg>");
     set("codes_html", "<ol><li>aaaa-bbbb</li></ol>");
 
@@ -576,7 +622,8 @@ page_problem(const char *tpl)
     };
 
     static const char  *needed[] = {
-        "<!DOCTYPE html>", "<html lang=\"en\">", "<meta charset=\"utf-8\">",
+        "<!DOCTYPE html>", "<html lang=\"{{lang}}\">",
+        "<meta charset=\"utf-8\">",
         "<meta name=\"viewport\"", "<title>", "<h1>", "<main"
     };
 
@@ -676,6 +723,9 @@ test_pages(const char *top)
         tap_ok(tn.ok, "%s: only names of its contract%s%s", pages[i].file,
                tn.ok ? "" : ", not ", tn.bad);
 
+        snprintf(path, sizeof(path), "%s/html", top);
+        tpl = expand_en(tpl, &len, path);
+
         /* a value that must never appear unescaped */
 
         set_page_vars(&pages[i], "<b>\"x'&", 0);
@@ -732,6 +782,9 @@ test_challenge_variants(const char *top)
         tap_ok(0, "read %s", path);
         return;
     }
+
+    snprintf(path, sizeof(path), "%s/html", top);
+    tpl = expand_en(tpl, &len, path);
 
     nvars = 0;
     set("method", "recovery");
@@ -790,6 +843,17 @@ render_main(int argc, char **argv)
     if (tpl == NULL) {
         perror(argv[2]);
         return 2;
+    }
+
+    {
+        char  dir[1024], *slash;
+
+        snprintf(dir, sizeof(dir), "%s", argv[2]);
+        slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            tpl = expand_en(tpl, &len, dir);
+        }
     }
 
     if (ngx_http_otp_template_check(tpl, len, &err) != 0) {
