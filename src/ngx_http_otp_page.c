@@ -86,8 +86,7 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char                          *body, *text;
     size_t                           len, tlen;
-    ngx_str_t                        issuer, style, script, header, vary;
-    ngx_str_t                       *accept;
+    ngx_str_t                        issuer, style, script;
     ngx_http_otp_language_t         *lang;
     ngx_http_otp_loc_conf_t         *olcf;
     ngx_http_otp_languages_t        *langs;
@@ -101,35 +100,9 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    /* the language: fixed, or chosen by the Accept-Language header */
-
-    langs = (olcf->templates && olcf->templates->langs)
-            ? olcf->templates->langs
-            : ngx_http_otp_languages_builtin(r->connection->log);
-    if (langs == NULL) {
+    lang = ngx_http_otp_page_language(r, &langs, 1);
+    if (lang == NULL) {
         return NGX_ERROR;
-    }
-
-    accept = NULL;
-
-    if (olcf->language.len == 0
-        || ngx_strcmp(olcf->language.data, "auto") == 0)
-    {
-        ngx_str_set(&vary, "Accept-Language");
-        if (ngx_http_otp_add_header(r, "Vary", &vary) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_otp_request_header(r, "accept-language", &header)
-            == NGX_OK)
-        {
-            accept = &header;
-        }
-
-        lang = ngx_http_otp_language_pick(langs, NULL, accept);
-
-    } else {
-        lang = ngx_http_otp_language_pick(langs, &olcf->language, NULL);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -189,6 +162,49 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
 
     return ngx_http_otp_send_body(r, status, "text/html; charset=utf-8",
                                   body, len);
+}
+
+
+ngx_http_otp_language_t *
+ngx_http_otp_page_language(ngx_http_request_t *r,
+    ngx_http_otp_languages_t **langs, ngx_uint_t vary)
+{
+    ngx_str_t                 header, name, *accept;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    *langs = (olcf->templates && olcf->templates->langs)
+             ? olcf->templates->langs
+             : ngx_http_otp_languages_builtin(r->connection->log);
+    if (*langs == NULL) {
+        return NULL;
+    }
+
+    if (olcf->language.len
+        && ngx_strcmp(olcf->language.data, "auto") != 0)
+    {
+        return ngx_http_otp_language_pick(*langs, &olcf->language, NULL);
+    }
+
+    /* chosen by the Accept-Language header */
+
+    if (vary) {
+        ngx_str_set(&name, "Accept-Language");
+        if (ngx_http_otp_add_header(r, "Vary", &name) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    accept = NULL;
+
+    if (ngx_http_otp_request_header(r, "accept-language", &header)
+        == NGX_OK)
+    {
+        accept = &header;
+    }
+
+    return ngx_http_otp_language_pick(*langs, NULL, accept);
 }
 
 

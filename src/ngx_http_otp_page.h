@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_otp.h"
+#include "ngx_http_otp_language.h"
 #include "ngx_http_otp_template.h"
 
 
@@ -78,6 +79,14 @@ ngx_int_t ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_otp_request_header(ngx_http_request_t *r,
     const char *lowcase_name, ngx_str_t *value);
+
+/*
+ * The language of the request's pages and texts: otp_language, or the
+ * best of Accept-Language (then "Vary: Accept-Language" if vary); NULL
+ * on an error.
+ */
+ngx_http_otp_language_t *ngx_http_otp_page_language(ngx_http_request_t *r,
+    ngx_http_otp_languages_t **langs, ngx_uint_t vary);
 
 /* the issuer: otp_issuer, else the server name, else the Host */
 ngx_int_t ngx_http_otp_issuer(ngx_http_request_t *r, ngx_str_t *issuer);
