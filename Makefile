@@ -112,7 +112,8 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css \
+                               html/*.js html/lang/*.txt))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
@@ -200,8 +201,8 @@ bench: deps module
 # .changes) beside that copy
 DEB_FILES  := config ngx_http_otp_module.c src html debian LICENSE README.md
 DEB_SRCS   := config ngx_http_otp_module.c LICENSE README.md src/embed.sh \
-              $(wildcard src/*.c src/*.h src/lua/*.lua html/* conf/site/* \
-                         debian/* debian/source/*)
+              $(wildcard src/*.c src/*.h src/lua/*.lua html/* html/lang/* \
+                         conf/site/* debian/* debian/source/*)
 
 deb: deps-deb
 	@$(MAKE) --no-print-directory $(DEB)
