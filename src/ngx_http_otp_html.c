@@ -92,7 +92,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "" },
 
     { "error.html",
-      "issuer title message retry",
+      "issuer title message retry seconds",
       "",
       "" },
 

@@ -492,19 +492,21 @@ ngx_http_otp_sms_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t                 retry, url;
     ngx_http_otp_page_vars_t  pv;
 
+    pv.nvars = 0;
+
     if (secs > 0) {
         if (ngx_http_otp_store_num(r, &retry, secs) != NGX_OK
             || ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_http_otp_page_var(&pv, "seconds", &retry);
     }
 
     if (ngx_http_otp_sms_url(r, 1, &url) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    pv.nvars = 0;
 
     ngx_http_otp_page_var_cstr(&pv, "title", title);
     ngx_http_otp_page_var_cstr(&pv, "message", message);
@@ -519,18 +521,10 @@ ngx_http_otp_sms_error(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_otp_sms_wait(ngx_http_request_t *r, ngx_int_t secs)
 {
-    u_char  *msg;
-
-    msg = ngx_pnalloc(r->pool, 128 + NGX_INT_T_LEN);
-    if (msg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    (void) ngx_sprintf(msg, "A code was sent a moment ago. You can ask for "
-                       "a new one in %i s, or use that one.%Z", secs);
+    /* texts of html/lang/, "{seconds}" filled in by the error page */
 
     return ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS, secs,
-                                  "Please wait", (char *) msg);
+                                  "err_sms_wait_title", "err_sms_wait");
 }
 
 

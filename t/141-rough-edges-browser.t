@@ -32,10 +32,7 @@ $t->write_file('site/index.html', "private page\n", 0644);
 $t->run_redis;
 
 my $sms = OtpSms->new($t, name => 'json')->start;
-my $sms_port = $sms->port;
-my $loc = $t->read_file("$t->{top}/conf/sms/json.conf");
-$loc =~ s{proxy_pass\s+https://[^/;]+}{proxy_pass http://127.0.0.1:$sms_port}
-    or BAIL_OUT('conf/sms/json.conf: no proxy_pass https://');
+my $loc = $sms->location;
 
 $t->write_conf(<<"CONF");
 %%TEST_GLOBALS%%

@@ -109,10 +109,7 @@ $t->write_file('tpl/lang/de.txt', $de2, 0644);
 $t->run_redis;
 
 my $sms = OtpSms->new($t, name => 'json')->start;
-my $sms_port = $sms->port;
-my $loc = $t->read_file("$t->{top}/conf/sms/json.conf");
-$loc =~ s{proxy_pass\s+https://[^/;]+}{proxy_pass http://127.0.0.1:$sms_port}
-    or BAIL_OUT('conf/sms/json.conf: no proxy_pass https://');
+my $loc = $sms->location;
 
 my %port = map { $_ => OtpTest::free_port() } qw(fixed ops custom);
 
@@ -318,6 +315,15 @@ $sms->wait_requests(1);
 my $text = text_of(($sms->requests)[-1]) // '';
 like($text, qr/^Ihr .*-Code lautet \d{6}\. Er ist 5 Min\. g\x{fc}ltig\.$/,
      "... the default text is German: $text");
+
+# asked again at once: the wait in German words, the number filled in
+$c = $dave->get(path_of($r->{headers}{location}));
+$r = $dave->post('sms', { csrf => form_field($c->{content}, 'csrf'),
+                          return => '/private/' },
+                 headers => { 'Accept-Language' => 'de' });
+is($r->{status}, 429, 'a second text at once: 429');
+like($r->{content}, qr/Einen neuen k\S+nnen Sie in \d+ s anfordern/,
+     '... the wait in German, with the seconds');
 
 my $custom = OtpAttack::site($t, $port{custom});
 my $erin = OtpFlow->new($custom, user => 'erin');

@@ -115,6 +115,17 @@ sub new {
 
 sub port { $_[0]{port} }
 
+# The provider location of conf/sms/<file> (json.conf by default),
+# pointed at this provider.
+sub location {
+    my ($self, $file) = @_;
+    my $t = $self->{t};
+    my $c = $t->read_file("$t->{top}/conf/sms/" . ($file // 'json.conf'));
+    $c =~ s{proxy_pass\s+https://[^/;]+}{proxy_pass http://127.0.0.1:$self->{port}}
+        or croak("conf/sms: no proxy_pass https://");
+    return $c;
+}
+
 # What the next requests get: 'ok', a status, 'hang' or 'reset', and
 # seconds to wait first.
 sub mode {
