@@ -194,10 +194,31 @@ like($out, qr{DEMO_PORT=}, '... and that DEMO_PORT picks another');
 unlike($out, qr{bind\(\)}, '... without nginx\'s bind errors');
 close $busy;
 
-my $demo = $t->read_file("$t->{top}/t/demo.pl");
-like($demo, qr{OTP_KEEP\} = 1}, 'the demo keeps its directory (logs)');
-like($demo, qr{Ctrl-C stops nginx and redis; the logs stay in},
-     '... and says how to stop it and where the logs are');
+# on a free port: it says how to stop it and where the logs are, and
+# they are still there after Ctrl-C
+$port = OtpTest::free_port();
+my $pid = open(my $demo, '-|');
+die "fork: $!" unless defined $pid;
+if ($pid == 0) {
+    $ENV{DEMO_PORT} = $port;
+    open STDERR, '>&', \*STDOUT;
+    exec 'perl', "-I$t->{top}/t/lib", "$t->{top}/t/demo.pl" or exit 127;
+}
+my ($said, $dir) = ('', undef);
+while (my $line = <$demo>) {
+    $said .= $line;
+    ($dir) = $said =~ m{the logs stay in\s+(\S+)};
+    last if $said =~ /Another port/;
+}
+like($said, qr{Ctrl-C stops nginx and redis}, 'the demo says how to stop it');
+ok($dir && -d $dir, '... and where its logs are');
+kill 'INT', $pid;
+$said .= $_ while <$demo>;
+close $demo;
+$? = 0;
+like($said, qr{Stopped\.  The logs are in \Q@{[ $dir // '-' ]}\E},
+     'Ctrl-C: it says it stopped, and where the logs are');
+ok($dir && -s "$dir/error.log", '... and they are still there');
 like($t->read_file("$t->{top}/README.md"), qr{DEMO_PORT},
      'README names DEMO_PORT');
 

@@ -46,6 +46,14 @@ close $fh;
 
 $conf =~ s/listen\s+127\.0\.0\.1:/listen       $listen:/;
 
+# before anything runs: a Ctrl-C at any moment stops what did start
+$SIG{INT} = $SIG{TERM} = sub {
+    $t->stop_nginx;
+    $t->stop_redis;
+    print "\n  Stopped.  The logs are in @{[ $t->dir ]}\n";
+    exit 0;
+};
+
 $t->run_redis;
 $t->write_conf($conf);
 $t->run_nginx;
@@ -77,11 +85,5 @@ print <<"MSG";
 
 MSG
 
-$SIG{INT} = $SIG{TERM} = sub {
-    $t->stop_nginx;
-    $t->stop_redis;
-    print "\n  Stopped.  The logs are in @{[ $t->dir ]}\n";
-    exit 0;
-};
 
 sleep 1 while 1;
