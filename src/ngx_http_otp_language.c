@@ -45,11 +45,11 @@ static ngx_flag_t                ngx_http_otp_builtin_read;
 ngx_http_otp_languages_t *
 ngx_http_otp_languages_builtin(ngx_log_t *log)
 {
-    size_t                           n, i;
+    size_t                           n, i, nlangs;
     ngx_http_otp_language_t         *l;
     ngx_http_otp_lang_msg_t         *msgs;
     ngx_http_otp_lang_error_t        err;
-    const ngx_http_otp_html_file_t  *f, *files;
+    const ngx_http_otp_html_file_t  *f;
 
     if (ngx_http_otp_builtin_read) {
         return ngx_http_otp_builtin.n ? &ngx_http_otp_builtin : NULL;
@@ -57,20 +57,19 @@ ngx_http_otp_languages_builtin(ngx_log_t *log)
 
     ngx_http_otp_builtin_read = 1;
 
-    files = ngx_http_otp_html_get("lang/en.txt");
-    if (files == NULL) {
+    if (ngx_http_otp_html_get("lang/en.txt") == NULL) {
         ngx_log_error(NGX_LOG_EMERG, log, 0, "no built-in lang/en.txt");
         return NULL;
     }
 
     /* for the life of the process: built in, they never change */
 
-    n = 0;
+    nlangs = 0;
     for (f = ngx_http_otp_html_files_all(); f->name != NULL; f++) {
-        n += (ngx_strncmp(f->name, "lang/", 5) == 0);
+        nlangs += (ngx_strncmp(f->name, "lang/", 5) == 0);
     }
 
-    l = ngx_calloc(n * sizeof(ngx_http_otp_language_t), log);
+    l = ngx_calloc(nlangs * sizeof(ngx_http_otp_language_t), log);
     if (l == NULL) {
         return NULL;
     }
@@ -142,7 +141,7 @@ ngx_http_otp_languages_load_dir(ngx_conf_t *cf, ngx_str_t *dir,
     }
 
     path.len = dir->len + sizeof("/lang") - 1;
-    path.data = ngx_pnalloc(cf->temp_pool, path.len + 1 + NGX_MAX_PATH);
+    path.data = ngx_pnalloc(cf->temp_pool, path.len + 1);
     if (path.data == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -150,8 +149,16 @@ ngx_http_otp_languages_load_dir(ngx_conf_t *cf, ngx_str_t *dir,
     ngx_sprintf(path.data, "%V/lang%Z", dir);
 
     if (ngx_open_dir(&path, &d) == NGX_ERROR) {
-        /* no lang/ directory: the built-in languages */
-        return NGX_CONF_OK;
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
+            /* no lang/ directory: the built-in languages */
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                           ngx_open_dir_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
     }
 
     set = ngx_palloc(cf->pool, sizeof(ngx_http_otp_languages_t));
