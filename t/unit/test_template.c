@@ -622,7 +622,7 @@ page_problem(const char *tpl)
     };
 
     static const char  *needed[] = {
-        "<!DOCTYPE html>", "<html lang=\"{{lang}}\">",
+        "<!DOCTYPE html>", "<html lang=\"",
         "<meta charset=\"utf-8\">",
         "<meta name=\"viewport\"", "<title>", "<h1>", "<main"
     };
