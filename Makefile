@@ -52,7 +52,8 @@ MODULE_SRCS := config ngx_http_otp_module.c $(wildcard src/*.c src/*.h) \
                $(NGX_TREE)/objs/ngx_http_otp_lua.h \
                $(NGX_TREE)/objs/ngx_http_otp_html_data.h
 LUA_SRCS    := $(sort $(wildcard src/lua/*.lua))
-HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css))
+HTML_SRCS   := $(sort $(wildcard html/*.html html/*.css html/*.js \
+                               html/lang/*.txt))
 
 # the parts of the core that do not need nginx, unit-tested on their own
 PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
@@ -60,7 +61,8 @@ PURE_SRCS  := src/ngx_http_otp_hotp.c src/ngx_http_otp_base32.c \
               src/ngx_http_otp_qr.c src/ngx_http_otp_form.c \
               src/ngx_http_otp_return.c src/ngx_http_otp_token.c \
               src/ngx_http_otp_template.c src/ngx_http_otp_recovery.c \
-              src/ngx_http_otp_phone.c src/ngx_http_otp_sms_text.c
+              src/ngx_http_otp_phone.c src/ngx_http_otp_sms_text.c \
+              src/ngx_http_otp_lang.c
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
 UNIT_BINS  := $(patsubst t/unit/%.c,$(UNIT_DIR)/%,$(UNIT_SRCS))
 UNIT_CFLAGS := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 \
@@ -110,7 +112,8 @@ endif
 
 # configure once per flavour and set of source files; objs/Makefile then
 # rebuilds incrementally
-SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css))
+SRC_LIST   := $(sort $(wildcard src/*.c src/*.h html/*.html html/*.css \
+                               html/*.js html/lang/*.txt))
 
 $(OUT)/srcs.stamp: FORCE
 	@mkdir -p $(OUT)
@@ -198,8 +201,8 @@ bench: deps module
 # .changes) beside that copy
 DEB_FILES  := config ngx_http_otp_module.c src html debian LICENSE README.md
 DEB_SRCS   := config ngx_http_otp_module.c LICENSE README.md src/embed.sh \
-              $(wildcard src/*.c src/*.h src/lua/*.lua html/* conf/site/* \
-                         debian/* debian/source/*)
+              $(wildcard src/*.c src/*.h src/lua/*.lua html/* html/lang/* \
+                         conf/site/* debian/* debian/source/*)
 
 deb: deps-deb
 	@$(MAKE) --no-print-directory $(DEB)

@@ -15,6 +15,7 @@
 #include "ngx_http_otp_cookie.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_language.h"
 #include "ngx_http_otp_lost.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_policy.h"
@@ -280,6 +281,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
     { ngx_string("otp_templates"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_otp_templates,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_language"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_language_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -662,6 +670,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
                               NGX_LOG_INFO);
     ngx_conf_merge_ptr_value(conf->templates, prev->templates, NULL);
+    ngx_conf_merge_str_value(conf->language, prev->language, "auto");
 
     if (conf->issuer == NULL) {
         conf->issuer = prev->issuer;

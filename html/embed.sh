@@ -36,15 +36,16 @@ table=
     echo "#ifndef _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
     echo "#define _NGX_HTTP_OTP_HTML_DATA_H_INCLUDED_"
 
-    for f in "$dir"/*.html "$dir"/*.css; do
+    for f in "$dir"/*.html "$dir"/*.css "$dir"/*.js "$dir"/lang/*.txt; do
 
         # a directory without pages leaves the pattern as it is
         [ -f "$f" ] || continue
 
-        name=${f##*/}
+        # a message file keeps its directory: "lang/de.txt"
+        name=${f#"$dir"/}
 
         case $name in
-        *[!A-Za-z0-9_.-]*)
+        *[!A-Za-z0-9_./-]*)
             echo "$0: \"$name\": a page name may only use" \
                  "A-Z a-z 0-9 _ . -" >&2
             exit 1

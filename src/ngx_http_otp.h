@@ -133,6 +133,7 @@ typedef struct {
     ngx_uint_t                  log_level;
 
     ngx_http_otp_html_set_t    *templates;    /* NULL: the built-in */
+    ngx_str_t                   language;     /* otp_language; "auto" */
 
     /* policy (ngx_http_otp_policy.c) */
     ngx_uint_t                  methods;      /* NGX_HTTP_OTP_METHOD_* */
@@ -184,6 +185,7 @@ struct ngx_http_otp_ctx_s {
 
     ngx_int_t                   gate_rc;
     void                       *endpoint;     /* the endpoint's state */
+    ngx_str_t                   back;         /* the page wanted, if known */
 
     unsigned                    gate_waiting:1;
     unsigned                    gate_done:1;

@@ -208,7 +208,7 @@ ngx_http_otp_attempt_done(ngx_http_request_t *r,
         ngx_http_otp_log_failure(r, m->burnt_log);
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+            ngx_http_otp_send_error_back(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                     "Too many wrong codes",
                                     "Too many wrong codes for this sign-in. "
                                     "Start again from the page you "

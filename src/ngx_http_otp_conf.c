@@ -10,6 +10,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_endpoint.h"
 #include "ngx_http_otp_html.h"
+#include "ngx_http_otp_language.h"
 
 #include <openssl/crypto.h>
 
@@ -645,7 +646,9 @@ ngx_http_otp_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_str_t  *value;
+    char        *rv;
+    ngx_str_t   *value, tpl;
+    ngx_uint_t   i;
 
     if (olcf->templates != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -653,5 +656,25 @@ ngx_http_otp_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    return ngx_http_otp_html_load_dir(cf, &value[1], &olcf->templates);
+    rv = ngx_http_otp_html_load_dir(cf, &value[1], &olcf->templates);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* the texts the pages name, and the directory's lang/<tag>.txt */
+
+    for (i = 0; olcf->templates->files[i].name != NULL; i++) {
+        tpl.data = (u_char *) olcf->templates->files[i].data;
+        tpl.len = olcf->templates->files[i].len;
+
+        rv = ngx_http_otp_languages_check_page(cf,
+                                               olcf->templates->files[i].name,
+                                               &tpl);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return ngx_http_otp_languages_load_dir(cf, &olcf->templates->dir,
+                                           &olcf->templates->langs);
 }

@@ -214,6 +214,19 @@ ngx_http_otp_ct_equal(const void *a, const void *b, size_t len)
 }
 
 
+int
+ngx_http_otp_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int  n;
+
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static EVP_MAC_CTX *
 ngx_http_otp_hmac_ctx(const uint8_t key[NGX_HTTP_OTP_KEY_LEN])
 {

@@ -45,6 +45,9 @@ size_t ngx_http_otp_secret_len(ngx_http_otp_alg_e alg);
 /* 1 if equal; time depends on len only */
 int ngx_http_otp_ct_equal(const void *a, const void *b, size_t len);
 
+/* SHA-256 of data (the CSP hash of a script); 0 or -1 */
+int ngx_http_otp_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* HMAC-SHA256; 0 or -1 */
 int ngx_http_otp_hmac(const uint8_t key[NGX_HTTP_OTP_KEY_LEN],
     const uint8_t *msg, size_t msg_len, uint8_t out[NGX_HTTP_OTP_MAC_LEN]);

@@ -64,7 +64,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
     { "challenge.html",
       "issuer user csrf return return_q method method_totp method_sms "
       "method_recovery numeric digits error has_totp has_sms has_recovery "
-      "sms_sent sms_phone sms_wait recovery_left remember_device "
+      "sms_sent sms_phone sms_first sms_wait recovery_left remember_device "
       "remember_days pass account_url",
       "",
       "csrf return method" },
@@ -76,7 +76,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "csrf return qr_svg" },
 
     { "recovery.html",
-      "issuer user codes_html continue regenerated csrf return "
+      "issuer user codes_html codes_uri continue regenerated csrf return "
       "recovery_left none_left account_url",
       "codes_html",
       "codes_html" },
@@ -92,7 +92,7 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
       "" },
 
     { "error.html",
-      "issuer title message retry",
+      "issuer title message retry seconds",
       "",
       "" },
 
@@ -110,6 +110,13 @@ static ngx_http_otp_html_contract_t  ngx_http_otp_html_contracts[] = {
 
     { NULL, NULL, NULL, NULL }
 };
+
+
+const ngx_http_otp_html_file_t *
+ngx_http_otp_html_files_all(void)
+{
+    return ngx_http_otp_html_files;
+}
 
 
 const ngx_http_otp_html_file_t *
@@ -211,6 +218,7 @@ ngx_http_otp_html_load_dir(ngx_conf_t *cf, ngx_str_t *dir,
     ngx_memcpy(s->files, ngx_http_otp_html_files,
                (n + 1) * sizeof(ngx_http_otp_html_file_t));
 
+    s->langs = NULL;
     s->dir.len = full.len;
     s->dir.data = ngx_pstrdup(cf->pool, &full);
     if (s->dir.data == NULL) {
@@ -427,9 +435,16 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
 
     c = ctx->contract;
 
-    /* the shared style sheet (html/style.css) goes into every page */
+    /*
+     * the shared style sheet (html/style.css), script (countdown.js) and
+     * the page's language go into every page
+     */
 
-    if (len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0) {
+    if ((len == sizeof("style") - 1 && ngx_strncmp(name, "style", len) == 0)
+        || (len == sizeof("script") - 1
+            && ngx_strncmp(name, "script", len) == 0)
+        || (len == sizeof("lang") - 1 && ngx_strncmp(name, "lang", len) == 0))
+    {
         return 0;
     }
 
@@ -442,7 +457,11 @@ ngx_http_otp_html_name(void *data, int type, const char *name, size_t len)
         return 1;
     }
 
-    if (type != '/' && !ngx_http_otp_html_word(c->vars, name, len)) {
+    /* a text, {{@key}}: checked by ngx_http_otp_languages_check_page() */
+
+    if (type != '/' && type != '@'
+        && !ngx_http_otp_html_word(c->vars, name, len))
+    {
         ngx_conf_log_error(NGX_LOG_WARN, ctx->cf, 0,
                            "template \"%V\" uses \"%*s\", which %s does "
                            "not set: it renders empty",

@@ -29,11 +29,17 @@ typedef struct {
  * Every page of a set: the built-in table with some entries replaced.
  */
 
+typedef struct ngx_http_otp_languages_s  ngx_http_otp_languages_t;
+
 typedef struct {
     ngx_str_t                   dir;      /* full path */
     ngx_http_otp_html_file_t   *files;    /* as the built-in table */
+    ngx_http_otp_languages_t   *langs;    /* NULL: the built-in ones */
 } ngx_http_otp_html_set_t;
 
+
+/* the whole built-in table, ended by a NULL name */
+const ngx_http_otp_html_file_t *ngx_http_otp_html_files_all(void);
 
 /* the built-in template of that name, or NULL */
 const ngx_http_otp_html_file_t *ngx_http_otp_html_get(const char *name);

@@ -7,9 +7,17 @@
 
 
 #include "ngx_http_otp_page.h"
+#include "ngx_http_otp_crypto.h"
 #include "ngx_http_otp_html.h"
+#include "ngx_http_otp_language.h"
 
 
+static ngx_str_t *ngx_http_otp_page_csp(void);
+static ngx_int_t ngx_http_otp_page_texts(ngx_http_request_t *r,
+    ngx_http_otp_language_t *lang, ngx_http_otp_languages_t *langs,
+    ngx_http_otp_page_vars_t *pv);
+static ngx_int_t ngx_http_otp_page_back_url(ngx_http_request_t *r,
+    ngx_str_t *url);
 static ngx_int_t ngx_http_otp_send_body(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, u_char *body, size_t len);
 
@@ -28,9 +36,19 @@ ngx_str_t  ngx_http_otp_page_names[NGX_HTTP_OTP_NPAGES] = {
 };
 
 
-static ngx_str_t  ngx_http_otp_csp = ngx_string(
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+/*
+ * No script but the built-in html/countdown.js, allowed by its hash: a
+ * page works without it, and a changed template cannot add another.
+ */
+
+#define NGX_HTTP_OTP_CSP_HEAD  "default-src 'none'; style-src 'unsafe-inline'; "
+#define NGX_HTTP_OTP_CSP_TAIL  "img-src data:; form-action 'self'; "          \
+                               "frame-ancestors 'none'; base-uri 'none'"
+
+static u_char     ngx_http_otp_csp_buf[sizeof(NGX_HTTP_OTP_CSP_HEAD)
+                                       + sizeof("script-src 'sha256-'; ")
+                                       + 44 + sizeof(NGX_HTTP_OTP_CSP_TAIL)];
+static ngx_str_t  ngx_http_otp_csp;
 
 
 void
@@ -69,11 +87,13 @@ ngx_int_t
 ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv)
 {
-    u_char                          *body;
-    size_t                           len;
-    ngx_str_t                        issuer, style;
+    u_char                          *body, *text;
+    size_t                           len, tlen;
+    ngx_str_t                        issuer, style, script;
+    ngx_http_otp_language_t         *lang;
     ngx_http_otp_loc_conf_t         *olcf;
-    const ngx_http_otp_html_file_t  *tpl, *css;
+    ngx_http_otp_languages_t        *langs;
+    const ngx_http_otp_html_file_t  *tpl, *css, *js;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
@@ -83,9 +103,23 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
+    lang = ngx_http_otp_page_language(r, &langs, 1);
+    if (lang == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp page language: %V", &lang->tag);
+
     if (ngx_http_otp_issuer(r, &issuer) == NGX_OK) {
         ngx_http_otp_page_var(pv, "issuer", &issuer);
     }
+
+    if (ngx_http_otp_page_texts(r, lang, langs, pv) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_otp_page_var(pv, "lang", &lang->tag);
 
     css = ngx_http_otp_html_get("style.css");
 
@@ -95,7 +129,29 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         ngx_http_otp_page_var(pv, "style", &style);
     }
 
-    len = ngx_http_otp_template_size((const char *) tpl->data, tpl->len,
+    js = ngx_http_otp_html_get("countdown.js");
+
+    if (js) {
+        script.data = (u_char *) js->data;
+        script.len = js->len;
+        ngx_http_otp_page_var(pv, "script", &script);
+    }
+
+    /* the page's {{@key}} texts in its language, then its values */
+
+    tlen = ngx_http_otp_lang_expand((const char *) tpl->data, tpl->len,
+                                    lang->msgs, lang->n, NULL, 0);
+
+    text = ngx_pnalloc(r->pool, tlen + 1);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    tlen = ngx_http_otp_lang_expand((const char *) tpl->data, tpl->len,
+                                    lang->msgs, lang->n, (char *) text,
+                                    tlen + 1);
+
+    len = ngx_http_otp_template_size((const char *) text, tlen,
                                      pv->vars, pv->nvars);
 
     body = ngx_pnalloc(r->pool, len + 1);
@@ -103,12 +159,98 @@ ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    len = ngx_http_otp_template_render((const char *) tpl->data, tpl->len,
+    len = ngx_http_otp_template_render((const char *) text, tlen,
                                        pv->vars, pv->nvars, (char *) body,
                                        len + 1);
 
     return ngx_http_otp_send_body(r, status, "text/html; charset=utf-8",
                                   body, len);
+}
+
+
+ngx_http_otp_language_t *
+ngx_http_otp_page_language(ngx_http_request_t *r,
+    ngx_http_otp_languages_t **langs, ngx_uint_t vary)
+{
+    ngx_str_t                 header, name, *accept;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    *langs = (olcf->templates && olcf->templates->langs)
+             ? olcf->templates->langs
+             : ngx_http_otp_languages_builtin(r->connection->log);
+    if (*langs == NULL) {
+        return NULL;
+    }
+
+    if (olcf->language.len
+        && ngx_strcmp(olcf->language.data, "auto") != 0)
+    {
+        return ngx_http_otp_language_pick(*langs, &olcf->language, NULL);
+    }
+
+    /* chosen by the Accept-Language header */
+
+    if (vary) {
+        ngx_str_set(&name, "Accept-Language");
+        if (ngx_http_otp_add_header(r, "Vary", &name) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    accept = NULL;
+
+    if (ngx_http_otp_request_header(r, "accept-language", &header)
+        == NGX_OK)
+    {
+        accept = &header;
+    }
+
+    return ngx_http_otp_language_pick(*langs, NULL, accept);
+}
+
+
+/*
+ * The module's own texts given as values (an error, the title and
+ * message of the error page): a key of the message files or an English
+ * text of lang/en.txt, in the page's language.
+ */
+
+static ngx_int_t
+ngx_http_otp_page_texts(ngx_http_request_t *r, ngx_http_otp_language_t *lang,
+    ngx_http_otp_languages_t *langs, ngx_http_otp_page_vars_t *pv)
+{
+    ngx_str_t                     in, out;
+    ngx_uint_t                    i;
+    ngx_http_otp_template_var_t  *v;
+
+    for (i = 0; i < pv->nvars; i++) {
+        v = &pv->vars[i];
+
+        if (!((v->name_len == 5 && ngx_strncmp(v->name, "error", 5) == 0)
+              || (v->name_len == 5 && ngx_strncmp(v->name, "title", 5) == 0)
+              || (v->name_len == 7
+                  && ngx_strncmp(v->name, "message", 7) == 0)))
+        {
+            continue;
+        }
+
+        in.data = (u_char *) v->value;
+        in.len = v->value_len;
+
+        if (ngx_http_otp_language_text(r->pool, lang, langs, &in, pv->vars,
+                                       pv->nvars, &out)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        v->value = (const char *) out.data;
+        v->value_len = out.len;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -128,6 +270,26 @@ ngx_http_otp_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 ngx_int_t
+ngx_http_otp_send_error_back(ngx_http_request_t *r, ngx_uint_t status,
+    const char *title, const char *message)
+{
+    ngx_str_t                 url;
+    ngx_http_otp_page_vars_t  pv;
+
+    pv.nvars = 0;
+
+    ngx_http_otp_page_var_cstr(&pv, "title", title);
+    ngx_http_otp_page_var_cstr(&pv, "message", message);
+
+    if (ngx_http_otp_page_back_url(r, &url) == NGX_OK) {
+        ngx_http_otp_page_var(&pv, "retry", &url);
+    }
+
+    return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
+}
+
+
+ngx_int_t
 ngx_http_otp_send_unavailable(ngx_http_request_t *r)
 {
     ngx_str_t  retry = ngx_string("5");
@@ -136,10 +298,58 @@ ngx_http_otp_send_unavailable(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    return ngx_http_otp_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "Temporarily unavailable",
-                                   "Sign-in is not possible right now. "
-                                   "Please try again in a moment.");
+    return ngx_http_otp_send_error_back(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "Temporarily unavailable",
+                                        "Sign-in is not possible right "
+                                        "now. Please try again in a "
+                                        "moment.");
+}
+
+
+void
+ngx_http_otp_page_back(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx != NULL) {
+        ctx->back = *url;
+    }
+}
+
+
+/*
+ * The page wanted: the endpoint's return address, else, for a GET, the
+ * request itself (the gate's page, or the endpoint's page with its
+ * return address).  Only a path: never "//host" or "/\host", which a
+ * browser would take for another site.
+ */
+
+static ngx_int_t
+ngx_http_otp_page_back_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx != NULL && ctx->back.len) {
+        *url = ctx->back;
+
+    } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        *url = r->unparsed_uri;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (url->len == 0 || url->data[0] != '/'
+        || (url->len > 1 && (url->data[1] == '/' || url->data[1] == '\\')))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -298,7 +508,7 @@ ngx_http_otp_no_store(ngx_http_request_t *r)
     }
 
     if (ngx_http_otp_add_header(r, "Content-Security-Policy",
-                                &ngx_http_otp_csp)
+                                ngx_http_otp_page_csp())
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -404,6 +614,46 @@ ngx_http_otp_issuer(ngx_http_request_t *r, ngx_str_t *issuer)
     ngx_str_set(issuer, "nginx");
 
     return NGX_OK;
+}
+
+
+/* computed once per process: the script is compiled in */
+
+static ngx_str_t *
+ngx_http_otp_page_csp(void)
+{
+    u_char                          *p;
+    uint8_t                          hash[32];
+    ngx_str_t                        bin, b64;
+    const ngx_http_otp_html_file_t  *js;
+
+    if (ngx_http_otp_csp.len) {
+        return &ngx_http_otp_csp;
+    }
+
+    p = ngx_cpymem(ngx_http_otp_csp_buf, NGX_HTTP_OTP_CSP_HEAD,
+                   sizeof(NGX_HTTP_OTP_CSP_HEAD) - 1);
+
+    js = ngx_http_otp_html_get("countdown.js");
+
+    if (js && ngx_http_otp_sha256(js->data, js->len, hash) == 0) {
+        bin.data = hash;
+        bin.len = sizeof(hash);
+        b64.data = p + sizeof("script-src 'sha256-") - 1;
+
+        p = ngx_cpymem(p, "script-src 'sha256-",
+                       sizeof("script-src 'sha256-") - 1);
+        ngx_encode_base64(&b64, &bin);
+        p = ngx_cpymem(b64.data + b64.len, "'; ", sizeof("'; ") - 1);
+    }
+
+    p = ngx_cpymem(p, NGX_HTTP_OTP_CSP_TAIL,
+                   sizeof(NGX_HTTP_OTP_CSP_TAIL) - 1);
+
+    ngx_http_otp_csp.data = ngx_http_otp_csp_buf;
+    ngx_http_otp_csp.len = p - ngx_http_otp_csp_buf;
+
+    return &ngx_http_otp_csp;
 }
 
 

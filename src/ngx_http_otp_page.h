@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_otp.h"
+#include "ngx_http_otp_language.h"
 #include "ngx_http_otp_template.h"
 
 
@@ -56,7 +57,13 @@ ngx_int_t ngx_http_otp_send_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_otp_page_e page, ngx_http_otp_page_vars_t *pv);
 ngx_int_t ngx_http_otp_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, const char *message);
+/* 503, with a link to the page wanted (see ngx_http_otp_page_back()) */
 ngx_int_t ngx_http_otp_send_unavailable(ngx_http_request_t *r);
+/* the error page with a link to the page wanted, if known */
+ngx_int_t ngx_http_otp_send_error_back(ngx_http_request_t *r,
+    ngx_uint_t status, const char *title, const char *message);
+/* remembers the sanitized return address for the links above */
+void ngx_http_otp_page_back(ngx_http_request_t *r, ngx_str_t *url);
 ngx_int_t ngx_http_otp_send_locked(ngx_http_request_t *r, ngx_int_t secs);
 ngx_int_t ngx_http_otp_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
@@ -75,6 +82,14 @@ ngx_int_t ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_otp_request_header(ngx_http_request_t *r,
     const char *lowcase_name, ngx_str_t *value);
+
+/*
+ * The language of the request's pages and texts: otp_language, or the
+ * best of Accept-Language (then "Vary: Accept-Language" if vary); NULL
+ * on an error.
+ */
+ngx_http_otp_language_t *ngx_http_otp_page_language(ngx_http_request_t *r,
+    ngx_http_otp_languages_t **langs, ngx_uint_t vary);
 
 /* the issuer: otp_issuer, else the server name, else the Host */
 ngx_int_t ngx_http_otp_issuer(ngx_http_request_t *r, ngx_str_t *issuer);

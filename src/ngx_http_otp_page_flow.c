@@ -62,6 +62,8 @@ ngx_http_otp_ep_query(ngx_http_request_t *r)
         if (ngx_http_otp_return_from(r, &arg, 1, &ep->ret) != NGX_OK) {
             return NGX_ERROR;
         }
+
+        ngx_http_otp_page_back(r, &ep->ret);
     }
 
     if (ngx_http_arg(r, (u_char *) "method", 6, &arg) == NGX_OK) {
@@ -257,6 +259,8 @@ ngx_http_otp_ep_form(ngx_http_request_t *r)
         if (ngx_http_otp_return_from(r, &ep->ret, 0, &ep->ret) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_http_otp_page_back(r, &ep->ret);
     }
 
     return NGX_DECLINED;
@@ -321,7 +325,10 @@ ngx_http_otp_return_from(ngx_http_request_t *r, ngx_str_t *in,
 
 /*
  * Forms are only taken from our own pages: a browser that says the form
- * came from another site, or from another origin, is refused.
+ * came from another site, or from another origin, is refused.  Under
+ * "Referrer-Policy: no-referrer" a browser sends "Origin: null" even
+ * for a form of the same origin; Sec-Fetch-Site, which no page can set,
+ * then says where it came from.
  */
 
 static ngx_int_t
@@ -330,11 +337,22 @@ ngx_http_otp_cross_site(ngx_http_request_t *r)
     u_char     *p;
     ngx_str_t   site, origin, host;
 
-    if (ngx_http_otp_request_header(r, "sec-fetch-site", &site) == NGX_OK
-        && site.len == sizeof("cross-site") - 1
-        && ngx_strncasecmp(site.data, (u_char *) "cross-site", site.len) == 0)
-    {
-        return NGX_DECLINED;
+    if (ngx_http_otp_request_header(r, "sec-fetch-site", &site) == NGX_OK) {
+
+        if (site.len == sizeof("cross-site") - 1
+            && ngx_strncasecmp(site.data, (u_char *) "cross-site", site.len)
+               == 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        if (site.len == sizeof("same-origin") - 1
+            && ngx_strncasecmp(site.data, (u_char *) "same-origin",
+                               site.len)
+               == 0)
+        {
+            return NGX_OK;
+        }
     }
 
     if (ngx_http_otp_request_header(r, "origin", &origin) != NGX_OK) {

@@ -321,15 +321,36 @@ ngx_int_t
 ngx_http_otp_sms_message(ngx_http_request_t *r,
     ngx_http_otp_sms_message_t *msg, ngx_str_t *to, ngx_str_t *code)
 {
-    u_char                     minutes[NGX_TIME_T_LEN];
-    ngx_str_t                  issuer;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_sms_values_t  values;
+    u_char                           minutes[NGX_TIME_T_LEN];
+    ngx_str_t                        issuer, tpl;
+    ngx_http_otp_language_t         *lang;
+    ngx_http_otp_loc_conf_t         *olcf;
+    ngx_http_otp_languages_t        *langs;
+    ngx_http_otp_sms_values_t        values;
+    const ngx_http_otp_lang_msg_t   *m;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     if (ngx_http_otp_issuer(r, &issuer) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* the default text in the user's language; one ops wrote as it is */
+
+    tpl = olcf->sms.template;
+
+    if (tpl.data == ngx_http_otp_sms_default_template.data) {
+        lang = ngx_http_otp_page_language(r, &langs, 0);
+        if (lang == NULL) {
+            return NGX_ERROR;
+        }
+
+        m = ngx_http_otp_lang_find(lang->msgs, lang->n, "sms_text",
+                                   sizeof("sms_text") - 1);
+        if (m != NULL) {
+            tpl.data = (u_char *) m->value;
+            tpl.len = m->value_len;
+        }
     }
 
     values.code = (char *) code->data;
@@ -343,18 +364,16 @@ ngx_http_otp_sms_message(ngx_http_request_t *r,
     values.host = (char *) olcf->sms.origin.data;
     values.host_len = olcf->sms.origin.len;
 
-    msg->text.len = ngx_http_otp_sms_template_render(
-                        (char *) olcf->sms.template.data,
-                        olcf->sms.template.len, &values, NULL);
+    msg->text.len = ngx_http_otp_sms_template_render((char *) tpl.data,
+                                                     tpl.len, &values, NULL);
 
     msg->text.data = ngx_pnalloc(r->pool, msg->text.len);
     if (msg->text.data == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_http_otp_sms_template_render((char *) olcf->sms.template.data,
-                                            olcf->sms.template.len, &values,
-                                            (char *) msg->text.data);
+    (void) ngx_http_otp_sms_template_render((char *) tpl.data, tpl.len,
+                                            &values, (char *) msg->text.data);
 
     /* JSON wants UTF-8, and so do SMS gateways */
     (void) ngx_http_otp_sms_utf8_fix((char *) msg->text.data, msg->text.len);

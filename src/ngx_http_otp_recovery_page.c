@@ -26,6 +26,8 @@ static void ngx_http_otp_recovery_saved(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static void ngx_http_otp_recovery_session_new(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
+static ngx_int_t ngx_http_otp_codes_uri(ngx_http_request_t *r,
+    ngx_str_t *html, ngx_str_t *uri);
 
 
 /*
@@ -295,6 +297,7 @@ ngx_int_t
 ngx_http_otp_codes_shown(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply, ngx_uint_t regenerated)
 {
+    ngx_str_t                  uri;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_page_vars_t   pv;
@@ -321,10 +324,86 @@ ngx_http_otp_codes_shown(ngx_http_request_t *r,
     ngx_http_otp_page_var(&pv, "continue", &ep->ret);
     ngx_http_otp_page_var(&pv, "codes_html", &ep->codes_html);
 
+    if (ngx_http_otp_codes_uri(r, &ep->codes_html, &uri) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_otp_page_var(&pv, "codes_uri", &uri);
+
     if (regenerated) {
         ngx_http_otp_page_var_cstr(&pv, "regenerated", "1");
     }
 
     return ngx_http_otp_send_page(r, NGX_HTTP_OK, NGX_HTTP_OTP_PAGE_RECOVERY,
                                   &pv);
+}
+
+
+/*
+ * The codes as a text file, in a data: link of the page itself, so that
+ * keeping them costs no second request and they are still shown once:
+ * the issuer and user on the first line, then one code a line.  The
+ * codes are read back from the list ngx_http_otp_new_codes() made.
+ */
+
+static ngx_int_t
+ngx_http_otp_codes_uri(ngx_http_request_t *r, ngx_str_t *html,
+    ngx_str_t *uri)
+{
+    u_char              *p, *q, *last;
+    size_t               len;
+    ngx_str_t            issuer;
+    ngx_http_otp_ctx_t  *ctx;
+
+    static const char  prefix[] = "data:text/plain;charset=utf-8,";
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ngx_http_otp_issuer(r, &issuer) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof(prefix) - 1
+          + 3 * (issuer.len + ctx->user.len) + sizeof("%20-%20%0A%0A") - 1
+          + NGX_HTTP_OTP_RECOVERY_CODES
+            * (NGX_HTTP_OTP_RECOVERY_CODE_LEN + sizeof("%0A") - 1);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    uri->data = p;
+
+    p = ngx_cpymem(p, prefix, sizeof(prefix) - 1);
+    p = (u_char *) ngx_escape_uri(p, issuer.data, issuer.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_cpymem(p, "%20-%20", sizeof("%20-%20") - 1);
+    p = (u_char *) ngx_escape_uri(p, ctx->user.data, ctx->user.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_cpymem(p, "%0A", sizeof("%0A") - 1);
+
+    last = html->data + html->len;
+
+    for (q = html->data; q < last; q++) {
+        if (last - q < (ssize_t) (sizeof("<li>") - 1
+                                  + NGX_HTTP_OTP_RECOVERY_CODE_LEN)
+            || ngx_strncmp(q, "<li>", sizeof("<li>") - 1) != 0)
+        {
+            continue;
+        }
+
+        q += sizeof("<li>") - 1;
+
+        /* the alphabet and "-" need no escaping in a URI either */
+
+        p = ngx_cpymem(p, "%0A", sizeof("%0A") - 1);
+        p = ngx_cpymem(p, q, NGX_HTTP_OTP_RECOVERY_CODE_LEN);
+    }
+
+    p = ngx_cpymem(p, "%0A", sizeof("%0A") - 1);
+
+    uri->len = p - uri->data;
+
+    return NGX_OK;
 }

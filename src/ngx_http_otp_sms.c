@@ -396,6 +396,11 @@ ngx_http_otp_sms_page_vars(ngx_http_request_t *r,
     ngx_http_otp_page_var_cstr(pv, "method", "sms");
     ngx_http_otp_page_var_cstr(pv, "method_sms", "1");
 
+    if (!sent) {
+        /* no code to enter yet: sending one is the step */
+        ngx_http_otp_page_var_cstr(pv, "sms_first", "1");
+    }
+
     if (olcf->sms.charset == NGX_HTTP_OTP_SMS_DIGITS) {
         ngx_http_otp_page_var_cstr(pv, "numeric", "1");
     }

@@ -47,6 +47,8 @@ static ngx_int_t ngx_http_otp_sms_back(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_sms_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_int_t secs, const char *title,
     const char *message);
+static ngx_int_t ngx_http_otp_sms_wait(ngx_http_request_t *r,
+    ngx_int_t secs);
 static void ngx_http_otp_sms_log_failed(ngx_http_request_t *r,
     ngx_int_t status);
 static ngx_int_t ngx_http_otp_sms_id(ngx_http_request_t *r, ngx_str_t *id);
@@ -162,7 +164,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     if (reply->status == NGX_HTTP_OTP_ST_BURNT) {
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
         ngx_http_otp_ep_finish(r,
-            ngx_http_otp_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+            ngx_http_otp_send_error_back(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                     "Too many wrong codes",
                                     "Too many wrong codes for this "
                                     "sign-in. Start again from the page "
@@ -193,12 +195,7 @@ ngx_http_otp_sms_reserved(ngx_http_request_t *r,
     }
 
     if (reply->status == NGX_HTTP_OTP_ST_WAIT) {
-        ngx_http_otp_ep_finish(r,
-            ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                   secs, "Please wait",
-                                   "A code was sent a moment ago. Wait "
-                                   "a little before asking for a new one "
-                                   "(see Retry-After), or use that one."));
+        ngx_http_otp_ep_finish(r, ngx_http_otp_sms_wait(r, secs));
         return;
     }
 
@@ -557,25 +554,39 @@ ngx_http_otp_sms_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t                 retry, url;
     ngx_http_otp_page_vars_t  pv;
 
+    pv.nvars = 0;
+
     if (secs > 0) {
         if (ngx_http_otp_store_num(r, &retry, secs) != NGX_OK
             || ngx_http_otp_add_header(r, "Retry-After", &retry) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_http_otp_page_var(&pv, "seconds", &retry);
     }
 
     if (ngx_http_otp_sms_url(r, 1, &url) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pv.nvars = 0;
-
     ngx_http_otp_page_var_cstr(&pv, "title", title);
     ngx_http_otp_page_var_cstr(&pv, "message", message);
     ngx_http_otp_page_var(&pv, "retry", &url);
 
     return ngx_http_otp_send_page(r, status, NGX_HTTP_OTP_PAGE_ERROR, &pv);
+}
+
+
+/* 429 for a text asked for too soon: how long to wait, in words */
+
+static ngx_int_t
+ngx_http_otp_sms_wait(ngx_http_request_t *r, ngx_int_t secs)
+{
+    /* texts of html/lang/, "{seconds}" filled in by the error page */
+
+    return ngx_http_otp_sms_error(r, NGX_HTTP_TOO_MANY_REQUESTS, secs,
+                                  "err_sms_wait_title", "err_sms_wait");
 }
 
 

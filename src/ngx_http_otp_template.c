@@ -20,7 +20,7 @@
 
 
 typedef struct {
-    int           type;       /* 0, '{', '#', '^', '/' or '!' */
+    int           type;       /* 0, '{', '#', '^', '/', '!' or '@' */
     const char   *name;
     size_t        name_len;
     const char   *end;        /* the byte after the tag */
@@ -229,6 +229,8 @@ ngx_http_otp_template_render(const char *tpl, size_t len,
             break;
 
         case '!':
+        case '@':
+            /* a text: ngx_http_otp_lang_expand() put it in before */
             break;
 
         default:
@@ -351,7 +353,8 @@ ngx_http_otp_template_parse(const char *p, const char *last,
     tag->end = NULL;
 
     if (p < last
-        && (*p == '{' || *p == '#' || *p == '^' || *p == '/' || *p == '!'))
+        && (*p == '{' || *p == '#' || *p == '^' || *p == '/' || *p == '!'
+            || *p == '@'))
     {
         tag->type = (unsigned char) *p++;
     }

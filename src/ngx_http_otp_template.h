@@ -7,6 +7,8 @@
  *   {{#name}}..{{/name}}   rendered when the value is not empty
  *   {{^name}}..{{/name}}   rendered when the value is empty or unknown
  *   {{! text }}            comment, renders nothing
+ *   {{@key}}               a text of the page's language, put in by
+ *                          ngx_http_otp_lang_expand() (ngx_http_otp_lang.h)
  *
  * Names are [A-Za-z0-9_]+, optionally padded with spaces inside the
  * braces; sections nest; an unknown name is an empty value.
@@ -75,7 +77,7 @@ size_t ngx_http_otp_template_escape(const char *src, size_t len, char *dst);
 /*
  * Calls handler for every tag with a name in a template that passed the
  * check, in order; type is 0 for {{name}}, or the character after "{{":
- * '{', '#', '^' or '/'.  Stops at the first non-zero return of handler
+ * '{', '#', '^', '/' or '@'.  Stops at the first non-zero return of handler
  * and returns it; 0 otherwise.
  */
 int ngx_http_otp_template_names(const char *tpl, size_t len,

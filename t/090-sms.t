@@ -184,10 +184,10 @@ is($page->{status}, 200, 'challenge page');
 like($page->{content}, qr{<form method="post" action="sms">},
      'a form that sends a text');
 like($page->{content}, qr{Text me a code}, '... "Text me a code"');
-like($page->{content}, qr{Code from the text message},
-     'the code field asks for the texted code');
-like($page->{content}, qr{name="method" value="sms"}, 'method=sms');
-like($page->{content}, qr{inputmode="numeric"}, 'digits: numeric keyboard');
+unlike($page->{content}, qr{Code from the text message},
+       'no code field before a text was sent: sending is the step');
+unlike($page->{content}, qr{action="verify"}, '... no verify form');
+like($page->{content}, qr{id="sms-send" autofocus}, '... the send button');
 unlike($page->{content}, qr{authenticator app</a>},
        'no authenticator to switch to');
 is(scalar $json->requests, 0, 'nothing sent by a GET');
@@ -231,9 +231,14 @@ is($c{sn}, 1, '... one text counted');
 
 $page = follow($alice, $r);
 is($page->{status}, 200, 'the challenge again');
-like($page->{content}, qr{Code sent to <strong>\+1555\*\*\*0123</strong>},
+like($page->{content}, qr{Code sent to \+1555\*\*\*0123\.},
      '... says where the code went, masked');
-like($page->{content}, qr{ask for a new one in [12] s}, '... the cooldown');
+like($page->{content}, qr{new code\s+in\s+<span>[12]</span> s},
+     '... the cooldown');
+like($page->{content}, qr{Code from the text message},
+     'the code field asks for the texted code');
+like($page->{content}, qr{name="method" value="sms"}, 'method=sms');
+like($page->{content}, qr{inputmode="numeric"}, 'digits: numeric keyboard');
 like($page->{content}, qr{Send a new code}, '... a resend button');
 $csrf = form_field($page->{content}, 'csrf');
 is(substr($csrf, 0, 22), $cid, '... for the same challenge');
@@ -290,7 +295,7 @@ $r = $bob->post('sms', { csrf => $csrf, return => $ret });
 is($r->{status}, 429, 'resend inside the delay: 429');
 my $retry = hdr($r, 'retry-after') // 0;
 ok($retry >= 1 && $retry <= 2, "... Retry-After $retry");
-like($r->{content}, qr/Wait a little/, '... says to wait');
+like($r->{content}, qr/new one in [12] s/, '... says how long to wait');
 like($r->{content}, qr{href="/_otp/challenge\?method=sms&amp;c=},
      '... and links back');
 is(scalar $json->requests, 1, '... nothing sent');

@@ -35,7 +35,7 @@ my $prov = OtpSms->new($t)->start;
 sub conf {
     my ($limit) = @_;
     return OtpTest::servers_conf(key => $key, servers => [
-        [ '%%PORT%%', <<"EOF" . $prov->location ] ]);
+        [ '%%PORT%%', <<"EOF" . $prov->location(undef, read_timeout => "1s") ] ]);
 auth_basic "test";
 auth_basic_user_file %%DIR%%/htpasswd;
 otp_methods totp sms;

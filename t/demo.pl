@@ -6,9 +6,28 @@
 use strict;
 use warnings;
 
+use IO::Socket::INET;
 use OtpTest;
 
 my $port = $ENV{DEMO_PORT} || 8080;
+
+# DEMO_LISTEN=0.0.0.0 makes the demo reachable from a phone
+my $listen = $ENV{DEMO_LISTEN} || '127.0.0.1';
+
+# a busy port: one clear line rather than nginx's bind errors
+my $probe = IO::Socket::INET->new(LocalAddr => $listen, LocalPort => $port,
+                                  Proto => 'tcp', Listen => 1,
+                                  ReuseAddr => 1);
+unless ($probe) {
+    print STDERR "demo: port $port on $listen is in use ($!).\n"
+        . "Run it on another port: make demo DEMO_PORT=8081\n";
+    exit 1;
+}
+close $probe;
+
+# the logs stay after Ctrl-C, for a look at what happened
+$ENV{OTP_KEEP} = 1;
+
 my $t = OtpTest->new(port => $port);
 
 $t->secret_file;
@@ -25,9 +44,15 @@ open my $fh, '<', "$t->{top}/conf/demo.conf" or die "conf/demo.conf: $!";
 my $conf = do { local $/; <$fh> };
 close $fh;
 
-# DEMO_LISTEN=0.0.0.0 makes the demo reachable from a phone
-my $listen = $ENV{DEMO_LISTEN} || '127.0.0.1';
 $conf =~ s/listen\s+127\.0\.0\.1:/listen       $listen:/;
+
+# before anything runs: a Ctrl-C at any moment stops what did start
+$SIG{INT} = $SIG{TERM} = sub {
+    $t->stop_nginx;
+    $t->stop_redis;
+    print "\n  Stopped.  The logs are in @{[ $t->dir ]}\n";
+    exit 0;
+};
 
 $t->run_redis;
 $t->write_conf($conf);
@@ -53,14 +78,12 @@ print <<"MSG";
   sms     @{[ $t->dir ]}/sms.log      (tail -f it)
   logs    @{[ $t->dir ]}/error.log
 
-  Ctrl-C stops nginx and redis.
+  Ctrl-C stops nginx and redis; the logs stay in
+  @{[ $t->dir ]}
+  Another port: make demo DEMO_PORT=8081 (DEMO_LISTEN=0.0.0.0 for all
+  addresses).
 
 MSG
 
-$SIG{INT} = $SIG{TERM} = sub {
-    $t->stop_nginx;
-    $t->stop_redis;
-    exit 0;
-};
 
 sleep 1 while 1;

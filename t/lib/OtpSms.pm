@@ -115,20 +115,18 @@ sub new {
 
 sub port { $_[0]{port} }
 
-# The otp_sms_provider location /_otp_sms of a server, sending JSON to
-# this provider, with timeouts of 1 s.
+# The provider location of conf/sms/<file> (json.conf by default),
+# pointed at this provider; read_timeout => '1s' shortens the wait for
+# an answer (a provider in mode "hang").
 sub location {
-    my ($self) = @_;
-    return <<"EOF";
-location = /_otp_sms {
-    internal;
-    proxy_set_header Content-Type application/json;
-    proxy_set_body \$otp_sms_json;
-    proxy_pass http://127.0.0.1:$self->{port}/send;
-    proxy_connect_timeout 1s;
-    proxy_read_timeout 1s;
-}
-EOF
+    my ($self, $file, %o) = @_;
+    my $t = $self->{t};
+    my $c = $t->read_file("$t->{top}/conf/sms/" . ($file // 'json.conf'));
+    $c =~ s{proxy_pass\s+https://[^/;]+}{proxy_pass http://127.0.0.1:$self->{port}}
+        or croak("conf/sms: no proxy_pass https://");
+    $c =~ s{proxy_read_timeout\s+\S+;}{proxy_read_timeout $o{read_timeout};}
+        if $o{read_timeout};
+    return $c;
 }
 
 # What the next requests get: 'ok', a status, 'hang' or 'reset', and
