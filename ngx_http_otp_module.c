@@ -917,9 +917,18 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event)
 {
-    ngx_http_otp_metric_inc(event == NGX_HTTP_OTP_REDIS_EV_RECONNECT
-                            ? NGX_HTTP_OTP_M_REDIS_RECONNECTS
-                            : NGX_HTTP_OTP_M_REDIS_ERRORS);
+    /* in the order of ngx_http_otp_redis_event_e */
+    static ngx_http_otp_metric_e  metrics[] = {
+        NGX_HTTP_OTP_M_REDIS_ERRORS,
+        NGX_HTTP_OTP_M_REDIS_RECONNECTS,
+        NGX_HTTP_OTP_M_REDIS_FAILOVERS,
+        NGX_HTTP_OTP_M_REDIS_MOVED,
+        NGX_HTTP_OTP_M_REDIS_ASK
+    };
+
+    if ((ngx_uint_t) event < sizeof(metrics) / sizeof(metrics[0])) {
+        ngx_http_otp_metric_inc(metrics[event]);
+    }
 }
 
 

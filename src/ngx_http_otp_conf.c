@@ -9,6 +9,7 @@
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_redis_conf.h"
 #include "ngx_http_otp_html.h"
 
 #include <openssl/crypto.h>
@@ -18,10 +19,6 @@
 #define NGX_HTTP_OTP_PREFIX_MAX        64
 
 
-static char *ngx_http_otp_redis_address(ngx_conf_t *cf,
-    ngx_http_otp_redis_conf_t *rc, ngx_str_t *addr);
-static char *ngx_http_otp_redis_option(ngx_conf_t *cf,
-    ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt, ngx_uint_t *have_password);
 static char *ngx_http_otp_read_private_file(ngx_conf_t *cf,
     const char *directive, ngx_str_t *name, size_t max, ngx_str_t *content);
 
@@ -58,14 +55,22 @@ ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    rv = ngx_http_otp_redis_address(cf, &omcf->redis, &value[1]);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    /* Sentinel and Cluster name their servers in options */
+
+    i = 1;
+
+    if (!ngx_http_otp_redis_scaled(&value[1])) {
+        rv = ngx_http_otp_redis_address(cf, &omcf->redis, &value[1]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        i = 2;
     }
 
     have_password = 0;
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
         rv = ngx_http_otp_redis_option(cf, &omcf->redis, &value[i],
                                        &have_password);
         if (rv != NGX_CONF_OK) {
@@ -73,11 +78,11 @@ ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_otp_redis_scale_check(cf, &omcf->redis);
 }
 
 
-static char *
+char *
 ngx_http_otp_redis_address(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
     ngx_str_t *addr)
 {
@@ -151,14 +156,20 @@ ngx_http_otp_redis_address(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
 }
 
 
-static char *
+char *
 ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
     ngx_str_t *opt, ngx_uint_t *have_password)
 {
     u_char     *p;
+    char       *rv;
     ngx_int_t   n;
     ngx_str_t   s, file;
     ngx_uint_t  i;
+
+    rv = ngx_http_otp_redis_scale_option(cf, rc, opt);
+    if (rv != NGX_CONF_UNSET_PTR) {
+        return rv;
+    }
 
     if (ngx_strncmp(opt->data, "db=", 3) == 0) {
         n = ngx_atoi(opt->data + 3, opt->len - 3);

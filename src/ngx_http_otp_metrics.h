@@ -51,6 +51,11 @@ typedef enum {
     NGX_HTTP_OTP_M_SMS_LOCKED,
     NGX_HTTP_OTP_M_SMS_EXPIRED,
 
+    /* Sentinel and Cluster */
+    NGX_HTTP_OTP_M_REDIS_FAILOVERS,
+    NGX_HTTP_OTP_M_REDIS_MOVED,
+    NGX_HTTP_OTP_M_REDIS_ASK,
+
     NGX_HTTP_OTP_M_N
 } ngx_http_otp_metric_e;
 

@@ -1,7 +1,9 @@
 
 /*
- * One asynchronous Redis connection per worker (hiredis on nginx's event
- * loop), shared by every request of that worker and pipelined.
+ * Redis for the store: one asynchronous connection per server per worker
+ * (hiredis on nginx's event loop), shared by every request of that worker
+ * and pipelined; one server, a master found through Sentinel, or the
+ * masters of a Redis Cluster, each call sent where its keys are.
  */
 
 
@@ -30,7 +32,11 @@ typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
 /* what the connection tells the layer that counts (the metrics) */
 typedef enum {
     NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
-    NGX_HTTP_OTP_REDIS_EV_RECONNECT       /* the connection came back */
+    NGX_HTTP_OTP_REDIS_EV_RECONNECT,      /* a connection came back */
+    NGX_HTTP_OTP_REDIS_EV_FAILOVER,       /* another master: Sentinel said
+                                             so, or the slot map changed */
+    NGX_HTTP_OTP_REDIS_EV_MOVED,          /* a call redirected by MOVED */
+    NGX_HTTP_OTP_REDIS_EV_ASK             /* a call redirected by ASK */
 } ngx_http_otp_redis_event_e;
 
 typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);
@@ -40,6 +46,8 @@ typedef struct {
     ngx_str_t                      name;      /* for logs */
     ngx_str_t                      source;    /* Lua */
     u_char                         sha1[40];  /* hex, set at init */
+    ngx_uint_t                     security;  /* decides security: with
+                                                 replicas=, WAIT after */
 } ngx_http_otp_redis_script_t;
 
 
@@ -51,14 +59,19 @@ void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle);
 /* who is told of the events, set before init_process; NULL: nobody */
 void ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler);
 
-/* ready for commands: connected, authenticated, scripts loaded */
+/*
+ * ready for commands: connected, authenticated, scripts loaded (in a
+ * cluster: the slot map known and every master ready)
+ */
 ngx_uint_t ngx_http_otp_redis_ready(void);
 
 /*
  * Runs one of the scripts given to init_process (EVALSHA, and EVAL once
  * when Redis answers NOSCRIPT); argv holds the keys, then the arguments.
- * NULL when Redis is not ready (callers fail fast, nothing is queued) or
- * on an internal error.  The arguments are copied.
+ * The call goes to the master of its first key's slot; keys of one call
+ * must share a hash tag.  NULL when that master is not ready (callers
+ * fail fast, nothing is queued) or on an internal error.  The arguments
+ * are copied.
  */
 ngx_http_otp_redis_call_t *ngx_http_otp_redis_script(ngx_log_t *log,
     ngx_uint_t script, ngx_http_otp_redis_handler_pt handler, void *data,
