@@ -167,7 +167,7 @@ ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
     ngx_uint_t  i;
 
     rv = ngx_http_otp_redis_scale_option(cf, rc, opt);
-    if (rv != NGX_CONF_UNSET_PTR) {
+    if (rv != NGX_HTTP_OTP_REDIS_NOT_SCALE) {
         return rv;
     }
 

@@ -14,6 +14,9 @@
 #define NGX_HTTP_OTP_REDIS_MAX_REPLICAS   16
 
 
+char  ngx_http_otp_redis_not_scale[] = "not a scale-out option";
+
+
 static ngx_int_t ngx_http_otp_redis_list(ngx_conf_t *cf, ngx_str_t *list,
     ngx_array_t **addrs);
 
@@ -118,7 +121,7 @@ ngx_http_otp_redis_scale_option(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
-    return NGX_CONF_UNSET_PTR;
+    return NGX_HTTP_OTP_REDIS_NOT_SCALE;
 
 invalid:
 

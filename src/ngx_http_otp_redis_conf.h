@@ -15,7 +15,12 @@
 /* the first argument names servers through Sentinel or Cluster */
 ngx_uint_t ngx_http_otp_redis_scaled(ngx_str_t *arg);
 
-/* NGX_CONF_UNSET_PTR: not one of these options */
+/* what scale_option returns for an option that is not one of these */
+#define NGX_HTTP_OTP_REDIS_NOT_SCALE  ngx_http_otp_redis_not_scale
+
+extern char  ngx_http_otp_redis_not_scale[];
+
+/* NGX_HTTP_OTP_REDIS_NOT_SCALE: not one of these options */
 char *ngx_http_otp_redis_scale_option(ngx_conf_t *cf,
     ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt);
 

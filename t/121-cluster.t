@@ -143,7 +143,7 @@ for my $user (@users[1 .. 6]) {
     my $r = $f->verify(time => time + 30);
     $signed++ if defined cookie_value($r, 'otp_session');
 }
-is($signed, 6, 'users on every master sign in with a code');
+is($signed, 6, 'six users sign in with a code');
 
 my $mallory = $users[7];
 for (1 .. 3) {
