@@ -22,7 +22,7 @@
  */
 
 
-#include "ngx_http_otp_redis_node.h"
+#include "ngx_http_otp_redis.h"
 #include "ngx_http_otp_redis_sentinel.h"
 #include "ngx_http_otp_redis_cluster.h"
 
@@ -107,8 +107,6 @@ static void ngx_http_otp_redis_master_ready(ngx_http_otp_redis_node_t *node);
 
 static ngx_http_otp_redis_t  ngx_http_otp_redis;
 
-/* told of failed calls and reconnects: the layer above counts them */
-static ngx_http_otp_redis_event_pt  ngx_http_otp_redis_event;
 
 
 ngx_int_t
@@ -207,39 +205,6 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle)
 
         ngx_free(call);
     }
-}
-
-
-void
-ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler)
-{
-    ngx_http_otp_redis_event = handler;
-}
-
-
-void
-ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event)
-{
-    if (ngx_http_otp_redis_event) {
-        ngx_http_otp_redis_event(event);
-    }
-}
-
-
-/* a node with the store's scripts is ready: back after a failure? */
-
-void
-ngx_http_otp_redis_node_back(ngx_http_otp_redis_node_t *node)
-{
-    if (!node->lost) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE, node->env->log, 0,
-                  "otp: redis connection to %s:%d restored",
-                  node->host, (int) node->port);
-
-    ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_RECONNECT);
 }
 
 

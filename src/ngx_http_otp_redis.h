@@ -11,13 +11,8 @@
 #define _NGX_HTTP_OTP_REDIS_H_INCLUDED_
 
 
-/* nginx's headers come first: they choose the feature macros */
-#include "ngx_http_otp.h"
-
-#include <hiredis/hiredis.h>
-
-
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS   32
+/* the types of scripts and events come with the connections */
+#include "ngx_http_otp_redis_node.h"
 
 
 /*
@@ -27,28 +22,6 @@
  * the handler returns.
  */
 typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
-
-
-/* what the connection tells the layer that counts (the metrics) */
-typedef enum {
-    NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
-    NGX_HTTP_OTP_REDIS_EV_RECONNECT,      /* a connection came back */
-    NGX_HTTP_OTP_REDIS_EV_FAILOVER,       /* another master: Sentinel said
-                                             so, or the slot map changed */
-    NGX_HTTP_OTP_REDIS_EV_MOVED,          /* a call redirected by MOVED */
-    NGX_HTTP_OTP_REDIS_EV_ASK             /* a call redirected by ASK */
-} ngx_http_otp_redis_event_e;
-
-typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);
-
-
-typedef struct {
-    ngx_str_t                      name;      /* for logs */
-    ngx_str_t                      source;    /* Lua */
-    u_char                         sha1[40];  /* hex, set at init */
-    ngx_uint_t                     security;  /* decides security: with
-                                                 replicas=, WAIT after */
-} ngx_http_otp_redis_script_t;
 
 
 ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,

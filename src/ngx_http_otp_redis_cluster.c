@@ -2,8 +2,9 @@
 /*
  * Redis Cluster.  The slot map comes from CLUSTER SLOTS, asked of the
  * seeds and of the masters already known in turn
- * (ngx_http_otp_redis_ask.c); each master gets a node of its own (one connection per
- * master per worker) that loads the scripts and reconnects by itself.
+ * (ngx_http_otp_redis_ask.c); each master gets a node of its own (one
+ * connection per master per worker) that loads the scripts and
+ * reconnects by itself.
  * A call goes to the master of its first key's slot: the store puts every
  * key of a user under one hash tag, so a script touches one slot.
  *
@@ -344,7 +345,7 @@ ngx_http_otp_redis_cluster_answer(ngx_http_otp_redis_ask_t *ask,
     u_char                         in_map[NGX_HTTP_OTP_CLUSTER_MAX_NODES];
     u_char                        *slots;
     size_t                         i;
-    ngx_int_t                      start, end, n, s;
+    ngx_int_t                      start, end, n, s, port;
     ngx_str_t                      host;
     ngx_uint_t                     changed;
     redisReply                    *range, *master;
@@ -396,8 +397,9 @@ ngx_http_otp_redis_cluster_answer(ngx_http_otp_redis_ask_t *ask,
             host.len = ngx_strlen(host.data);
         }
 
-        n = ngx_http_otp_redis_cluster_node(&host,
-                                        (ngx_int_t) master->element[1]->integer);
+        port = (ngx_int_t) master->element[1]->integer;
+
+        n = ngx_http_otp_redis_cluster_node(&host, port);
         if (n == NGX_ERROR) {
             goto failed;
         }

@@ -6,7 +6,6 @@
  */
 
 
-#include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_redis_conf.h"
 
 
@@ -33,13 +32,10 @@ char *
 ngx_http_otp_redis_scale_option(ngx_conf_t *cf,
     ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt)
 {
-    char                       *rv;
     u_char                     *p;
     ngx_int_t                   n;
     ngx_str_t                   s;
-    ngx_uint_t                  have_password;
     ngx_array_t               **list;
-    ngx_http_otp_redis_conf_t   tmp;
 
     list = NULL;
 
@@ -89,35 +85,6 @@ ngx_http_otp_redis_scale_option(ngx_conf_t *cf,
         }
 
         rc->replicas = n;
-        return NGX_CONF_OK;
-    }
-
-    if (opt->len >= 18
-        && ngx_strncmp(opt->data, "sentinel_password", 17) == 0
-        && (opt->data[17] == '=' || opt->data[17] == '_'))
-    {
-        if (rc->sentinel_password.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"otp_redis\" takes only one of "
-                               "\"sentinel_password=\" and "
-                               "\"sentinel_password_file=\"");
-            return NGX_CONF_ERROR;
-        }
-
-        /* read and checked as password= and password_file= are */
-
-        s.data = opt->data + 9;
-        s.len = opt->len - 9;
-
-        ngx_memzero(&tmp, sizeof(ngx_http_otp_redis_conf_t));
-        have_password = 0;
-
-        rv = ngx_http_otp_redis_option(cf, &tmp, &s, &have_password);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-
-        rc->sentinel_password = tmp.password;
         return NGX_CONF_OK;
     }
 
@@ -188,6 +155,80 @@ ngx_http_otp_redis_list(ngx_conf_t *cf, ngx_str_t *list, ngx_array_t **addrs)
     }
 
     return NGX_OK;
+}
+
+
+char *
+ngx_http_otp_redis_address(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
+    ngx_str_t *addr)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_url_t   u;
+
+    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
+
+        rc->unix_path.len = addr->len - 5;
+        rc->unix_path.data = addr->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &rc->unix_path, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* hiredis wants a NUL-terminated path */
+        p = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p, rc->unix_path.data, rc->unix_path.len);
+        p[rc->unix_path.len] = '\0';
+        rc->unix_path.data = p;
+
+        ngx_str_null(&rc->host);
+        rc->port = 0;
+
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * The name is resolved here, once: a worker must not block in
+     * getaddrinfo() each time it reconnects.
+     */
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *addr;
+    u.default_port = NGX_HTTP_OTP_REDIS_DEFAULT_PORT;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"otp_redis\" address \"%V\"%s%s",
+                           addr, u.err ? ": " : "", u.err ? u.err : "");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0 || u.addrs == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_redis\": host not found in \"%V\"",
+                           addr);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    rc->host.data = p;
+    rc->host.len = len;
+    rc->port = u.port;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -12,6 +12,10 @@
 #include "ngx_http_otp.h"
 
 
+/* host[:port] (resolved now) or unix:/path into rc */
+char *ngx_http_otp_redis_address(ngx_conf_t *cf,
+    ngx_http_otp_redis_conf_t *rc, ngx_str_t *addr);
+
 /* the first argument names servers through Sentinel or Cluster */
 ngx_uint_t ngx_http_otp_redis_scaled(ngx_str_t *arg);
 

@@ -66,6 +66,9 @@ static char  ngx_http_otp_redis_cmd_select[] = "SELECT";
 static char  ngx_http_otp_redis_cmd_config[] = "CONFIG";
 static char  ngx_http_otp_redis_cmd_role[] = "ROLE";
 
+/* told of failed calls and reconnects: the layer above counts them */
+static ngx_http_otp_redis_event_pt  ngx_http_otp_redis_event_handler;
+
 static time_t      ngx_http_otp_redis_error_time;
 static ngx_uint_t  ngx_http_otp_redis_error_count;
 
@@ -677,6 +680,41 @@ ngx_http_otp_redis_node_command(ngx_http_otp_redis_node_t *node,
     }
 
     return NGX_OK;
+}
+
+
+/* declared in ngx_http_otp_redis.h: the events are told from here */
+
+void
+ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler)
+{
+    ngx_http_otp_redis_event_handler = handler;
+}
+
+
+void
+ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event)
+{
+    if (ngx_http_otp_redis_event_handler) {
+        ngx_http_otp_redis_event_handler(event);
+    }
+}
+
+
+/* a node with the store's scripts is ready: back after a failure? */
+
+void
+ngx_http_otp_redis_node_back(ngx_http_otp_redis_node_t *node)
+{
+    if (!node->lost) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, node->env->log, 0,
+                  "otp: redis connection to %s:%d restored",
+                  node->host, (int) node->port);
+
+    ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_RECONNECT);
 }
 
 

@@ -10,9 +10,14 @@
 #define _NGX_HTTP_OTP_REDIS_NODE_H_INCLUDED_
 
 
-#include "ngx_http_otp_redis.h"
+/* nginx's headers come first: they choose the feature macros */
+#include "ngx_http_otp.h"
 
+#include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+
+
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS    32
 
 
 /* what a node's handshake does besides AUTH */
@@ -22,6 +27,28 @@
 #define NGX_HTTP_OTP_REDIS_HS_SCRIPTS  0x08    /* SCRIPT LOAD each */
 
 #define NGX_HTTP_OTP_REDIS_HOST_LEN    (NGX_SOCKADDR_STRLEN + 1)
+
+
+/* what the connection tells the layer that counts (the metrics) */
+typedef enum {
+    NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
+    NGX_HTTP_OTP_REDIS_EV_RECONNECT,      /* a connection came back */
+    NGX_HTTP_OTP_REDIS_EV_FAILOVER,       /* another master: Sentinel said
+                                             so, or the slot map changed */
+    NGX_HTTP_OTP_REDIS_EV_MOVED,          /* a call redirected by MOVED */
+    NGX_HTTP_OTP_REDIS_EV_ASK             /* a call redirected by ASK */
+} ngx_http_otp_redis_event_e;
+
+typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);
+
+
+typedef struct {
+    ngx_str_t                      name;      /* for logs */
+    ngx_str_t                      source;    /* Lua */
+    u_char                         sha1[40];  /* hex, set at init */
+    ngx_uint_t                     security;  /* decides security: with
+                                                 replicas=, WAIT after */
+} ngx_http_otp_redis_script_t;
 
 
 typedef enum {
