@@ -156,8 +156,14 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     }
 
     master->reconnect = 1;
+
+    /* a unix socket's path is its "host" in the logs */
+
     master->unix_socket = (conf->unix_path.len != 0);
-    ngx_http_otp_redis_node_set_addr(master, &conf->host, conf->port);
+    ngx_http_otp_redis_node_set_addr(master,
+                                     master->unix_socket ? &conf->unix_path
+                                                         : &conf->host,
+                                     conf->port);
 
     ngx_http_otp_redis_node_connect(master);
 
