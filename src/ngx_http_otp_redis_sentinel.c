@@ -169,9 +169,17 @@ ngx_http_otp_redis_sentinel_answer(ngx_http_otp_redis_ask_t *ask,
         ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_FAILOVER);
     }
 
-    /* the old master's calls fail now, and are answered 503 */
+    /*
+     * The old master's calls fail now, and are answered 503; the new
+     * one, once ready, is told as a reconnect (whatever was lost in the
+     * failover is checked then).
+     */
 
     ngx_http_otp_redis_node_close(master);
+
+    if (sn->known) {
+        master->lost = 1;
+    }
 
     ngx_http_otp_redis_node_set_addr(master, &host, (in_port_t) port);
     sn->known = 1;

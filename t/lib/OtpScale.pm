@@ -126,31 +126,33 @@ sub sentinel_set {
              replicas => \%replicas, sentinels => \@sentinels };
 }
 
-# $n masters in a Redis Cluster, every slot covered, each node known to
-# the others.  The test's Redis is the first.  Returns the ports.
+# $n masters in a Redis Cluster ($o{replicas} replicas each, 0 by
+# default; node timeout $o{timeout} ms, 2000), every slot covered, each
+# node known to the others.  The test's Redis is the first.  Returns the
+# ports, node1 first; $t->{cluster_names}{port} is the process name.
 sub cluster_set {
     my ($t, %o) = @_;
-    my $n = $o{masters} || 3;
+    my $n = ($o{masters} || 3) * (1 + ($o{replicas} || 0));
     my @ports;
     for my $i (1 .. $n) {
         push @ports, redis_server($t, "node$i", free_port(), args => [
             '--cluster-enabled', 'yes',
             '--cluster-config-file', $t->dir . "/node$i/nodes.conf",
-            '--cluster-node-timeout', 2000,
+            '--cluster-node-timeout', $o{timeout} || 2000,
         ]);
+        $t->{cluster_names}{ $ports[-1] } = $i == 1 ? 'redis' : "node$i";
     }
     $t->{redis_port} = $ports[0];
     $t->{pids}{redis} = delete $t->{pids}{node1};
 
-    my $out = `redis-cli --cluster create @{[ map { "127.0.0.1:$_" } @ports ]} --cluster-yes 2>&1`;
+    my $out = `redis-cli --cluster create @{[ map { "127.0.0.1:$_" } @ports ]} --cluster-replicas @{[ $o{replicas} || 0 ]} --cluster-yes 2>&1`;
     croak "cluster create: $out" if $?;
 
     for my $port (@ports) {
         wait_for(20, sub {
-            (redis_at($port, 'CLUSTER', 'INFO') // '')
-                =~ /cluster_state:ok/
-                && (redis_at($port, 'CLUSTER', 'INFO') // '')
-                   =~ /cluster_known_nodes:$n\b/;
+            my $info = redis_at($port, 'CLUSTER', 'INFO') // '';
+            $info =~ /cluster_state:ok/
+                && $info =~ /cluster_known_nodes:$n\b/;
         }) or croak "node $port: cluster not ok";
     }
     return @ports;
