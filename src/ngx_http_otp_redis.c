@@ -54,6 +54,7 @@ struct ngx_http_otp_redis_call_s {
 
     unsigned                        retried:1;     /* NOSCRIPT */
     unsigned                        redirected:1;  /* MOVED or ASK */
+    unsigned                        asking:1;      /* sent after ASKING */
     unsigned                        wait:1;
     unsigned                        done:1;
 };
@@ -348,6 +349,7 @@ ngx_http_otp_redis_call_get(ngx_log_t *log,
     call->kept = NULL;
     call->retried = 0;
     call->redirected = 0;
+    call->asking = 0;
     call->wait = 0;
     call->done = 0;
 
@@ -482,6 +484,7 @@ ngx_http_otp_redis_send_script(ngx_http_otp_redis_call_t *call,
     script = &ngx_http_otp_redis.env.scripts[call->script];
 
     call->node = node;
+    call->asking = asking;
 
     if (asking) {
         ngx_str_set(&argv[0], "ASKING");
@@ -630,7 +633,7 @@ ngx_http_otp_redis_resend(ngx_http_otp_redis_call_t *call, redisReply *reply)
 
         call->retried = 1;
         node = call->node;
-        ask = 0;
+        ask = call->asking;
 
     } else if (ngx_http_otp_redis.mode == NGX_HTTP_OTP_REDIS_CLUSTER
                && (ngx_strncmp(reply->str, "MOVED ", 6) == 0

@@ -361,10 +361,12 @@ ngx_http_otp_redis_ended(const redisAsyncContext *ac, const char *what)
         return;
     }
 
+    /* the context's error is copied from the connection's only later */
+
     ngx_http_otp_redis_error(node->env->log, 0,
                              "otp: redis %s%s%s (%s:%d)", what,
-                             ac->err ? ": " : "",
-                             ac->err ? ac->errstr : "",
+                             ac->c.err ? ": " : "",
+                             ac->c.err ? ac->c.errstr : "",
                              node->host, (int) node->port);
 
     ngx_http_otp_redis_node_lost(node);

@@ -8,7 +8,10 @@
 # until the replica is promoted, then the gate recovers by itself and the
 # user's enrollment and session are still there.  With replicas=1 a code
 # used just before the kill stays used after it, and with the replica
-# stopped a verify gets 503.  nginx -t refuses the options that do not
+# stopped a verify gets 503.  A paused master: 503 within the timeout,
+# other locations keep their latency, the gate moves to the promoted
+# replica; a failover asked of the sentinels (SENTINEL FAILOVER, both
+# servers up) is followed too.  nginx -t refuses the options that do not
 # go together.
 
 use strict;
@@ -279,7 +282,8 @@ sub failover_under_load {
         (redis_at($master, 'INFO', 'replication') // '')
             =~ /connected_slaves:1/
             && (redis_at($other, 'INFO', 'replication') // '')
-               =~ /master_link_status:up/;
+               =~ /master_link_status:up/
+            && redis_at($master, 'WAIT', 1, 100) == 1;
     }), 'the other replica follows the new master');
 
     my $again = OtpFlow->new($t, user => 'alice', secret => $alice->secret);
@@ -299,6 +303,86 @@ sub failover_under_load {
     is(cookie_value($r, 'otp_session'), undef, '... and no session');
     like($t->error_log, qr/WAIT: 0 of 1 replicas acknowledged/,
          'the missing acknowledgement is logged');
+
+    stop_servers($t);
+    $t->stop;
+}
+
+# ------------------------------------------------ paused, then demoted
+
+{
+    my ($t, $set) = setup();
+
+    my $alice = OtpFlow->new($t, user => 'alice');
+    $alice->enroll;
+    is(redis_at($set->{master}, 'WAIT', 1, 2000), 1,
+       'paused: the replica has her records');
+
+    # the master stops answering: calls time out, the sentinels fail over
+    $t->signal_redis('STOP');
+    my $t0 = time;
+    my $r = gated($t, $alice->cookie);
+    my $secs = time - $t0;
+    is($r->{status}, 503, 'a paused master: the gate answers 503');
+    ok($secs < 1, sprintf '... within the timeout (%.2f s)', $secs);
+
+    my @lat;
+    for (1 .. 10) {
+        my $s0 = time;
+        $t->get('/_pid');
+        push @lat, time - $s0;
+        sleep 0.05;
+    }
+    my ($max) = sort { $b <=> $a } @lat;
+    ok($max < 0.2, sprintf 'other locations keep their latency (max %.3f s)',
+                           $max);
+
+    ok(wait_for(20, sub { gated($t, $alice->cookie)->{status} == 200 }),
+       'the gate recovers by itself on the promoted replica');
+
+    # the old master wakes up and is made a replica of the new one
+    $t->signal_redis('CONT');
+    ok(wait_for(20, sub {
+        (redis_at($set->{master}, 'ROLE') // [''])->[0] eq 'slave';
+    }), 'the old master is demoted');
+
+    # a failover asked of the sentinels while both stay up, once they
+    # all see the old master as a good replica
+    ok(wait_for(30, sub {
+        !grep {
+            my $port = $_;
+            !grep {
+                my %r = @$_;
+                $r{port} == $set->{master} && $r{flags} eq 'slave'
+                    && $r{'master-link-status'} eq 'ok'
+            } @{ redis_at($port, 'SENTINEL', 'REPLICAS', $set->{name})
+                 // [] };
+        } @{ $set->{sentinels} };
+    }), 'the sentinels see it as a good replica');
+    my $before = (redis_at($set->{master}, 'INFO', 'commandstats') // '')
+                 =~ /cmdstat_evalsha:calls=(\d+)/ ? $1 : 0;
+    my $ok = redis_at($set->{sentinels}[0], 'SENTINEL', 'FAILOVER',
+                      $set->{name});
+    is($ok, 'OK', 'SENTINEL FAILOVER back to the first master');
+    ok(wait_for(20, sub {
+        my $a = redis_at($set->{sentinels}[0], 'SENTINEL',
+                         'get-master-addr-by-name', $set->{name});
+        $a && $a->[1] == $set->{master}
+            && (redis_at($set->{master}, 'ROLE') // [''])->[0] eq 'master';
+    }), '... the sentinels name it again');
+
+    # the sentinels close the clients of the demoted master: the gate
+    # follows, and its scripts run on the first master again
+    my $calls = sub {
+        (redis_at($set->{master}, 'INFO', 'commandstats') // '')
+            =~ /cmdstat_evalsha:calls=(\d+)/ ? $1 : 0;
+    };
+    my $passes = wait_for(20, sub {
+        gated($t, $alice->cookie)->{status} == 200
+            && $calls->() > $before + 1;
+    });
+    ok($passes, 'the gate follows the master back');
+    is(gated($t, $alice->cookie)->{status}, 200, 'her session passes');
 
     stop_servers($t);
     $t->stop;
