@@ -75,14 +75,20 @@ sub setup {
     mkdir $t->dir . '/site';
     $t->write_file('site/index.html', "secret page\n", 0644);
 
-    my $set = sentinel_set($t, replicas => $o{replicas} ? 2 : 1);
+    my $set = sentinel_set($t, replicas => $o{replicas} ? 2 : 1,
+                           sentinel_password => $o{sentinel_password});
     my $sentinels = join ',', map { "127.0.0.1:$_" } @{ $set->{sentinels} };
+    my $pass = '';
+    if (defined $o{sentinel_password}) {
+        $t->write_file('sentinel.pass', "$o{sentinel_password}\n", 0600);
+        $pass = ' sentinel_password_file=%%DIR%%/sentinel.pass';
+    }
 
     $t->write_conf(OtpTest::servers_conf(
         workers => 2,
         key     => $key,
         redis   => 0,
-        http    => "otp_redis sentinel=$sentinels master=$set->{name} "
+        http    => "otp_redis sentinel=$sentinels master=$set->{name}$pass "
                    . "connect_timeout=200ms timeout=300ms"
                    . ($o{replicas} ? " replicas=$o{replicas}" : '') . ";\n"
                    . "otp_session_recheck 0;\notp_lockout 1000 1m;\n",
@@ -311,7 +317,31 @@ sub failover_under_load {
 # ------------------------------------------------ paused, then demoted
 
 {
-    my ($t, $set) = setup();
+    # sentinels that want a password
+    my ($t, $set) = setup(sentinel_password => 'Sentinel-pass-1');
+
+    # another nginx with a wrong one: the sentinels turn it away
+    {
+        my $w = OtpTest->new;
+        my $wkey = $w->secret_file;
+        $w->write_file('htpasswd', "alice:{PLAIN}alice\n", 0644);
+        my $list = join ',', map { "127.0.0.1:$_" } @{ $set->{sentinels} };
+        $w->write_conf(OtpTest::servers_conf(
+            key => $wkey, redis => 0,
+            http => "otp_redis sentinel=$list master=$set->{name} "
+                    . "sentinel_password=wrong-pass;\n",
+            servers => [ [ '%%PORT%%', OtpTest::site_locations() ] ],
+        ));
+        $w->run_nginx;
+        ok(wait_for(10, sub {
+            $w->error_log =~ /otp: redis AUTH failed: WRONGPASS/;
+        }), 'a wrong sentinel password: the sentinels refuse it');
+        unlike($w->error_log, qr/wrong-pass/, '... never logged');
+        is($w->get('/private/index.html',
+                   Authorization => basic_auth('alice'))->{status}, 503,
+           '... and the gate answers 503');
+        $w->stop;
+    }
 
     my $alice = OtpFlow->new($t, user => 'alice');
     $alice->enroll;

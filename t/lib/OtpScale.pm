@@ -18,8 +18,12 @@ use OtpTest qw(free_port);
 our @EXPORT_OK = qw(redis_at redis_server sentinel_set cluster_set
                     wait_for stop_servers);
 
-# One command to the server on $port over a fresh connection; the reply
-# as OtpTest::redis gives it, or undef if nothing listens.
+# the password of the servers that have one, by port
+our %password;
+
+# One command to the server on $port over a fresh connection (AUTH first
+# if it has a password); the reply as OtpTest::redis gives it, or undef
+# if nothing listens.
 sub redis_at {
     my ($port, @cmd) = @_;
     my $s = IO::Socket::INET->new(
@@ -28,6 +32,10 @@ sub redis_at {
         Timeout  => 5,
     ) or return undef;
     binmode $s;
+    if (defined $password{$port}) {
+        print $s OtpTest::_resp('AUTH', $password{$port});
+        eval { OtpTest::_resp_read($s) };
+    }
     print $s OtpTest::_resp(@cmd);
     my $reply = eval { OtpTest::_resp_read($s) };
     close $s;
@@ -75,7 +83,8 @@ sub wait_for {
 }
 
 # A master, $o{replicas} replicas (1) and three sentinels that agree on
-# them, with a fast failover (down after $o{down} ms, 300 by default).
+# them, with a fast failover (down after $o{down} ms, 300 by default);
+# the sentinels want $o{sentinel_password} if given.
 # The test's Redis (%%REDIS%%, $t->redis) is the master.  Returns
 # { name, master, replica (the first), replicas => { port => process
 # name }, sentinels => [ports] }.
@@ -95,10 +104,14 @@ sub sentinel_set {
     $t->{redis_port} = $master;
     $t->{pids}{redis} = delete $t->{pids}{master};
 
+    my $pass = $o{sentinel_password};
     my @sentinels;
     for my $i (1 .. 3) {
-        push @sentinels, redis_server($t, "sentinel$i", free_port(),
+        my $port = free_port();
+        $password{$port} = $pass if defined $pass;
+        push @sentinels, redis_server($t, "sentinel$i", $port,
             sentinel => 1, conf => [
+                (defined $pass ? "requirepass $pass" : ()),
                 "sentinel monitor $name 127.0.0.1 $master 2",
                 "sentinel down-after-milliseconds $name $down",
                 "sentinel failover-timeout $name 3000",
