@@ -8,8 +8,10 @@
 # keys moves to another master (SETSLOT IMPORTING/MIGRATING, MIGRATE,
 # SETSLOT NODE) while requests run: nothing but 200 and 503 meanwhile,
 # the workers follow the MOVED and ASK replies, and the session still
-# passes afterwards, served by the new master.  nginx -t refuses db=
-# and a unix socket with cluster=.
+# passes afterwards, served by the new master.  Two nginx nodes with one
+# key file on the cluster are one gate: sessions, used codes and
+# lockouts hold across them.  nginx -t refuses db= and a unix socket
+# with cluster=.
 
 use strict;
 use warnings;
@@ -231,6 +233,51 @@ diag('ASK redirections: '
 my $g = OtpFlow->new($t, user => $alice, secret => $flow{$alice}->secret);
 ok(defined cookie_value($g->verify(time => time + 30), 'otp_session'),
    'she signs in again on the new master');
+
+# ---------------------------------------------------------------- two nodes
+
+# a second nginx with the same key file on the same cluster: one gate
+my $n2 = OtpTest->new;
+$n2->write_file('htpasswd', join('', map { "$_:{PLAIN}$_\n" } @users),
+                0644);
+mkdir $n2->dir . '/site';
+$n2->write_file('site/index.html', "secret page\n", 0644);
+$n2->write_conf(OtpTest::servers_conf(
+    key     => $key,
+    redis   => 0,
+    http    => "otp_redis cluster=127.0.0.1:$nodes[2];\n"
+               . "otp_session_recheck 0;\notp_lockout 3 1m;\n",
+    servers => [ [ '%%PORT%%', OtpTest::site_locations() ] ],
+));
+$n2->run_nginx;
+
+my $bob = $users[11];
+ok(wait_for(10, sub {
+    $n2->http->get($n2->url('/private/index.html'), { headers => {
+        Authorization => basic_auth($bob),
+        Cookie => 'otp_session=' . $flow{$bob}->cookie,
+    } })->{status} == 200;
+}), 'a session made on one node passes on the other');
+
+my $on1 = OtpFlow->new($t, user => $bob, secret => $flow{$bob}->secret);
+my $code = totp($flow{$bob}->secret, time => time + 30);
+ok(defined cookie_value($on1->verify(code => $code), 'otp_session'),
+   'a code used on one node');
+my $on2 = OtpFlow->new($n2, user => $bob, secret => $flow{$bob}->secret);
+is(cookie_value($on2->verify(code => $code), 'otp_session'), undef,
+   '... is refused on the other');
+
+my $carol = $users[12];
+for (1 .. 3) {
+    my $w = OtpFlow->new($t, user => $carol,
+                         secret => $flow{$carol}->secret);
+    $w->verify(code => wrong_code($flow{$carol}->secret));
+}
+my $c2 = OtpFlow->new($n2, user => $carol, secret => $flow{$carol}->secret);
+is(cookie_value($c2->verify(time => time + 30), 'otp_session'), undef,
+   'a lockout on one node holds on the other');
+
+$n2->stop;
 
 stop_servers($t);
 $t->stop;
