@@ -19,6 +19,8 @@
 #define NGX_HTTP_OTP_PREFIX_MAX        64
 
 
+static char *ngx_http_otp_redis_option(ngx_conf_t *cf,
+    ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt, ngx_uint_t *have_password);
 static char *ngx_http_otp_read_private_file(ngx_conf_t *cf,
     const char *directive, ngx_str_t *name, size_t max, ngx_str_t *content);
 
@@ -82,7 +84,7 @@ ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-char *
+static char *
 ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
     ngx_str_t *opt, ngx_uint_t *have_password)
 {
@@ -114,6 +116,8 @@ ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
         s.data = opt->data + 9;
         s.len = opt->len - 9;
         i = 0;
+
+        ngx_memzero(&tmp, sizeof(ngx_http_otp_redis_conf_t));
 
         rv = ngx_http_otp_redis_option(cf, &tmp, &s, &i);
         if (rv != NGX_CONF_OK) {

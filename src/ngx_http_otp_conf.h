@@ -22,8 +22,6 @@ char *ngx_http_otp_templates(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 void ngx_http_otp_redis_conf_default(ngx_http_otp_redis_conf_t *rc);
-char *ngx_http_otp_redis_option(ngx_conf_t *cf,
-    ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt, ngx_uint_t *have_password);
 void ngx_http_otp_cookie_conf_default(ngx_http_otp_cookie_t *ck);
 
 

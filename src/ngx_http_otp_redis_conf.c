@@ -1,8 +1,9 @@
 
 /*
- * The options of "otp_redis" that scale out (SPEC 12).  Addresses are
- * resolved here, once, as the one server's is: a worker never blocks in
- * getaddrinfo() when it follows a failover.
+ * The addresses of "otp_redis" and its options that scale out (SPEC 12).
+ * Every address is resolved here, once, the sentinels' and the seeds'
+ * as the one server's: a worker never blocks in getaddrinfo(), when it
+ * reconnects nor when it follows a failover.
  */
 
 
