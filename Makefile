@@ -195,6 +195,7 @@ demo: deps-demo module
 
 bench: deps module
 	$(TEST_ENV) perl -I t/lib t/bench.pl
+	$(TEST_ENV) perl -I t/lib t/bench-scale.pl
 
 # the Debian package: dpkg-buildpackage in a copy of the sources under
 # $(DEB_DIR), which gets the .deb (and its -dbgsym, .buildinfo and

@@ -959,19 +959,22 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_otp_redis_event(ngx_http_otp_redis_event_e event)
 {
-    switch (event) {
+    /* in the order of ngx_http_otp_redis_event_e */
+    static ngx_http_otp_metric_e  metrics[] = {
+        NGX_HTTP_OTP_M_REDIS_ERRORS,
+        NGX_HTTP_OTP_M_REDIS_RECONNECTS,
+        NGX_HTTP_OTP_M_REDIS_FAILOVERS,
+        NGX_HTTP_OTP_M_REDIS_MOVED,
+        NGX_HTTP_OTP_M_REDIS_ASK
+    };
 
-    case NGX_HTTP_OTP_REDIS_EV_READY:
+    if (event == NGX_HTTP_OTP_REDIS_EV_READY) {
         ngx_http_otp_lost_connected();
-        break;
+        return;
+    }
 
-    case NGX_HTTP_OTP_REDIS_EV_RECONNECT:
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_RECONNECTS);
-        break;
-
-    default: /* NGX_HTTP_OTP_REDIS_EV_ERROR */
-        ngx_http_otp_metric_inc(NGX_HTTP_OTP_M_REDIS_ERRORS);
-        break;
+    if ((ngx_uint_t) event < sizeof(metrics) / sizeof(metrics[0])) {
+        ngx_http_otp_metric_inc(metrics[event]);
     }
 }
 

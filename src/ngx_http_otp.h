@@ -23,6 +23,12 @@
 
 
 typedef struct {
+    ngx_str_t                   host;         /* numeric, NUL-terminated */
+    in_port_t                   port;
+} ngx_http_otp_redis_addr_t;
+
+
+typedef struct {
     ngx_str_t                   host;         /* TCP host, or empty */
     in_port_t                   port;
     ngx_str_t                   unix_path;    /* unix socket, or empty */
@@ -31,6 +37,13 @@ typedef struct {
     ngx_str_t                   prefix;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
+
+    /* scaling out (SPEC 12): ngx_http_otp_redis_addr_t each, or NULL */
+    ngx_array_t                *sentinels;
+    ngx_str_t                   master;       /* its name in Sentinel */
+    ngx_str_t                   sentinel_password;
+    ngx_array_t                *cluster;      /* the seeds */
+    ngx_uint_t                  replicas;     /* WAIT for as many */
 } ngx_http_otp_redis_conf_t;
 
 

@@ -9,6 +9,7 @@
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_endpoint.h"
+#include "ngx_http_otp_redis_conf.h"
 #include "ngx_http_otp_html.h"
 #include "ngx_http_otp_language.h"
 
@@ -19,8 +20,6 @@
 #define NGX_HTTP_OTP_PREFIX_MAX        64
 
 
-static char *ngx_http_otp_redis_address(ngx_conf_t *cf,
-    ngx_http_otp_redis_conf_t *rc, ngx_str_t *addr);
 static char *ngx_http_otp_redis_option(ngx_conf_t *cf,
     ngx_http_otp_redis_conf_t *rc, ngx_str_t *opt, ngx_uint_t *have_password);
 static char *ngx_http_otp_read_private_file(ngx_conf_t *cf,
@@ -59,14 +58,22 @@ ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    rv = ngx_http_otp_redis_address(cf, &omcf->redis, &value[1]);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    /* Sentinel and Cluster name their servers in options */
+
+    i = 1;
+
+    if (!ngx_http_otp_redis_scaled(&value[1])) {
+        rv = ngx_http_otp_redis_address(cf, &omcf->redis, &value[1]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        i = 2;
     }
 
     have_password = 0;
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
         rv = ngx_http_otp_redis_option(cf, &omcf->redis, &value[i],
                                        &have_password);
         if (rv != NGX_CONF_OK) {
@@ -74,81 +81,7 @@ ngx_http_otp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_otp_redis_address(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
-    ngx_str_t *addr)
-{
-    u_char     *p;
-    size_t      len;
-    ngx_url_t   u;
-
-    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
-
-        rc->unix_path.len = addr->len - 5;
-        rc->unix_path.data = addr->data + 5;
-
-        if (ngx_conf_full_name(cf->cycle, &rc->unix_path, 0) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* hiredis wants a NUL-terminated path */
-        p = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(p, rc->unix_path.data, rc->unix_path.len);
-        p[rc->unix_path.len] = '\0';
-        rc->unix_path.data = p;
-
-        ngx_str_null(&rc->host);
-        rc->port = 0;
-
-        return NGX_CONF_OK;
-    }
-
-    /*
-     * The name is resolved here, once: a worker must not block in
-     * getaddrinfo() each time it reconnects.
-     */
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = *addr;
-    u.default_port = NGX_HTTP_OTP_REDIS_DEFAULT_PORT;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.uri.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"otp_redis\" address \"%V\"%s%s",
-                           addr, u.err ? ": " : "", u.err ? u.err : "");
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.naddrs == 0 || u.addrs == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"otp_redis\": host not found in \"%V\"",
-                           addr);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
-                        NGX_SOCKADDR_STRLEN, 0);
-    p[len] = '\0';
-
-    rc->host.data = p;
-    rc->host.len = len;
-    rc->port = u.port;
-
-    return NGX_CONF_OK;
+    return ngx_http_otp_redis_scale_check(cf, &omcf->redis);
 }
 
 
@@ -156,10 +89,45 @@ static char *
 ngx_http_otp_redis_option(ngx_conf_t *cf, ngx_http_otp_redis_conf_t *rc,
     ngx_str_t *opt, ngx_uint_t *have_password)
 {
-    u_char     *p;
-    ngx_int_t   n;
-    ngx_str_t   s, file;
-    ngx_uint_t  i;
+    u_char                     *p;
+    char                       *rv;
+    ngx_int_t                   n;
+    ngx_str_t                   s, file;
+    ngx_uint_t                  i;
+    ngx_http_otp_redis_conf_t   tmp;
+
+    rv = ngx_http_otp_redis_scale_option(cf, rc, opt);
+    if (rv != NGX_HTTP_OTP_REDIS_NOT_SCALE) {
+        return rv;
+    }
+
+    /* the sentinels' password: read and checked as the master's */
+
+    if (opt->len > 18
+        && ngx_strncmp(opt->data, "sentinel_password", 17) == 0)
+    {
+        if (rc->sentinel_password.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"otp_redis\" takes only one of "
+                               "\"sentinel_password=\" and "
+                               "\"sentinel_password_file=\"");
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = opt->data + 9;
+        s.len = opt->len - 9;
+        i = 0;
+
+        ngx_memzero(&tmp, sizeof(ngx_http_otp_redis_conf_t));
+
+        rv = ngx_http_otp_redis_option(cf, &tmp, &s, &i);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        rc->sentinel_password = tmp.password;
+        return NGX_CONF_OK;
+    }
 
     if (ngx_strncmp(opt->data, "db=", 3) == 0) {
         n = ngx_atoi(opt->data + 3, opt->len - 3);

@@ -118,6 +118,17 @@ static ngx_http_otp_sample_t  ngx_http_otp_samples[] = {
         "Connections to Redis restored after a failure.",
         "", NGX_HTTP_OTP_M_REDIS_RECONNECTS),
 
+    ngx_http_otp_sample("otp_redis_failovers_total",
+        "Masters changed under a worker: another master named by Sentinel, "
+        "or a new Redis Cluster slot map.",
+        "", NGX_HTTP_OTP_M_REDIS_FAILOVERS),
+
+    ngx_http_otp_sample("otp_redis_redirections_total",
+        "Calls that Redis Cluster sent to another node, by reply.",
+        "{reply=\"moved\"}", NGX_HTTP_OTP_M_REDIS_MOVED),
+    ngx_http_otp_sample("otp_redis_redirections_total", "",
+        "{reply=\"ask\"}", NGX_HTTP_OTP_M_REDIS_ASK),
+
     ngx_http_otp_sample("otp_sessions_checked_total",
         "Session cookies checked by the gate, by where the answer came "
         "from.",

@@ -57,6 +57,10 @@ typedef enum {
     NGX_HTTP_OTP_M_LINK_DENIED,
     NGX_HTTP_OTP_M_LINK_EXPIRED,
     NGX_HTTP_OTP_M_STORE_LOST,            /* a gauge: 1 or 0 */
+    /* Sentinel and Cluster */
+    NGX_HTTP_OTP_M_REDIS_FAILOVERS,
+    NGX_HTTP_OTP_M_REDIS_MOVED,
+    NGX_HTTP_OTP_M_REDIS_ASK,
 
     NGX_HTTP_OTP_M_N
 } ngx_http_otp_metric_e;

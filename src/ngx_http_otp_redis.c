@@ -1,42 +1,35 @@
 
 /*
- * One asynchronous Redis connection per worker: hiredis's async context
- * with its socket wrapped in an ngx_connection_t, so that replies are
- * read on nginx's event loop and a worker never blocks on Redis.
+ * The calls of the store: each one a script, sent with EVALSHA to the
+ * node that holds its keys, its reply handed back to the caller once.
  *
- * Life of the connection: connect (connect_timeout covers the TCP
- * connect and the handshake), AUTH, SELECT, CONFIG GET maxmemory-policy
- * and SCRIPT LOAD pipelined, then ready.  Any failure, a command timeout
- * included, drops the whole connection: hiredis then fails every pending
- * command at once, and a late reply can never be matched to a newer
- * command.  A cancelable timer reconnects with capped exponential
- * backoff.  While not ready, commands fail at once; nothing is queued.
+ * Where a call goes: the one server of "otp_redis host:port", the master
+ * that Sentinel names (ngx_http_otp_redis_sentinel.c), or the master of
+ * the slot of the call's first key in a Redis Cluster
+ * (ngx_http_otp_redis_cluster.c).  Each connection is a node
+ * (ngx_http_otp_redis_node.c).  A call is never queued for a node that
+ * is not ready: it fails at once, and the request gets 503.
  *
- * hiredis owns the socket: on cleanup the nginx connection is freed and
- * hiredis closes the descriptor.  Privdata given to hiredis is always a
- * call object owned here, never a request; a request that goes away
- * detaches its call and the reply is dropped.
+ * A reply may send the call on once: NOSCRIPT (EVAL with the source, on
+ * the same node), MOVED and ASK (to the node named, ASKING first for an
+ * ASK).  With "replicas=", a script that decides security is followed on
+ * the same connection by WAIT, and its reply counts only when WAIT says
+ * that enough replicas have it.
+ *
+ * Privdata given to hiredis is always a call object owned here, never a
+ * request; a request that goes away detaches its call and the reply is
+ * dropped.  A call lives until the last hiredis callback that names it.
  */
 
 
 #include "ngx_http_otp_redis.h"
+#include "ngx_http_otp_redis_sentinel.h"
+#include "ngx_http_otp_redis_cluster.h"
 
-#include <hiredis/async.h>
 #include <openssl/sha.h>
 
 
-#define NGX_HTTP_OTP_REDIS_BACKOFF_MIN      100
-#define NGX_HTTP_OTP_REDIS_BACKOFF_MAX      3000
-#define NGX_HTTP_OTP_REDIS_READS_PER_EVENT  64
-#define NGX_HTTP_OTP_REDIS_ERRORS_PER_SEC   5
 #define NGX_HTTP_OTP_REDIS_NO_SCRIPT        ((ngx_uint_t) -1)
-
-
-typedef enum {
-    NGX_HTTP_OTP_REDIS_IDLE = 0,
-    NGX_HTTP_OTP_REDIS_CONNECTING,
-    NGX_HTTP_OTP_REDIS_READY
-} ngx_http_otp_redis_state_e;
 
 
 struct ngx_http_otp_redis_call_s {
@@ -46,97 +39,75 @@ struct ngx_http_otp_redis_call_s {
     ngx_event_t                     timer;
     ngx_http_otp_redis_call_t      *next;      /* on the free list */
 
-    /* a script call keeps its arguments for the one NOSCRIPT retry */
+    /* a script call keeps its arguments to be sent again */
     ngx_uint_t                      script;
     ngx_uint_t                      nkeys;
     ngx_uint_t                      argc;
     ngx_str_t                       argv[NGX_HTTP_OTP_REDIS_MAX_ARGS];
     u_char                         *buf;
     size_t                          buf_size;
-    unsigned                        retried:1;
+
+    ngx_http_otp_redis_node_t      *node;      /* sent there last */
+    ngx_uint_t                      pending;   /* hiredis callbacks due */
+    ngx_uint_t                      stale_waits;
+    redisReply                     *kept;      /* the reply, while WAIT */
+
+    unsigned                        retried:1;     /* NOSCRIPT */
+    unsigned                        redirected:1;  /* MOVED or ASK */
+    unsigned                        asking:1;      /* sent after ASKING */
+    unsigned                        wait:1;
+    unsigned                        done:1;
 };
 
 
+typedef enum {
+    NGX_HTTP_OTP_REDIS_SINGLE = 0,
+    NGX_HTTP_OTP_REDIS_SENTINEL,
+    NGX_HTTP_OTP_REDIS_CLUSTER
+} ngx_http_otp_redis_mode_e;
+
+
 typedef struct {
-    redisAsyncContext              *ac;
-    ngx_connection_t               *conn;
-    ngx_http_otp_redis_state_e      state;
+    ngx_http_otp_redis_env_t        env;
+    ngx_http_otp_redis_mode_e       mode;
 
-    ngx_uint_t                      handshake_pending;
-    ngx_uint_t                      handshake_failed;
-
-    ngx_event_t                     connect_timer;
-    ngx_event_t                     reconnect_timer;
-    ngx_msec_t                      backoff;
-
-    ngx_uint_t                      write_wanted;
-    ngx_uint_t                      writing;
-
-    ngx_http_otp_redis_conf_t      *conf;
-    ngx_http_otp_redis_script_t    *scripts;
-    ngx_uint_t                      nscripts;
-    ngx_log_t                      *log;
+    /* the one server, or the master that Sentinel names */
+    ngx_http_otp_redis_node_t       master;
 
     ngx_http_otp_redis_call_t      *free;
-
-    time_t                          error_time;
-    ngx_uint_t                      error_count;
-
-    ngx_uint_t                      exiting;
 } ngx_http_otp_redis_t;
 
 
-static void ngx_http_otp_redis_connect(void);
-static void ngx_http_otp_redis_drop(void);
-static void ngx_http_otp_redis_schedule(void);
-static void ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev);
-static void ngx_http_otp_redis_connect_timeout(ngx_event_t *ev);
-static void ngx_http_otp_redis_on_connect(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_otp_redis_on_disconnect(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_otp_redis_handshake(void);
-static void ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac,
-    void *r, void *privdata);
-
-static void ngx_http_otp_redis_policy(redisReply *reply);
-static void ngx_http_otp_redis_add_read(void *privdata);
-static void ngx_http_otp_redis_del_read(void *privdata);
-static void ngx_http_otp_redis_add_write(void *privdata);
-static void ngx_http_otp_redis_del_write(void *privdata);
-static void ngx_http_otp_redis_cleanup(void *privdata);
-static void ngx_http_otp_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_otp_redis_write_handler(ngx_event_t *wev);
-
+static ngx_http_otp_redis_node_t *ngx_http_otp_redis_route(
+    ngx_http_otp_redis_call_t *call);
 static ngx_http_otp_redis_call_t *ngx_http_otp_redis_call_get(
     ngx_log_t *log, ngx_http_otp_redis_handler_pt handler, void *data);
-static void ngx_http_otp_redis_call_free(ngx_http_otp_redis_call_t *call);
+static void ngx_http_otp_redis_call_end(ngx_http_otp_redis_call_t *call,
+    redisReply *reply);
+static void ngx_http_otp_redis_call_release(ngx_http_otp_redis_call_t *call);
+static ngx_uint_t ngx_http_otp_redis_call_over(
+    ngx_http_otp_redis_call_t *call);
 static ngx_int_t ngx_http_otp_redis_call_keep_args(
     ngx_http_otp_redis_call_t *call, ngx_uint_t argc, ngx_str_t *argv);
-static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_call_t *call,
-    ngx_uint_t argc, ngx_str_t *argv);
 static ngx_int_t ngx_http_otp_redis_send_script(
-    ngx_http_otp_redis_call_t *call, ngx_uint_t by_source);
+    ngx_http_otp_redis_call_t *call, ngx_http_otp_redis_node_t *node,
+    ngx_uint_t by_source, ngx_uint_t asking);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static ngx_int_t ngx_http_otp_redis_resend(ngx_http_otp_redis_call_t *call,
+    redisReply *reply);
+static void ngx_http_otp_redis_asking_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static redisReply *ngx_http_otp_redis_reply_copy(redisReply *reply);
+static void ngx_http_otp_redis_reply_free(redisReply *reply);
 static void ngx_http_otp_redis_call_timeout(ngx_event_t *ev);
-static ngx_uint_t ngx_http_otp_redis_log_allowed(void);
-static void ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event);
+static void ngx_http_otp_redis_master_ready(ngx_http_otp_redis_node_t *node);
 
 
 static ngx_http_otp_redis_t  ngx_http_otp_redis;
 
-/* told of failed calls and reconnects: the layer above counts them */
-static ngx_http_otp_redis_event_pt  ngx_http_otp_redis_event;
-
-/* what the timers point at: nginx's debug log reads a connection's fd */
-static ngx_connection_t      ngx_http_otp_redis_dummy;
-
-
-#define ngx_http_otp_redis_error(log, err, ...)                              \
-    if (ngx_http_otp_redis_log_allowed()) {                                  \
-        ngx_log_error(NGX_LOG_ERR, log, err, __VA_ARGS__);                    \
-    }
 
 
 ngx_int_t
@@ -144,37 +115,58 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_redis_conf_t *conf, ngx_http_otp_redis_script_t *scripts,
     ngx_uint_t nscripts)
 {
-    u_char                sha[SHA_DIGEST_LENGTH];
-    ngx_uint_t            i;
-    ngx_http_otp_redis_t  *rd;
+    u_char                      sha[SHA_DIGEST_LENGTH];
+    ngx_uint_t                  i;
+    ngx_http_otp_redis_t       *rd;
+    ngx_http_otp_redis_node_t  *master;
 
     rd = &ngx_http_otp_redis;
 
     ngx_memzero(rd, sizeof(ngx_http_otp_redis_t));
 
-    rd->conf = conf;
-    rd->scripts = scripts;
-    rd->nscripts = nscripts;
-    rd->log = cycle->log;
+    rd->env.conf = conf;
+    rd->env.scripts = scripts;
+    rd->env.nscripts = nscripts;
+    rd->env.log = cycle->log;
 
     for (i = 0; i < nscripts; i++) {
         SHA1(scripts[i].source.data, scripts[i].source.len, sha);
         ngx_hex_dump(scripts[i].sha1, sha, SHA_DIGEST_LENGTH);
     }
 
-    ngx_http_otp_redis_dummy.fd = (ngx_socket_t) -1;
+    if (conf->cluster) {
+        rd->mode = NGX_HTTP_OTP_REDIS_CLUSTER;
+        return ngx_http_otp_redis_cluster_init(&rd->env);
+    }
 
-    rd->connect_timer.handler = ngx_http_otp_redis_connect_timeout;
-    rd->connect_timer.data = &ngx_http_otp_redis_dummy;
-    rd->connect_timer.log = cycle->log;
-    rd->connect_timer.cancelable = 1;
+    master = &rd->master;
 
-    rd->reconnect_timer.handler = ngx_http_otp_redis_reconnect_handler;
-    rd->reconnect_timer.data = &ngx_http_otp_redis_dummy;
-    rd->reconnect_timer.log = cycle->log;
-    rd->reconnect_timer.cancelable = 1;
+    ngx_http_otp_redis_node_init(master, &rd->env);
 
-    ngx_http_otp_redis_connect();
+    master->handshake = NGX_HTTP_OTP_REDIS_HS_SELECT
+                        | NGX_HTTP_OTP_REDIS_HS_POLICY
+                        | NGX_HTTP_OTP_REDIS_HS_SCRIPTS;
+    master->password = &conf->password;
+    master->on_ready = ngx_http_otp_redis_master_ready;
+
+    if (conf->sentinels) {
+        rd->mode = NGX_HTTP_OTP_REDIS_SENTINEL;
+        master->handshake |= NGX_HTTP_OTP_REDIS_HS_ROLE;
+
+        return ngx_http_otp_redis_sentinel_init(&rd->env, master);
+    }
+
+    master->reconnect = 1;
+
+    /* a unix socket's path is its "host" in the logs */
+
+    master->unix_socket = (conf->unix_path.len != 0);
+    ngx_http_otp_redis_node_set_addr(master,
+                                     master->unix_socket ? &conf->unix_path
+                                                         : &conf->host,
+                                     conf->port);
+
+    ngx_http_otp_redis_node_connect(master);
 
     return NGX_OK;
 }
@@ -193,18 +185,21 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle)
      * closed with the worker, their handlers are not run.
      */
 
-    rd->exiting = 1;
+    rd->env.exiting = 1;
 
-    if (rd->reconnect_timer.timer_set) {
-        ngx_del_timer(&rd->reconnect_timer);
-    }
+    switch (rd->mode) {
 
-    if (rd->ac) {
-        ngx_http_otp_redis_drop();
+    case NGX_HTTP_OTP_REDIS_CLUSTER:
+        ngx_http_otp_redis_cluster_exit();
+        break;
 
-        if (rd->reconnect_timer.timer_set) {
-            ngx_del_timer(&rd->reconnect_timer);
-        }
+    case NGX_HTTP_OTP_REDIS_SENTINEL:
+        ngx_http_otp_redis_sentinel_exit();
+
+        /* fall through */
+
+    default:
+        ngx_http_otp_redis_node_close(&rd->master);
     }
 
     while (rd->free) {
@@ -220,26 +215,21 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
-void
-ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler)
-{
-    ngx_http_otp_redis_event = handler;
-}
-
-
 static void
-ngx_http_otp_redis_tell(ngx_http_otp_redis_event_e event)
+ngx_http_otp_redis_master_ready(ngx_http_otp_redis_node_t *node)
 {
-    if (ngx_http_otp_redis_event) {
-        ngx_http_otp_redis_event(event);
-    }
+    ngx_http_otp_redis_node_back(node);
 }
 
 
 ngx_uint_t
 ngx_http_otp_redis_ready(void)
 {
-    return ngx_http_otp_redis.state == NGX_HTTP_OTP_REDIS_READY;
+    if (ngx_http_otp_redis.mode == NGX_HTTP_OTP_REDIS_CLUSTER) {
+        return ngx_http_otp_redis_cluster_ready();
+    }
+
+    return ngx_http_otp_redis_node_ready(&ngx_http_otp_redis.master);
 }
 
 
@@ -248,12 +238,15 @@ ngx_http_otp_redis_script(ngx_log_t *log, ngx_uint_t script,
     ngx_http_otp_redis_handler_pt handler, void *data, ngx_uint_t nkeys,
     ngx_uint_t argc, ngx_str_t *argv)
 {
+    ngx_http_otp_redis_t       *rd;
+    ngx_http_otp_redis_node_t  *node;
     ngx_http_otp_redis_call_t  *call;
+
+    rd = &ngx_http_otp_redis;
 
     /* EVALSHA, the hash and the key count come before the arguments */
 
-    if (!ngx_http_otp_redis_ready()
-        || script >= ngx_http_otp_redis.nscripts
+    if (script >= rd->env.nscripts
         || nkeys > argc || argc + 3 > NGX_HTTP_OTP_REDIS_MAX_ARGS)
     {
         ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
@@ -267,11 +260,28 @@ ngx_http_otp_redis_script(ngx_log_t *log, ngx_uint_t script,
 
     call->script = script;
     call->nkeys = nkeys;
+    call->wait = (rd->env.conf->replicas && rd->env.scripts[script].security);
 
-    if (ngx_http_otp_redis_call_keep_args(call, argc, argv) != NGX_OK
-        || ngx_http_otp_redis_send_script(call, 0) != NGX_OK)
-    {
-        ngx_http_otp_redis_call_free(call);
+    if (ngx_http_otp_redis_call_keep_args(call, argc, argv) != NGX_OK) {
+        ngx_http_otp_redis_call_release(call);
+        return NULL;
+    }
+
+    node = ngx_http_otp_redis_route(call);
+
+    if (node == NULL || !ngx_http_otp_redis_node_ready(node)) {
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
+        ngx_http_otp_redis_call_release(call);
+        return NULL;
+    }
+
+    if (ngx_http_otp_redis_send_script(call, node, 0, 0) != NGX_OK) {
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
+
+        /* what was sent of it still answers: it goes then */
+
+        call->handler = NULL;
+        ngx_http_otp_redis_call_end(call, NULL);
         return NULL;
     }
 
@@ -287,638 +297,18 @@ ngx_http_otp_redis_detach(ngx_http_otp_redis_call_t *call)
 }
 
 
-static void
-ngx_http_otp_redis_connect(void)
+static ngx_http_otp_redis_node_t *
+ngx_http_otp_redis_route(ngx_http_otp_redis_call_t *call)
 {
-    ngx_connection_t           *c;
-    redisAsyncContext          *ac;
-    ngx_http_otp_redis_t       *rd;
-    ngx_http_otp_redis_conf_t  *conf;
-
-    rd = &ngx_http_otp_redis;
-    conf = rd->conf;
-
-    if (conf->unix_path.len) {
-        ac = redisAsyncConnectUnix((char *) conf->unix_path.data);
-
-    } else {
-        ac = redisAsyncConnect((char *) conf->host.data, conf->port);
+    if (ngx_http_otp_redis.mode != NGX_HTTP_OTP_REDIS_CLUSTER) {
+        return &ngx_http_otp_redis.master;
     }
 
-    if (ac == NULL) {
-        ngx_http_otp_redis_error(rd->log, 0,
-                                 "otp: redis connection not created: "
-                                 "out of memory");
-        ngx_http_otp_redis_schedule();
-        return;
+    if (call->nkeys == 0) {
+        return NULL;
     }
 
-    if (ac->err) {
-        ngx_http_otp_redis_error(rd->log, 0,
-                                 "otp: redis connect failed: %s",
-                                 ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_otp_redis_schedule();
-        return;
-    }
-
-    c = ngx_get_connection(ac->c.fd, rd->log);
-    if (c == NULL) {
-        redisAsyncFree(ac);
-        ngx_http_otp_redis_schedule();
-        return;
-    }
-
-    c->read->handler = ngx_http_otp_redis_read_handler;
-    c->write->handler = ngx_http_otp_redis_write_handler;
-    c->read->log = rd->log;
-    c->write->log = rd->log;
-
-    rd->ac = ac;
-    rd->conn = c;
-    rd->state = NGX_HTTP_OTP_REDIS_CONNECTING;
-    rd->write_wanted = 0;
-    rd->writing = 0;
-
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_otp_redis_add_read;
-    ac->ev.delRead = ngx_http_otp_redis_del_read;
-    ac->ev.addWrite = ngx_http_otp_redis_add_write;
-    ac->ev.delWrite = ngx_http_otp_redis_del_write;
-    ac->ev.cleanup = ngx_http_otp_redis_cleanup;
-
-    ngx_add_timer(&rd->connect_timer, conf->connect_timeout);
-
-    /* the connect callback asks for the first write event */
-
-    redisAsyncSetDisconnectCallback(ac, ngx_http_otp_redis_on_disconnect);
-    redisAsyncSetConnectCallback(ac, ngx_http_otp_redis_on_connect);
-}
-
-
-/*
- * Gives up the connection: hiredis fails every pending command, calls the
- * cleanup hook and closes the socket.  Inside a hiredis callback the free
- * is deferred by hiredis until the callback returns.
- */
-
-static void
-ngx_http_otp_redis_drop(void)
-{
-    redisAsyncContext     *ac;
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    ac = rd->ac;
-
-    rd->ac = NULL;
-    rd->state = NGX_HTTP_OTP_REDIS_IDLE;
-
-    if (rd->connect_timer.timer_set) {
-        ngx_del_timer(&rd->connect_timer);
-    }
-
-    ngx_http_otp_redis_schedule();
-
-    if (ac) {
-        redisAsyncFree(ac);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_schedule(void)
-{
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    if (ngx_exiting || ngx_quit || ngx_terminate
-        || rd->reconnect_timer.timer_set)
-    {
-        return;
-    }
-
-    if (rd->backoff == 0) {
-        rd->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
-
-    } else {
-        rd->backoff = ngx_min(rd->backoff * 2,
-                              NGX_HTTP_OTP_REDIS_BACKOFF_MAX);
-    }
-
-    ngx_add_timer(&rd->reconnect_timer, rd->backoff);
-}
-
-
-static void
-ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev)
-{
-    if (ngx_exiting || ngx_http_otp_redis.ac) {
-        return;
-    }
-
-    ngx_http_otp_redis_connect();
-}
-
-
-static void
-ngx_http_otp_redis_connect_timeout(ngx_event_t *ev)
-{
-    ngx_http_otp_redis_error(ngx_http_otp_redis.log, NGX_ETIMEDOUT,
-                             "otp: redis connect or handshake timed out");
-
-    ngx_http_otp_redis_drop();
-}
-
-
-static void
-ngx_http_otp_redis_on_connect(const redisAsyncContext *ac, int status)
-{
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    if (rd->ac != ac) {
-        return;
-    }
-
-    if (status != REDIS_OK) {
-        ngx_http_otp_redis_error(rd->log, 0, "otp: redis connect failed: %s",
-                                 ac->errstr);
-
-        /* hiredis frees the context when this callback returns */
-
-        rd->ac = NULL;
-        rd->state = NGX_HTTP_OTP_REDIS_IDLE;
-
-        if (rd->connect_timer.timer_set) {
-            ngx_del_timer(&rd->connect_timer);
-        }
-
-        ngx_http_otp_redis_schedule();
-        return;
-    }
-
-    ngx_http_otp_redis_handshake();
-}
-
-
-static void
-ngx_http_otp_redis_on_disconnect(const redisAsyncContext *ac, int status)
-{
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    if (rd->ac != ac) {
-        /* dropped by us */
-        return;
-    }
-
-    ngx_http_otp_redis_error(rd->log, 0, "otp: redis connection lost%s%s",
-                             ac->err ? ": " : "",
-                             ac->err ? ac->errstr : "");
-
-    rd->ac = NULL;
-    rd->state = NGX_HTTP_OTP_REDIS_IDLE;
-
-    if (rd->connect_timer.timer_set) {
-        ngx_del_timer(&rd->connect_timer);
-    }
-
-    ngx_http_otp_redis_schedule();
-}
-
-
-static void
-ngx_http_otp_redis_handshake(void)
-{
-    u_char                *p;
-    ngx_uint_t             i;
-    const char            *argv[3];
-    size_t                 argvlen[3];
-    u_char                 db[NGX_INT_T_LEN];
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    rd->handshake_pending = 0;
-    rd->handshake_failed = 0;
-
-    /* pipelined: a failed AUTH fails the rest, and the drop follows */
-
-    if (rd->conf->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = (const char *) rd->conf->password.data;
-        argvlen[1] = rd->conf->password.len;
-
-        if (redisAsyncCommandArgv(rd->ac,
-                                  ngx_http_otp_redis_handshake_reply,
-                                  "AUTH", 2, argv, argvlen)
-            != REDIS_OK)
-        {
-            goto failed;
-        }
-
-        rd->handshake_pending++;
-    }
-
-    if (rd->conf->db) {
-        p = ngx_sprintf(db, "%ui", rd->conf->db);
-
-        argv[0] = "SELECT";
-        argvlen[0] = 6;
-        argv[1] = (const char *) db;
-        argvlen[1] = p - db;
-
-        if (redisAsyncCommandArgv(rd->ac,
-                                  ngx_http_otp_redis_handshake_reply,
-                                  "SELECT", 2, argv, argvlen)
-            != REDIS_OK)
-        {
-            goto failed;
-        }
-
-        rd->handshake_pending++;
-    }
-
-    /* an eviction policy that can drop user records (SPEC 6.21) */
-
-    argv[0] = "CONFIG";
-    argvlen[0] = 6;
-    argv[1] = "GET";
-    argvlen[1] = 3;
-    argv[2] = "maxmemory-policy";
-    argvlen[2] = sizeof("maxmemory-policy") - 1;
-
-    if (redisAsyncCommandArgv(rd->ac, ngx_http_otp_redis_handshake_reply,
-                              "CONFIG", 3, argv, argvlen)
-        != REDIS_OK)
-    {
-        goto failed;
-    }
-
-    rd->handshake_pending++;
-
-    for (i = 0; i < rd->nscripts; i++) {
-        argv[0] = "SCRIPT";
-        argvlen[0] = 6;
-        argv[1] = "LOAD";
-        argvlen[1] = 4;
-        argv[2] = (const char *) rd->scripts[i].source.data;
-        argvlen[2] = rd->scripts[i].source.len;
-
-        if (redisAsyncCommandArgv(rd->ac,
-                                  ngx_http_otp_redis_handshake_reply,
-                                  &rd->scripts[i], 3, argv, argvlen)
-            != REDIS_OK)
-        {
-            goto failed;
-        }
-
-        rd->handshake_pending++;
-    }
-
-    if (rd->handshake_pending == 0) {
-        if (rd->connect_timer.timer_set) {
-            ngx_del_timer(&rd->connect_timer);
-        }
-
-        rd->state = NGX_HTTP_OTP_REDIS_READY;
-        rd->backoff = 0;
-    }
-
-    return;
-
-failed:
-
-    ngx_http_otp_redis_error(rd->log, 0, "otp: redis handshake not sent");
-    ngx_http_otp_redis_drop();
-}
-
-
-static void
-ngx_http_otp_redis_handshake_reply(redisAsyncContext *ac, void *r,
-    void *privdata)
-{
-    redisReply                   *reply = r;
-    ngx_http_otp_redis_t         *rd;
-    ngx_http_otp_redis_script_t  *script;
-
-    rd = &ngx_http_otp_redis;
-
-    if (reply == NULL || rd->ac != ac) {
-        /* the connection is gone and its failure already handled */
-        return;
-    }
-
-    rd->handshake_pending--;
-
-    if (privdata == (void *) "CONFIG") {
-        ngx_http_otp_redis_policy(reply);
-
-    } else if (privdata != (void *) "AUTH" && privdata != (void *) "SELECT") {
-        script = privdata;
-
-        if (reply->type != REDIS_REPLY_STRING
-            || reply->len != 40
-            || ngx_strncasecmp((u_char *) reply->str, script->sha1, 40) != 0)
-        {
-            ngx_http_otp_redis_error(rd->log, 0,
-                                     "otp: redis SCRIPT LOAD of \"%V\" "
-                                     "failed: %s", &script->name,
-                                     reply->type == REDIS_REPLY_ERROR
-                                     ? reply->str : "unexpected reply");
-            rd->handshake_failed = 1;
-        }
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_otp_redis_error(rd->log, 0, "otp: redis %s failed: %s",
-                                 (char *) privdata, reply->str);
-        rd->handshake_failed = 1;
-    }
-
-    if (rd->handshake_pending) {
-        return;
-    }
-
-    if (rd->handshake_failed) {
-        ngx_http_otp_redis_drop();
-        return;
-    }
-
-    if (rd->connect_timer.timer_set) {
-        ngx_del_timer(&rd->connect_timer);
-    }
-
-    if (rd->backoff) {
-        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_RECONNECT);
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                      "otp: redis connection restored");
-    }
-
-    rd->state = NGX_HTTP_OTP_REDIS_READY;
-    rd->backoff = 0;
-
-    ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_READY);
-}
-
-
-/*
- * CONFIG GET maxmemory-policy: an "allkeys-*" policy evicts keys without
- * an expiry under memory pressure, the user records among them, and an
- * enrolled user would be asked to enroll again with the password alone.
- * The module refuses such a Redis (every request that needs it gets 503)
- * until the policy changes.  Where CONFIG is not allowed (managed Redis,
- * an ACL user without it), the policy cannot be checked: said, once a
- * connection, and the connection is used.
- */
-
-static void
-ngx_http_otp_redis_policy(redisReply *reply)
-{
-    redisReply            *value;
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "otp: redis maxmemory-policy could not be checked "
-                      "(%s); it must not be an \"allkeys-*\" policy",
-                      reply->type == REDIS_REPLY_ERROR
-                      ? reply->str : "no such setting");
-        return;
-    }
-
-    value = reply->element[1];
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
-                   "otp redis: maxmemory-policy %s", value->str);
-
-    if (value->len >= sizeof("allkeys-") - 1
-        && ngx_strncmp(value->str, "allkeys-", sizeof("allkeys-") - 1) == 0)
-    {
-        ngx_http_otp_redis_error(rd->log, 0,
-                                 "otp: redis maxmemory-policy \"%s\" can "
-                                 "evict user records: not used until it is "
-                                 "\"noeviction\" (or a \"volatile-*\" "
-                                 "policy)", value->str);
-        rd->handshake_failed = 1;
-    }
-}
-
-
-static void
-ngx_http_otp_redis_add_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (!c->read->active) {
-        if (ngx_add_event(c->read, NGX_READ_EVENT,
-                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
-                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            ngx_http_otp_redis_error(c->log, 0,
-                                     "otp: redis read event not added");
-        }
-    }
-}
-
-
-static void
-ngx_http_otp_redis_del_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_add_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_otp_redis.write_wanted = 1;
-
-    if (!c->write->active) {
-        if (ngx_add_event(c->write, NGX_WRITE_EVENT,
-                          (ngx_event_flags & NGX_USE_CLEAR_EVENT)
-                          ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            ngx_http_otp_redis_error(c->log, 0,
-                                     "otp: redis write event not added");
-        }
-    }
-
-    /*
-     * An edge-triggered socket that is already writable reports no new
-     * edge: write in this loop iteration, once for all the commands that
-     * requests add meanwhile.
-     */
-
-    if (c->write->ready && !ngx_http_otp_redis.writing && !c->write->posted)
-    {
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_del_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_otp_redis.write_wanted = 0;
-
-    /* level-triggered methods would report a writable socket forever */
-
-    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_cleanup(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* hiredis closes the socket right after this hook */
-
-    if (ngx_del_conn) {
-        (void) ngx_del_conn(c, NGX_CLOSE_EVENT);
-
-    } else {
-        if (c->read->active || c->read->disabled) {
-            (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active || c->write->disabled) {
-            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-    }
-
-    if (ngx_http_otp_redis.conn == c) {
-        ngx_http_otp_redis.conn = NULL;
-    }
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
-}
-
-
-static void
-ngx_http_otp_redis_read_handler(ngx_event_t *rev)
-{
-    u_char             byte;
-    ssize_t            n;
-    ngx_err_t          err;
-    ngx_uint_t         i;
-    ngx_connection_t  *c;
-
-    c = rev->data;
-
-    /*
-     * Edge-triggered: read until the socket is drained, or hiredis will
-     * not hear of the rest until more data arrives.  A peek tells whether
-     * anything (or the end of the stream) is left.
-     */
-
-    for (i = 0; i < NGX_HTTP_OTP_REDIS_READS_PER_EVENT; i++) {
-
-        if (ngx_http_otp_redis.conn != c || ngx_http_otp_redis.ac == NULL) {
-            return;
-        }
-
-        redisAsyncHandleRead(ngx_http_otp_redis.ac);
-
-        if (ngx_http_otp_redis.conn != c) {
-            /* disconnected: c is free */
-            return;
-        }
-
-        n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-
-        if (n == -1) {
-            err = ngx_socket_errno;
-
-            if (err == NGX_EAGAIN) {
-                return;
-            }
-
-            if (err == NGX_EINTR) {
-                continue;
-            }
-        }
-
-        /* data, the end of stream or an error: hiredis handles each */
-    }
-
-    /* fairness to other connections: the rest in the next iteration */
-
-    ngx_post_event(rev, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_otp_redis_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t      *c;
-    ngx_http_otp_redis_t  *rd;
-
-    c = wev->data;
-    rd = &ngx_http_otp_redis;
-
-    if (rd->conn != c || rd->ac == NULL) {
-        return;
-    }
-
-    if (!rd->write_wanted && rd->state != NGX_HTTP_OTP_REDIS_CONNECTING) {
-        return;
-    }
-
-    rd->writing = 1;
-
-    redisAsyncHandleWrite(rd->ac);
-
-    rd->writing = 0;
-
-    if (rd->conn != c) {
-        return;
-    }
-
-    if (rd->write_wanted) {
-        /* the socket buffer is full: wait for the edge */
-        wev->ready = 0;
-    }
+    return ngx_http_otp_redis_cluster_route(&call->argv[0]);
 }
 
 
@@ -937,7 +327,7 @@ ngx_http_otp_redis_call_get(ngx_log_t *log,
         rd->free = call->next;
 
     } else {
-        call = ngx_alloc(sizeof(ngx_http_otp_redis_call_t), rd->log);
+        call = ngx_alloc(sizeof(ngx_http_otp_redis_call_t), rd->env.log);
         if (call == NULL) {
             return NULL;
         }
@@ -953,28 +343,86 @@ ngx_http_otp_redis_call_get(ngx_log_t *log,
     call->script = NGX_HTTP_OTP_REDIS_NO_SCRIPT;
     call->nkeys = 0;
     call->argc = 0;
+    call->node = NULL;
+    call->pending = 0;
+    call->stale_waits = 0;
+    call->kept = NULL;
     call->retried = 0;
+    call->redirected = 0;
+    call->asking = 0;
+    call->wait = 0;
+    call->done = 0;
 
     ngx_memzero(&call->timer, sizeof(ngx_event_t));
     call->timer.handler = ngx_http_otp_redis_call_timeout;
     call->timer.data = &ngx_http_otp_redis_dummy;
-    call->timer.log = rd->log;
+    call->timer.log = rd->env.log;
 
     return call;
 }
 
 
+/* the answer of the call, given once; the call goes when nothing is due */
+
 static void
-ngx_http_otp_redis_call_free(ngx_http_otp_redis_call_t *call)
+ngx_http_otp_redis_call_end(ngx_http_otp_redis_call_t *call,
+    redisReply *reply)
 {
+    if (!call->done) {
+        call->done = 1;
+
+        if (call->timer.timer_set) {
+            ngx_del_timer(&call->timer);
+        }
+
+        if (call->handler && !ngx_http_otp_redis.env.exiting) {
+            call->handler(call->data, reply);
+        }
+
+        call->handler = NULL;
+        call->data = NULL;
+    }
+
+    ngx_http_otp_redis_call_release(call);
+}
+
+
+static void
+ngx_http_otp_redis_call_release(ngx_http_otp_redis_call_t *call)
+{
+    if (call->pending) {
+        return;
+    }
+
     if (call->timer.timer_set) {
         ngx_del_timer(&call->timer);
+    }
+
+    if (call->kept) {
+        ngx_http_otp_redis_reply_free(call->kept);
+        call->kept = NULL;
     }
 
     call->handler = NULL;
     call->data = NULL;
     call->next = ngx_http_otp_redis.free;
     ngx_http_otp_redis.free = call;
+}
+
+
+/* a callback of the call came: 1 if the call had been answered before */
+
+static ngx_uint_t
+ngx_http_otp_redis_call_over(ngx_http_otp_redis_call_t *call)
+{
+    call->pending--;
+
+    if (call->done) {
+        ngx_http_otp_redis_call_release(call);
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -998,7 +446,7 @@ ngx_http_otp_redis_call_keep_args(ngx_http_otp_redis_call_t *call,
             call->buf_size = 0;
         }
 
-        call->buf = ngx_alloc(size, ngx_http_otp_redis.log);
+        call->buf = ngx_alloc(size, ngx_http_otp_redis.env.log);
         if (call->buf == NULL) {
             return NGX_ERROR;
         }
@@ -1021,43 +469,36 @@ ngx_http_otp_redis_call_keep_args(ngx_http_otp_redis_call_t *call,
 
 
 static ngx_int_t
-ngx_http_otp_redis_send(ngx_http_otp_redis_call_t *call, ngx_uint_t argc,
-    ngx_str_t *argv)
-{
-    ngx_uint_t   i;
-    const char  *args[NGX_HTTP_OTP_REDIS_MAX_ARGS];
-    size_t       lens[NGX_HTTP_OTP_REDIS_MAX_ARGS];
-
-    for (i = 0; i < argc; i++) {
-        args[i] = (const char *) argv[i].data;
-        lens[i] = argv[i].len;
-    }
-
-    if (redisAsyncCommandArgv(ngx_http_otp_redis.ac,
-                              ngx_http_otp_redis_reply, call,
-                              (int) argc, args, lens)
-        != REDIS_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_add_timer(&call->timer, ngx_http_otp_redis.conf->timeout);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_http_otp_redis_send_script(ngx_http_otp_redis_call_t *call,
-    ngx_uint_t by_source)
+    ngx_http_otp_redis_node_t *node, ngx_uint_t by_source, ngx_uint_t asking)
 {
     u_char                        *p;
     ngx_str_t                      argv[NGX_HTTP_OTP_REDIS_MAX_ARGS];
     ngx_uint_t                     i;
     u_char                         nkeys[NGX_INT_T_LEN];
+    u_char                         wait[2][NGX_INT_T_LEN];
+    ngx_http_otp_redis_conf_t     *conf;
     ngx_http_otp_redis_script_t   *script;
 
-    script = &ngx_http_otp_redis.scripts[call->script];
+    conf = ngx_http_otp_redis.env.conf;
+    script = &ngx_http_otp_redis.env.scripts[call->script];
+
+    call->node = node;
+    call->asking = asking;
+
+    if (asking) {
+        ngx_str_set(&argv[0], "ASKING");
+
+        if (ngx_http_otp_redis_node_command(node,
+                                            ngx_http_otp_redis_asking_reply,
+                                            call, 1, argv)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        call->pending++;
+    }
 
     if (by_source) {
         ngx_str_set(&argv[0], "EVAL");
@@ -1077,7 +518,50 @@ ngx_http_otp_redis_send_script(ngx_http_otp_redis_call_t *call,
         argv[3 + i] = call->argv[i];
     }
 
-    return ngx_http_otp_redis_send(call, call->argc + 3, argv);
+    if (ngx_http_otp_redis_node_command(node, ngx_http_otp_redis_reply, call,
+                                        call->argc + 3, argv)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    call->pending++;
+
+    if (!call->timer.timer_set) {
+        ngx_add_timer(&call->timer, conf->timeout);
+    }
+
+    if (!call->wait) {
+        return NGX_OK;
+    }
+
+    /*
+     * WAIT right behind the script on the same connection: it counts the
+     * replicas that have everything this connection wrote so far.  It
+     * gives up within half the call's time, so that its answer, not the
+     * call's timeout, says what happened.
+     */
+
+    ngx_str_set(&argv[0], "WAIT");
+
+    p = ngx_sprintf(wait[0], "%ui", conf->replicas);
+    argv[1].data = wait[0];
+    argv[1].len = p - wait[0];
+
+    p = ngx_sprintf(wait[1], "%M", ngx_max(conf->timeout / 2, 1));
+    argv[2].data = wait[1];
+    argv[2].len = p - wait[1];
+
+    if (ngx_http_otp_redis_node_command(node, ngx_http_otp_redis_wait_reply,
+                                        call, 3, argv)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    call->pending++;
+
+    return NGX_OK;
 }
 
 
@@ -1087,71 +571,262 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                 *reply = r;
     ngx_http_otp_redis_call_t  *call = privdata;
 
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
-    }
-
-    /* Redis restarted or SCRIPT FLUSH: the script goes along, once */
-
-    if (reply != NULL
-        && reply->type == REDIS_REPLY_ERROR
-        && call->script != NGX_HTTP_OTP_REDIS_NO_SCRIPT
-        && !call->retried
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
-        && ngx_http_otp_redis.ac == ac
-        && ngx_http_otp_redis.state == NGX_HTTP_OTP_REDIS_READY)
-    {
-        call->retried = 1;
-
-        if (ngx_http_otp_redis_send_script(call, 1) == NGX_OK) {
-            return;
-        }
-
-        reply = NULL;
+    if (ngx_http_otp_redis_call_over(call)) {
+        return;
     }
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_otp_redis_error(ngx_http_otp_redis.log, 0,
+
+        if (ngx_http_otp_redis_resend(call, reply) == NGX_OK) {
+            return;
+        }
+
+        ngx_http_otp_redis_error(ngx_http_otp_redis.env.log, 0,
                                  "otp: redis error: %s", reply->str);
     }
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
+        ngx_http_otp_redis_call_end(call, reply);
+
+        if (reply != NULL
+            && ngx_http_otp_redis.mode == NGX_HTTP_OTP_REDIS_SENTINEL
+            && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+        {
+            /* the master was demoted: every call on it fails too */
+            ngx_http_otp_redis_sentinel_readonly();
+        }
+
+        return;
     }
 
-    if (call->handler && !ngx_http_otp_redis.exiting) {
-        call->handler(call->data, reply);
+    if (call->wait) {
+        call->kept = ngx_http_otp_redis_reply_copy(reply);
+
+        if (call->kept == NULL) {
+            ngx_http_otp_redis_call_end(call, NULL);
+        }
+
+        return;
     }
 
-    ngx_http_otp_redis_call_free(call);
+    ngx_http_otp_redis_call_end(call, reply);
+}
+
+
+/*
+ * An error reply that sends the call on, once each: NOSCRIPT (Redis
+ * restarted, SCRIPT FLUSH, a new master) with the source, MOVED and ASK
+ * to the node that has the slot now.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_resend(ngx_http_otp_redis_call_t *call, redisReply *reply)
+{
+    ngx_uint_t                  ask;
+    ngx_http_otp_redis_node_t  *node;
+
+    if (ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        if (call->retried || !ngx_http_otp_redis_node_ready(call->node)) {
+            return NGX_DECLINED;
+        }
+
+        call->retried = 1;
+        node = call->node;
+        ask = call->asking;
+
+    } else if (ngx_http_otp_redis.mode == NGX_HTTP_OTP_REDIS_CLUSTER
+               && (ngx_strncmp(reply->str, "MOVED ", 6) == 0
+                   || ngx_strncmp(reply->str, "ASK ", 4) == 0))
+    {
+        if (call->redirected) {
+            return NGX_DECLINED;
+        }
+
+        call->redirected = 1;
+
+        node = ngx_http_otp_redis_cluster_redirect(reply->str, reply->len,
+                                                   &ask);
+
+        ngx_http_otp_redis_tell(ask ? NGX_HTTP_OTP_REDIS_EV_ASK
+                                    : NGX_HTTP_OTP_REDIS_EV_MOVED);
+
+        if (node == NULL || !ngx_http_otp_redis_node_ready(node)) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_otp_redis.env.log, 0,
+                   "otp redis: %*s, again on %s", (size_t) 8, reply->str,
+                   node->host);
+
+    /* a WAIT behind the first try on this connection is not the answer */
+
+    if (call->wait && node == call->node) {
+        call->stale_waits++;
+    }
+
+    if (ngx_http_otp_redis_send_script(call, node, call->retried, ask)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_redis_asking_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_otp_redis_call_t  *call = privdata;
+
+    /* a failed ASKING shows in the script's own reply */
+
+    (void) ngx_http_otp_redis_call_over(call);
+}
+
+
+static void
+ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_otp_redis_call_t  *call = privdata;
+
+    if (ngx_http_otp_redis_call_over(call)) {
+        return;
+    }
+
+    /* behind a try that was sent on: the answer comes later */
+
+    if (call->node == NULL || call->node->ac != ac) {
+        return;
+    }
+
+    if (call->stale_waits) {
+        call->stale_waits--;
+        return;
+    }
+
+    if (call->kept == NULL) {
+        ngx_http_otp_redis_call_end(call, NULL);
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer < (long long) ngx_http_otp_redis.env.conf->replicas)
+    {
+        ngx_http_otp_redis_error(ngx_http_otp_redis.env.log, 0,
+                                 "otp: redis WAIT: %L of %ui replicas "
+                                 "acknowledged a write in time",
+                                 (reply && reply->type == REDIS_REPLY_INTEGER)
+                                 ? (int64_t) reply->integer : (int64_t) 0,
+                                 ngx_http_otp_redis.env.conf->replicas);
+        ngx_http_otp_redis_tell(NGX_HTTP_OTP_REDIS_EV_ERROR);
+        ngx_http_otp_redis_call_end(call, NULL);
+        return;
+    }
+
+    ngx_http_otp_redis_call_end(call, call->kept);
+}
+
+
+/* hiredis frees a reply when its callback returns: WAIT needs it later */
+
+static redisReply *
+ngx_http_otp_redis_reply_copy(redisReply *reply)
+{
+    size_t       i;
+    redisReply  *copy;
+
+    copy = ngx_calloc(sizeof(redisReply), ngx_http_otp_redis.env.log);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    copy->type = reply->type;
+    copy->integer = reply->integer;
+
+    if (reply->str) {
+        copy->str = ngx_alloc(reply->len + 1, ngx_http_otp_redis.env.log);
+        if (copy->str == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(copy->str, reply->str, reply->len);
+        copy->str[reply->len] = '\0';
+        copy->len = reply->len;
+    }
+
+    if (reply->elements) {
+        copy->element = ngx_calloc(reply->elements * sizeof(redisReply *),
+                                   ngx_http_otp_redis.env.log);
+        if (copy->element == NULL) {
+            goto failed;
+        }
+
+        copy->elements = reply->elements;
+
+        for (i = 0; i < reply->elements; i++) {
+            copy->element[i] = ngx_http_otp_redis_reply_copy(
+                                                        reply->element[i]);
+            if (copy->element[i] == NULL) {
+                goto failed;
+            }
+        }
+    }
+
+    return copy;
+
+failed:
+
+    ngx_http_otp_redis_reply_free(copy);
+
+    return NULL;
+}
+
+
+static void
+ngx_http_otp_redis_reply_free(redisReply *reply)
+{
+    size_t  i;
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]) {
+            ngx_http_otp_redis_reply_free(reply->element[i]);
+        }
+    }
+
+    if (reply->element) {
+        ngx_free(reply->element);
+    }
+
+    if (reply->str) {
+        ngx_free(reply->str);
+    }
+
+    ngx_free(reply);
 }
 
 
 static void
 ngx_http_otp_redis_call_timeout(ngx_event_t *ev)
 {
-    ngx_http_otp_redis_error(ngx_http_otp_redis.log, NGX_ETIMEDOUT,
+    ngx_http_otp_redis_call_t  *call;
+
+    call = (ngx_http_otp_redis_call_t *) ((u_char *) ev
+               - offsetof(ngx_http_otp_redis_call_t, timer));
+
+    ngx_http_otp_redis_error(ngx_http_otp_redis.env.log, NGX_ETIMEDOUT,
                              "otp: redis did not answer within %M ms, "
                              "reconnecting",
-                             ngx_http_otp_redis.conf->timeout);
+                             ngx_http_otp_redis.env.conf->timeout);
 
     /* replies may come in order no longer: every pending call fails */
 
-    ngx_http_otp_redis_drop();
-}
-
-
-static ngx_uint_t
-ngx_http_otp_redis_log_allowed(void)
-{
-    ngx_http_otp_redis_t  *rd;
-
-    rd = &ngx_http_otp_redis;
-
-    if (rd->error_time != ngx_time()) {
-        rd->error_time = ngx_time();
-        rd->error_count = 0;
-    }
-
-    return rd->error_count++ < NGX_HTTP_OTP_REDIS_ERRORS_PER_SEC;
+    ngx_http_otp_redis_node_drop(call->node);
 }

@@ -1,7 +1,9 @@
 
 /*
- * One asynchronous Redis connection per worker (hiredis on nginx's event
- * loop), shared by every request of that worker and pipelined.
+ * Redis for the store: one asynchronous connection per server per worker
+ * (hiredis on nginx's event loop), shared by every request of that worker
+ * and pipelined; one server, a master found through Sentinel, or the
+ * masters of a Redis Cluster, each call sent where its keys are.
  */
 
 
@@ -9,13 +11,8 @@
 #define _NGX_HTTP_OTP_REDIS_H_INCLUDED_
 
 
-/* nginx's headers come first: they choose the feature macros */
-#include "ngx_http_otp.h"
-
-#include <hiredis/hiredis.h>
-
-
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS   32
+/* the types of scripts and events come with the connections */
+#include "ngx_http_otp_redis_node.h"
 
 
 /*
@@ -27,23 +24,6 @@
 typedef void (*ngx_http_otp_redis_handler_pt)(void *data, redisReply *reply);
 
 
-/* what the connection tells the layer that counts (the metrics) */
-typedef enum {
-    NGX_HTTP_OTP_REDIS_EV_ERROR = 0,      /* a call failed */
-    NGX_HTTP_OTP_REDIS_EV_RECONNECT,      /* the connection came back */
-    NGX_HTTP_OTP_REDIS_EV_READY           /* ready, after every handshake */
-} ngx_http_otp_redis_event_e;
-
-typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_event_e ev);
-
-
-typedef struct {
-    ngx_str_t                      name;      /* for logs */
-    ngx_str_t                      source;    /* Lua */
-    u_char                         sha1[40];  /* hex, set at init */
-} ngx_http_otp_redis_script_t;
-
-
 ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_redis_conf_t *conf, ngx_http_otp_redis_script_t *scripts,
     ngx_uint_t nscripts);
@@ -52,14 +32,19 @@ void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle);
 /* who is told of the events, set before init_process; NULL: nobody */
 void ngx_http_otp_redis_on_event(ngx_http_otp_redis_event_pt handler);
 
-/* ready for commands: connected, authenticated, scripts loaded */
+/*
+ * ready for commands: connected, authenticated, scripts loaded (in a
+ * cluster: the slot map known and every master ready)
+ */
 ngx_uint_t ngx_http_otp_redis_ready(void);
 
 /*
  * Runs one of the scripts given to init_process (EVALSHA, and EVAL once
  * when Redis answers NOSCRIPT); argv holds the keys, then the arguments.
- * NULL when Redis is not ready (callers fail fast, nothing is queued) or
- * on an internal error.  The arguments are copied.
+ * The call goes to the master of its first key's slot; keys of one call
+ * must share a hash tag.  NULL when that master is not ready (callers
+ * fail fast, nothing is queued) or on an internal error.  The arguments
+ * are copied.
  */
 ngx_http_otp_redis_call_t *ngx_http_otp_redis_script(ngx_log_t *log,
     ngx_uint_t script, ngx_http_otp_redis_handler_pt handler, void *data,

@@ -323,7 +323,7 @@ static ngx_http_otp_field_t  ngx_http_otp_no_fields[] = {
     { { ngx_string(#name),                                                    \
         { sizeof(ngx_http_otp_lua_##name) - 1,                                \
           (u_char *) ngx_http_otp_lua_##name },                               \
-        { 0 } },                                                              \
+        { 0 }, 0 },                                                           \
       { __VA_ARGS__, NGX_HTTP_OTP_K_END }, nargs, st, sizeof(type),           \
       fields }
 
@@ -488,6 +488,33 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
 static ngx_http_otp_redis_script_t  *ngx_http_otp_redis_scripts;
 
 
+/*
+ * The writes a failover must not forget (otp_redis replicas=): a used
+ * step or code, failures and lockouts, texts counted against the limits,
+ * ended sessions and changed factors.  A lost new session or remembered
+ * browser only asks for a code again.
+ */
+
+static ngx_http_otp_script_e  ngx_http_otp_security_writes[] = {
+    NGX_HTTP_OTP_ATTEMPT,
+    NGX_HTTP_OTP_ENROLL_CONFIRM,
+    NGX_HTTP_OTP_SMS_ATTEMPT,
+    NGX_HTTP_OTP_SMS_RESERVE,
+    NGX_HTTP_OTP_SESSION_END,
+    NGX_HTTP_OTP_REVOKE_USER,
+    NGX_HTTP_OTP_FORGET_TOTP,
+    NGX_HTTP_OTP_REQUIRE_ENROLL,
+    NGX_HTTP_OTP_SET_PHONE,
+    NGX_HTTP_OTP_RECOVERY_SET,
+    NGX_HTTP_OTP_SMS_NUMBER,
+    NGX_HTTP_OTP_LINK_POLL,           /* an approval redeemed once */
+    NGX_HTTP_OTP_LINK_DECIDE,
+    NGX_HTTP_OTP_ACCOUNT_CHANGE,
+    NGX_HTTP_OTP_AUTHN_REMOVE,
+    NGX_HTTP_OTP_STORE_CHECK          /* a reset accepted, a new marker */
+};
+
+
 /* in the order of ngx_http_otp_store_status_e */
 
 static ngx_str_t  ngx_http_otp_statuses[] = {
@@ -581,6 +608,12 @@ ngx_http_otp_store_init_process(ngx_cycle_t *cycle,
 
     for (i = 0; i < NGX_HTTP_OTP_NSCRIPTS; i++) {
         scripts[i] = ngx_http_otp_scripts[i].redis;
+    }
+
+    for (i = 0; i < sizeof(ngx_http_otp_security_writes)
+                    / sizeof(ngx_http_otp_script_e); i++)
+    {
+        scripts[ngx_http_otp_security_writes[i]].security = 1;
     }
 
     ngx_http_otp_redis_scripts = scripts;

@@ -352,6 +352,10 @@ my %expect = (
     'otp_gate_total{status="error"}' => 1,
     'otp_sms_sent_total' => 0,
     'otp_sms_failed_total' => 0,
+    # one Redis: no failover, no redirection
+    'otp_redis_failovers_total' => 0,
+    'otp_redis_redirections_total{reply="moved"}' => 0,
+    'otp_redis_redirections_total{reply="ask"}' => 0,
 );
 
 # cross-device requests: none in this test (t/130-link.t counts them)
