@@ -34,6 +34,57 @@ ngx_http_otp_authn_count(ngx_http_otp_user_state_t *us)
 
 
 ngx_int_t
+ngx_http_otp_authn_ids(ngx_http_request_t *r, ngx_http_otp_user_state_t *us,
+    ngx_str_t *ids)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *v;
+    ngx_uint_t   i;
+
+    ngx_str_set(ids, "");
+
+    if (us->others == NULL || us->secret.data == NULL) {
+        return NGX_OK;
+    }
+
+    v = us->others->elts;
+    len = 0;
+
+    for (i = 0; i + NGX_HTTP_OTP_AUTHN_OTHER <= us->others->nelts;
+         i += NGX_HTTP_OTP_AUTHN_OTHER)
+    {
+        len += v[i].len + 1;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ids->data = p;
+
+    for (i = 0; i + NGX_HTTP_OTP_AUTHN_OTHER <= us->others->nelts;
+         i += NGX_HTTP_OTP_AUTHN_OTHER)
+    {
+        if (p != ids->data) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, v[i].data, v[i].len);
+    }
+
+    ids->len = p - ids->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_otp_authn_check(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us, ngx_uint_t *matched, ngx_uint_t *hotp)
 {
@@ -163,11 +214,18 @@ ngx_http_otp_authn_one(ngx_http_request_t *r, ngx_str_t *v, uint64_t *n)
 }
 
 
+/*
+ * Strict UTF-8 (RFC 3629): nginx's ngx_utf8_decode() takes any byte
+ * from 0x80 up as a continuation, so "\xc3\xc3" would pass, and jansson
+ * then refuses the name and the admin API could not list the user.
+ */
+
 ngx_int_t
 ngx_http_otp_authn_name_valid(ngx_str_t *name)
 {
-    u_char    *p, *last;
-    uint32_t   c;
+    u_char      *p, *last;
+    uint32_t     c, min;
+    ngx_uint_t   n;
 
     if (name->len == 0 || name->len > NGX_HTTP_OTP_AUTHN_NAME_MAX) {
         return NGX_DECLINED;
@@ -177,19 +235,51 @@ ngx_http_otp_authn_name_valid(ngx_str_t *name)
     last = p + name->len;
 
     while (p < last) {
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
+        c = *p++;
+
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) {
                 return NGX_DECLINED;
             }
 
-            p++;
             continue;
         }
 
-        c = ngx_utf8_decode(&p, last - p);
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            c &= 0x1f;
+            min = 0x80;
 
-        if (c > 0x10ffff || (c >= 0x80 && c < 0xa0)
-            || (c >= 0xd800 && c <= 0xdfff))
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            c &= 0x0f;
+            min = 0x800;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            c &= 0x07;
+            min = 0x10000;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+        if ((size_t) (last - p) < n) {
+            return NGX_DECLINED;
+        }
+
+        while (n--) {
+            if ((*p & 0xc0) != 0x80) {
+                return NGX_DECLINED;
+            }
+
+            c = (c << 6) | (*p++ & 0x3f);
+        }
+
+        /* overlong, C1 controls, surrogates, beyond Unicode */
+
+        if (c < min || c < 0xa0 || (c >= 0xd800 && c <= 0xdfff)
+            || c > 0x10ffff)
         {
             return NGX_DECLINED;
         }

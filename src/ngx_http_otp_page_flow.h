@@ -58,6 +58,7 @@ typedef struct {
     ngx_uint_t                  code_ok;
     uint64_t                    step;
     ngx_str_t                   proof;        /* for attempt.lua */
+    ngx_str_t                   others;       /* the other ids checked */
     ngx_str_t                   pass;         /* the challenge's key pass */
     time_t                      step_ttl;
 

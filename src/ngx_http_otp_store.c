@@ -329,7 +329,7 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         S(OK) | S(NONE) | S(EXISTS) | S(BUSY),
                         ngx_http_otp_user_reply_t,
                         ngx_http_otp_challenge_fields, C, U, L, ES, CL),
-    ngx_http_otp_script(attempt, 14,
+    ngx_http_otp_script(attempt, 15,
                         S(OK) | S(WRONG) | S(BURNT) | S(LOCKED)
                         | S(NO_CHALLENGE) | S(ENROLL) | S(STALE),
                         ngx_http_otp_attempt_reply_t,
