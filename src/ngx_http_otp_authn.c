@@ -12,6 +12,7 @@
 #include "ngx_http_otp_authn.h"
 #include "ngx_http_otp_hotp.h"
 #include "ngx_http_otp_page_flow.h"
+#include "ngx_http_otp_template.h"
 
 
 #define NGX_HTTP_OTP_AUTHN_OTHER       7
@@ -215,72 +216,27 @@ ngx_http_otp_authn_one(ngx_http_request_t *r, ngx_str_t *v, uint64_t *n)
 
 
 /*
- * Strict UTF-8 (RFC 3629): nginx's ngx_utf8_decode() takes any byte
- * from 0x80 up as a continuation, so "\xc3\xc3" would pass, and jansson
- * then refuses the name and the admin API could not list the user.
+ * Strict UTF-8: nginx's ngx_utf8_decode() takes any byte from 0x80 up
+ * as a continuation, so "\xc3\xc3" would pass, and jansson then
+ * refuses the name and the admin API could not list the user.
  */
 
 ngx_int_t
 ngx_http_otp_authn_name_valid(ngx_str_t *name)
 {
-    u_char      *p, *last;
-    uint32_t     c, min;
-    ngx_uint_t   n;
+    size_t          i, n;
+    unsigned long   c;
 
     if (name->len == 0 || name->len > NGX_HTTP_OTP_AUTHN_NAME_MAX) {
         return NGX_DECLINED;
     }
 
-    p = name->data;
-    last = p + name->len;
+    for (i = 0; i < name->len; i += n) {
+        n = ngx_http_otp_utf8_char(name->data + i, name->len - i, &c);
 
-    while (p < last) {
-        c = *p++;
+        /* control characters: C0, DEL, C1 */
 
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) {
-                return NGX_DECLINED;
-            }
-
-            continue;
-        }
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            c &= 0x1f;
-            min = 0x80;
-
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            c &= 0x0f;
-            min = 0x800;
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            c &= 0x07;
-            min = 0x10000;
-
-        } else {
-            return NGX_DECLINED;
-        }
-
-        if ((size_t) (last - p) < n) {
-            return NGX_DECLINED;
-        }
-
-        while (n--) {
-            if ((*p & 0xc0) != 0x80) {
-                return NGX_DECLINED;
-            }
-
-            c = (c << 6) | (*p++ & 0x3f);
-        }
-
-        /* overlong, C1 controls, surrogates, beyond Unicode */
-
-        if (c < min || c < 0xa0 || (c >= 0xd800 && c <= 0xdfff)
-            || c > 0x10ffff)
-        {
+        if (n == 0 || c < 0x20 || (c >= 0x7f && c < 0xa0)) {
             return NGX_DECLINED;
         }
     }

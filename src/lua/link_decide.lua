@@ -7,7 +7,8 @@
 -- KEYS[1]  P{u}:lk:<hash>  the request (see link_new.lua); approved, it
 --                          gets at (time of approval) and g (the user's
 --                          session generation then)
--- KEYS[2]  P{u}:u          user record (hash), for the generation
+-- KEYS[2]  P{u}:u          user record (hash), for the generation and
+--                          must_enroll
 -- KEYS[3]  P{u}:f          consecutive failures
 -- KEYS[4]  P{u}:l          lock marker
 -- ARGV[1]  user
@@ -20,8 +21,9 @@
 --        {"wrong", address}   denied and counted
 --        {"locked", secs[, 1]}   the user is locked (1: by this answer,
 --                     which denied the request)
---        {"none"}     no such request of this user, decided or expired;
---                     nothing changed
+--        {"none"}     no such request of this user, decided or expired,
+--                     or the user is asked to enroll again; nothing
+--                     changed
 
 -- include: _prelude.lua
 
@@ -43,6 +45,12 @@ local lock = left(redis.call('PTTL', KEYS[4]))
 
 if lock > 0 then
     return {'locked', lock}
+end
+
+-- asked to enroll again (a lost phone): nothing is approved, as no code
+-- makes a session then
+if redis.call('HGET', KEYS[2], 'must_enroll') == '1' then
+    return {'none'}
 end
 
 if ARGV[3] ~= '' and ARGV[3] == r[4] then
