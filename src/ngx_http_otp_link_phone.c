@@ -112,7 +112,7 @@ static void
 ngx_http_otp_link_phone_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_str_t                      args[5];
+    ngx_str_t                      args[7];
     ngx_http_otp_ep_t             *ep;
     ngx_http_otp_ctx_t            *ctx;
     ngx_http_otp_loc_conf_t       *olcf;
@@ -156,16 +156,20 @@ ngx_http_otp_link_phone_session(ngx_http_request_t *r,
         args[2] = ep->link_number;
     }
 
+    /* the session again, in the step that decides */
+
     if (ngx_http_otp_store_num(r, &args[3], olcf->lockout_failures)
         != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_time) != NGX_OK)
+        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_time) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->session_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6], olcf->fresh) != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_LINK_DECIDE, args, 5,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_LINK_DECIDE, args, 7,
                             ngx_http_otp_link_decided));
 }
 
