@@ -144,6 +144,10 @@ ngx_int_t ngx_http_otp_ep_session_check(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_otp_ep_fresh(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply, const char *page);
+
+/* a session with a code typed on it within otp_fresh (not "link") */
+ngx_uint_t ngx_http_otp_ep_code_fresh(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 ngx_int_t ngx_http_otp_step_up(ngx_http_request_t *r, const char *page);
 
 /* a form's CSRF token bound to binding, and its check */

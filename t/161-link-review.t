@@ -10,7 +10,11 @@
 #   locations with different otp_link_ttl: a request with a short life
 #   does not shorten the life of the set that counts the long ones;
 # - the user agent the phone's page shows is what the browser sent,
-#   cut to whole characters and without control characters.
+#   cut to whole characters and without control characters;
+# - a session that an approval made has no code of its own: it opens
+#   the protected pages, but changing a factor (the account page,
+#   another authenticator) and approving another browser need a code
+#   typed on it first (SPEC 6.14: "a code entered ... on that session").
 
 use strict;
 use warnings;
@@ -27,7 +31,7 @@ use OtpAttack qw(users);
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 
-users($t, qw(alice bob carol));
+users($t, qw(alice bob carol erin));
 $t->private_site;
 $t->run_redis;
 
@@ -165,6 +169,39 @@ is((wait_raw($wc))[0], 200, 'a browser whose agent has controls');
 $r = $carol->get("/_otp/link?t=$wc->{token}");
 ($shown) = $r->{content} =~ m{<span class="muted">([^<]*)</span>};
 is($shown, 'Chrome[31m x', 'shown without the control characters');
+
+# ------------------------------- an approval is not a code for otp_fresh
+
+my $ephone = OtpFlow->new($t, user => 'erin');
+my $esecret = $ephone->enroll;
+my $we = waiting('erin');
+wait_get($we);
+is(approve($ephone, $we)->{status}, 200, 'erin\'s phone approves a computer');
+$r = wait_get($we);
+is($r->{status}, 303, 'the computer is signed in');
+my $computer = OtpFlow->new($t, user => 'erin', secret => $esecret);
+$computer->set_cookie(cookie_value($r, 'otp_session'));
+is($computer->get('/private/index.html')->{status}, 200,
+   'it opens the protected pages');
+
+$r = $computer->get('/_otp/account');
+is($r->{status}, 302, 'the account page: the challenge first');
+like($r->{headers}{location} // '', qr{/_otp/challenge\?r=/_otp/account},
+     '... then back');
+$r = $computer->get('/_otp/enroll?add=1');
+is($r->{status}, 302, 'another authenticator: the challenge first');
+unlike($r->{content} // '', qr/secret=/, '... no key shown');
+
+my $we2 = waiting('erin');
+wait_get($we2);
+$r = $computer->get("/_otp/link?t=$we2->{token}");
+is($r->{status}, 403, 'approving a third browser from it: refused');
+
+is($computer->verify(time => time + 30)->{status}, 303,
+   'a code typed on the computer');
+is($computer->get('/_otp/account')->{status}, 200,
+   'then the account page opens');
+is(approve($computer, $we2)->{status}, 200, 'and it can approve');
 
 $t->stop;
 done_testing;

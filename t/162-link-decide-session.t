@@ -4,7 +4,8 @@
 # approves (SPEC 9.2, 6.14): a session revoked, of an older generation,
 # another user's, expired, or whose code is older than otp_fresh
 # between the page's session check and the answer approves nothing and
-# counts nothing.  Against a real redis-server, the script as the
+# counts nothing; nor does a session that an approval made (no code was
+# typed on it).  Against a real redis-server, the script as the
 # module embeds it.
 
 use strict;
@@ -57,7 +58,8 @@ for my $case (
     [ 'a session of an older generation', { %fresh, g => 2 } ],
     [ 'another user\'s session', { %fresh, u => 'bob' } ],
     [ 'a session past otp_session_ttl', { %fresh, c => $now - 50000 } ],
-    [ 'a code older than otp_fresh', { %fresh, a => $now - 301 } ])
+    [ 'a code older than otp_fresh', { %fresh, a => $now - 301 } ],
+    [ 'a session an approval made', { %fresh, m => 'link' } ])
 {
     is_deeply([ decide(session => $case->[1]) ], [ 'none', 'pending', 0 ],
               "$case->[0]: nothing approved");
