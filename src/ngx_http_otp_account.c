@@ -35,6 +35,9 @@ static ngx_int_t ngx_http_otp_account_change(ngx_http_request_t *r);
 static void ngx_http_otp_account_changed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_account_confirm(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_account_binding(ngx_http_request_t *r,
+    ngx_str_t *binding);
+static ngx_int_t ngx_http_otp_account_refused(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_account_list(ngx_http_request_t *r,
     ngx_array_t *list, ngx_str_t *csrf, ngx_str_t *ret_in, ngx_str_t *html);
 static u_char *ngx_http_otp_account_date(u_char *p, ngx_str_t *v);
@@ -53,8 +56,7 @@ static const char  *ngx_http_otp_account_actions[] = {
 ngx_int_t
 ngx_http_otp_account(ngx_http_request_t *r)
 {
-    ngx_str_t                  args[4];
-    ngx_str_t                  binding = ngx_string("account");
+    ngx_str_t                  args[4], binding;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_loc_conf_t   *olcf;
@@ -63,21 +65,13 @@ ngx_http_otp_account(ngx_http_request_t *r)
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (ep->action == NGX_HTTP_OTP_ACCOUNT_POST
-        && ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
-           != NGX_OK)
-    {
-        ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
-        return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
-                                       "Request refused",
-                                       "This form has expired or was not "
-                                       "sent from your account page. Go "
-                                       "back and reload it.");
-    }
-
     /* no session: the challenge first, then back here */
 
     if (ngx_http_otp_session_from_cookie(r, &ep->old_sid) != NGX_OK) {
+        if (ep->action == NGX_HTTP_OTP_ACCOUNT_POST) {
+            return ngx_http_otp_account_refused(r);
+        }
+
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "otp account: no session, step-up");
         return ngx_http_otp_step_up(r, "account");
@@ -87,6 +81,16 @@ ngx_http_otp_account(ngx_http_request_t *r)
     ngx_http_otp_session_hash(r, &ep->old_sid);
 
     if (ep->action == NGX_HTTP_OTP_ACCOUNT_POST) {
+        if (ngx_http_otp_account_binding(r, &binding) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_otp_csrf_valid(r, &binding, NGX_HTTP_OTP_ENROLL_TTL)
+            != NGX_OK)
+        {
+            return ngx_http_otp_account_refused(r);
+        }
+
         return ngx_http_otp_account_change(r);
     }
 
@@ -112,7 +116,7 @@ ngx_http_otp_account_state(ngx_http_request_t *r,
 {
     u_char                        *p;
     ngx_str_t                      csrf, list, phone, add, num, url;
-    ngx_str_t                      binding = ngx_string("account");
+    ngx_str_t                      binding;
     ngx_http_otp_ep_t             *ep;
     ngx_http_otp_ctx_t            *ctx;
     ngx_http_otp_loc_conf_t       *olcf;
@@ -131,7 +135,8 @@ ngx_http_otp_account_state(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
+    if (ngx_http_otp_account_binding(r, &binding) != NGX_OK
+        || ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK
         || ngx_http_otp_account_list(r, ar->authenticators, &csrf,
                                      &ep->ret, &list)
            != NGX_OK
@@ -378,8 +383,7 @@ ngx_http_otp_account_changed(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_otp_account_confirm(ngx_http_request_t *r)
 {
-    ngx_str_t                  csrf;
-    ngx_str_t                  binding = ngx_string("account");
+    ngx_str_t                  csrf, binding;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_ctx_t        *ctx;
     ngx_http_otp_page_vars_t   pv;
@@ -387,7 +391,9 @@ ngx_http_otp_account_confirm(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ep = ctx->endpoint;
 
-    if (ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK) {
+    if (ngx_http_otp_account_binding(r, &binding) != NGX_OK
+        || ngx_http_otp_csrf_make(r, &binding, &csrf) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -400,6 +406,52 @@ ngx_http_otp_account_confirm(ngx_http_request_t *r)
 
     return ngx_http_otp_send_page(r, NGX_HTTP_CONFLICT,
                                   NGX_HTTP_OTP_PAGE_ACCOUNT, &pv);
+}
+
+
+/*
+ * What the page's CSRF token is bound to, with the user: this browser's
+ * session (its keyed hash), so that a form of one session changes
+ * nothing through another of the same user.
+ */
+
+static ngx_int_t
+ngx_http_otp_account_binding(ngx_http_request_t *r, ngx_str_t *binding)
+{
+    u_char             *p;
+    ngx_http_otp_ep_t  *ep;
+
+    ep = ngx_http_otp_ep(r);
+
+    p = ngx_pnalloc(r->pool, sizeof("account:") - 1
+                             + NGX_HTTP_OTP_SID_HASH_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    binding->data = p;
+    p = ngx_cpymem(p, "account:", sizeof("account:") - 1);
+    p = ngx_cpymem(p, ep->old_sid.hash, NGX_HTTP_OTP_SID_HASH_LEN);
+    binding->len = p - binding->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_account_refused(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ctx->status = NGX_HTTP_OTP_STATUS_DENIED;
+
+    return ngx_http_otp_send_error(r, NGX_HTTP_FORBIDDEN,
+                                   "Request refused",
+                                   "This form has expired or was not "
+                                   "sent from your account page. Go "
+                                   "back and reload it.");
 }
 
 

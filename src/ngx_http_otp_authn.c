@@ -12,6 +12,7 @@
 #include "ngx_http_otp_authn.h"
 #include "ngx_http_otp_hotp.h"
 #include "ngx_http_otp_page_flow.h"
+#include "ngx_http_otp_template.h"
 
 
 #define NGX_HTTP_OTP_AUTHN_OTHER       7
@@ -30,6 +31,57 @@ ngx_http_otp_authn_count(ngx_http_otp_user_state_t *us)
 
     return 1 + (us->others ? us->others->nelts / NGX_HTTP_OTP_AUTHN_OTHER
                            : 0);
+}
+
+
+ngx_int_t
+ngx_http_otp_authn_ids(ngx_http_request_t *r, ngx_http_otp_user_state_t *us,
+    ngx_str_t *ids)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *v;
+    ngx_uint_t   i;
+
+    ngx_str_set(ids, "");
+
+    if (us->others == NULL || us->secret.data == NULL) {
+        return NGX_OK;
+    }
+
+    v = us->others->elts;
+    len = 0;
+
+    for (i = 0; i + NGX_HTTP_OTP_AUTHN_OTHER <= us->others->nelts;
+         i += NGX_HTTP_OTP_AUTHN_OTHER)
+    {
+        len += v[i].len + 1;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ids->data = p;
+
+    for (i = 0; i + NGX_HTTP_OTP_AUTHN_OTHER <= us->others->nelts;
+         i += NGX_HTTP_OTP_AUTHN_OTHER)
+    {
+        if (p != ids->data) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, v[i].data, v[i].len);
+    }
+
+    ids->len = p - ids->data;
+
+    return NGX_OK;
 }
 
 
@@ -163,34 +215,28 @@ ngx_http_otp_authn_one(ngx_http_request_t *r, ngx_str_t *v, uint64_t *n)
 }
 
 
+/*
+ * Strict UTF-8: nginx's ngx_utf8_decode() takes any byte from 0x80 up
+ * as a continuation, so "\xc3\xc3" would pass, and jansson then
+ * refuses the name and the admin API could not list the user.
+ */
+
 ngx_int_t
 ngx_http_otp_authn_name_valid(ngx_str_t *name)
 {
-    u_char    *p, *last;
-    uint32_t   c;
+    size_t          i, n;
+    unsigned long   c;
 
     if (name->len == 0 || name->len > NGX_HTTP_OTP_AUTHN_NAME_MAX) {
         return NGX_DECLINED;
     }
 
-    p = name->data;
-    last = p + name->len;
+    for (i = 0; i < name->len; i += n) {
+        n = ngx_http_otp_utf8_char(name->data + i, name->len - i, &c);
 
-    while (p < last) {
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                return NGX_DECLINED;
-            }
+        /* control characters: C0, DEL, C1 */
 
-            p++;
-            continue;
-        }
-
-        c = ngx_utf8_decode(&p, last - p);
-
-        if (c > 0x10ffff || (c >= 0x80 && c < 0xa0)
-            || (c >= 0xd800 && c <= 0xdfff))
-        {
+        if (n == 0 || c < 0x20 || (c >= 0x7f && c < 0xa0)) {
             return NGX_DECLINED;
         }
     }

@@ -32,6 +32,15 @@
 ngx_int_t ngx_http_otp_authn_check(ngx_http_request_t *r,
     ngx_http_otp_user_state_t *us, ngx_uint_t *matched, ngx_uint_t *hotp);
 
+/*
+ * The ids of the other authenticators the code is checked against,
+ * space-separated in the record's order ("" for none): with the sealed
+ * secret of the record's own, what attempt.lua compares with the record
+ * to tell a page opened before a change ("stale").
+ */
+ngx_int_t ngx_http_otp_authn_ids(ngx_http_request_t *r,
+    ngx_http_otp_user_state_t *us, ngx_str_t *ids);
+
 /* how many authenticators the state counts (the record's own included) */
 ngx_uint_t ngx_http_otp_authn_count(ngx_http_otp_user_state_t *us);
 

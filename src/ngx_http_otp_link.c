@@ -30,6 +30,7 @@
 #include "ngx_http_otp_return.h"
 #include "ngx_http_otp_session.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_template.h"
 
 
 #define NGX_HTTP_OTP_LINK_BINDING_LEN    16
@@ -170,12 +171,23 @@ ngx_http_otp_link_create(ngx_http_request_t *r)
     args[5] = ep->link_bind;
     args[6] = r->connection->addr_text;
 
-    if (r->headers_in.user_agent) {
-        args[7] = r->headers_in.user_agent->value;
-        args[7].len = ngx_min(args[7].len, NGX_HTTP_OTP_LINK_AGENT_MAX);
+    /*
+     * the phone's page shows it: whole characters, no control ones
+     * (a cut one, or escapes for a terminal, are no text)
+     */
 
-    } else {
-        ngx_str_set(&args[7], "");
+    ngx_str_set(&args[7], "");
+
+    if (r->headers_in.user_agent) {
+        args[7].data = ngx_pnalloc(r->pool, NGX_HTTP_OTP_LINK_AGENT_MAX);
+        if (args[7].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        args[7].len = ngx_http_otp_utf8_clean(
+                          (char *) r->headers_in.user_agent->value.data,
+                          r->headers_in.user_agent->value.len,
+                          NGX_HTTP_OTP_LINK_AGENT_MAX, (char *) args[7].data);
     }
 
     if (ngx_http_otp_store_num(r, &args[1], olcf->link_ttl) != NGX_OK

@@ -106,26 +106,25 @@ ngx_http_otp_link_phone(ngx_http_request_t *r)
 }
 
 
-/* the phone's session: the user's, with a code within otp_fresh */
+/*
+ * the phone's session: the user's, with a code typed on it within
+ * otp_fresh (not one an approval made)
+ */
 
 static void
 ngx_http_otp_link_phone_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
-    ngx_str_t                      args[5];
-    ngx_http_otp_ep_t             *ep;
-    ngx_http_otp_ctx_t            *ctx;
-    ngx_http_otp_loc_conf_t       *olcf;
-    ngx_http_otp_session_reply_t  *sr;
+    ngx_str_t                 args[7];
+    ngx_http_otp_ep_t        *ep;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
-    sr = (ngx_http_otp_session_reply_t *) reply;
 
-    if (reply->status != NGX_HTTP_OTP_ST_OK
-        || ngx_time() - sr->auth_time > olcf->fresh)
-    {
+    if (!ngx_http_otp_ep_code_fresh(r, reply)) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "otp link: no fresh session of the user");
 
@@ -156,16 +155,20 @@ ngx_http_otp_link_phone_session(ngx_http_request_t *r,
         args[2] = ep->link_number;
     }
 
+    /* the session again, in the step that decides */
+
     if (ngx_http_otp_store_num(r, &args[3], olcf->lockout_failures)
         != NGX_OK
-        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_time) != NGX_OK)
+        || ngx_http_otp_store_num(r, &args[4], olcf->lockout_time) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[5], olcf->session_ttl) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[6], olcf->fresh) != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_LINK_DECIDE, args, 5,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_LINK_DECIDE, args, 7,
                             ngx_http_otp_link_decided));
 }
 

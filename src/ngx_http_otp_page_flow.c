@@ -533,15 +533,7 @@ ngx_int_t
 ngx_http_otp_ep_fresh(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply, const char *page)
 {
-    ngx_http_otp_loc_conf_t       *olcf;
-    ngx_http_otp_session_reply_t  *sr;
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    sr = (ngx_http_otp_session_reply_t *) reply;
-
-    if (reply->status == NGX_HTTP_OTP_ST_OK
-        && ngx_time() - sr->auth_time <= olcf->fresh)
-    {
+    if (ngx_http_otp_ep_code_fresh(r, reply)) {
         return NGX_DECLINED;
     }
 
@@ -549,6 +541,29 @@ ngx_http_otp_ep_fresh(ngx_http_request_t *r,
                    "otp %s: no code within otp_fresh, step-up", page);
 
     return ngx_http_otp_step_up(r, page);
+}
+
+
+/*
+ * Whether session_check.lua's reply is a session with a code typed on
+ * it within otp_fresh.  One that a cross-device approval made (method
+ * "link") had none: what the phone approved signs in, but changes no
+ * factor and approves no other browser until a code is typed on it.
+ */
+
+ngx_uint_t
+ngx_http_otp_ep_code_fresh(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply)
+{
+    ngx_http_otp_loc_conf_t       *olcf;
+    ngx_http_otp_session_reply_t  *sr;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    sr = (ngx_http_otp_session_reply_t *) reply;
+
+    return reply->status == NGX_HTTP_OTP_ST_OK
+           && ngx_time() - sr->auth_time <= olcf->fresh
+           && !ngx_http_otp_is(&sr->method, "link");
 }
 
 

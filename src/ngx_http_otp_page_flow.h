@@ -58,6 +58,7 @@ typedef struct {
     ngx_uint_t                  code_ok;
     uint64_t                    step;
     ngx_str_t                   proof;        /* for attempt.lua */
+    ngx_str_t                   others;       /* the other ids checked */
     ngx_str_t                   pass;         /* the challenge's key pass */
     time_t                      step_ttl;
 
@@ -152,6 +153,10 @@ ngx_int_t ngx_http_otp_ep_session_check(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_otp_ep_fresh(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply, const char *page);
+
+/* a session with a code typed on it within otp_fresh (not "link") */
+ngx_uint_t ngx_http_otp_ep_code_fresh(ngx_http_request_t *r,
+    ngx_http_otp_store_reply_t *reply);
 ngx_int_t ngx_http_otp_step_up(ngx_http_request_t *r, const char *page);
 
 /* a form's CSRF token bound to binding, and its check */

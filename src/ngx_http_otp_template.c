@@ -274,6 +274,92 @@ ngx_http_otp_template_escape(const char *src, size_t len, char *dst)
 }
 
 
+size_t
+ngx_http_otp_utf8_char(const unsigned char *p, size_t n, unsigned long *cp)
+{
+    size_t         len, i;
+    unsigned long  c, min;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    c = p[0];
+
+    if (c < 0x80) {
+        len = 1;
+        min = 0;
+
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if (n < len) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
+        return 0;
+    }
+
+    *cp = c;
+
+    return len;
+}
+
+
+size_t
+ngx_http_otp_utf8_clean(const char *src, size_t len, size_t max, char *dst)
+{
+    size_t                n, i, out;
+    unsigned long         c;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) src;
+    out = 0;
+
+    for (i = 0; i < len; i += n ? n : 1) {
+        n = ngx_http_otp_utf8_char(p + i, len - i, &c);
+
+        if (n == 0 || c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+            continue;
+        }
+
+        if (out + n > max) {
+            break;
+        }
+
+        memcpy(dst + out, p + i, n);
+        out += n;
+    }
+
+    return out;
+}
+
+
 int
 ngx_http_otp_template_names(const char *tpl, size_t len,
     int (*handler)(void *data, int type, const char *name, size_t name_len),

@@ -75,6 +75,22 @@ size_t ngx_http_otp_template_size(const char *tpl, size_t len,
 size_t ngx_http_otp_template_escape(const char *src, size_t len, char *dst);
 
 /*
+ * The length of the UTF-8 character at p (1 to 4 bytes; RFC 3629: no
+ * overlong form, no surrogate, nothing beyond U+10FFFF), with its code
+ * point in *cp; 0 when the n bytes at p do not start with one.
+ */
+size_t ngx_http_otp_utf8_char(const unsigned char *p, size_t n,
+    unsigned long *cp);
+
+/*
+ * Text a client sent, for a page: its whole UTF-8 characters but the
+ * control ones (C0, DEL, C1), at most max bytes of them, into dst (room
+ * for max bytes); returns the length written.
+ */
+size_t ngx_http_otp_utf8_clean(const char *src, size_t len, size_t max,
+    char *dst);
+
+/*
  * Calls handler for every tag with a name in a template that passed the
  * check, in order; type is 0 for {{name}}, or the character after "{{":
  * '{', '#', '^', '/' or '@'.  Stops at the first non-zero return of handler

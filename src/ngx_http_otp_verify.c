@@ -207,7 +207,9 @@ ngx_http_otp_verify_code(ngx_http_request_t *r,
 
     hotp = 0;
 
-    if (ngx_http_otp_authn_check(r, us, &others, &hotp) != NGX_OK) {
+    if (ngx_http_otp_authn_check(r, us, &others, &hotp) != NGX_OK
+        || ngx_http_otp_authn_ids(r, us, &ep->others) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -274,7 +276,7 @@ static ngx_int_t
 ngx_http_otp_verify_attempt(ngx_http_request_t *r)
 {
     const char          *kind;
-    ngx_str_t            args[14];
+    ngx_str_t            args[15];
     ngx_http_otp_ep_t   *ep;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -288,6 +290,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r)
     args[1].len = ngx_strlen(kind);
     args[2] = ep->proof.data ? ep->proof : (ngx_str_t) ngx_string("");
     args[3] = ep->sealed.data ? ep->sealed : (ngx_str_t) ngx_string("");
+    args[14] = ep->others.data ? ep->others : (ngx_str_t) ngx_string("");
 
     if (ngx_http_otp_limit_args(r, &args[4]) != NGX_OK
         || ngx_http_otp_store_num(r, &args[7], ep->step_ttl) != NGX_OK
@@ -301,7 +304,7 @@ ngx_http_otp_verify_attempt(ngx_http_request_t *r)
                    "otp verify: %s code, %s", kind,
                    ep->proof.data ? "matched" : "no match");
 
-    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT, args, 14,
+    return ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ATTEMPT, args, 15,
                                ngx_http_otp_verify_done);
 }
 

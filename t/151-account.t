@@ -3,7 +3,7 @@
 # The account page (SPEC 10, 6.14): GET and POST account need a session
 # whose code was entered within otp_fresh, else the challenge first and
 # then back, and a POST from a stale session changes nothing; every
-# POST needs its CSRF token; renaming keeps the other sessions, every
+# POST needs its CSRF token, of its own session; renaming keeps the other sessions, every
 # change of factor ends them and forgets the trusted browsers while this
 # browser goes on; the last authenticator goes only once confirmed, and
 # two browsers removing at once never leave the user with none without
@@ -152,6 +152,12 @@ is($r->{status}, 403, 'a bad csrf: 403');
 $r = change(OtpFlow->new($t, user => 'bob', cookie => $alice->cookie),
             action => 'sessions', csrf => $csrf);
 is($r->{status}, 403, 'alice\'s csrf for bob: 403');
+$r = change(OtpFlow->new($t, user => 'alice', cookie => $other->cookie),
+            action => 'sessions', csrf => $csrf);
+is($r->{status}, 403, 'alice\'s csrf with her other session: 403');
+$r = change(OtpFlow->new($t, user => 'alice'), action => 'sessions',
+            csrf => $csrf);
+is($r->{status}, 403, '... with no session: 403');
 $r = $alice->post('account', { action => 'sessions', csrf => $csrf },
                   headers => { Origin => 'http://evil.example' });
 is($r->{status}, 403, 'from another origin: 403');
@@ -349,10 +355,8 @@ like($log, qr/\[notice\].*user "bob" signed out everywhere else/,
      'at otp_log_level');
 unlike($log, qr/\Q$a1\E|\Q$a2\E|\Q$b1\E/, 'no secret in the log');
 unlike($log, qr/Work <phone>|Tablet/, 'nor a name');
-for my $k (@{ $t->redis('KEYS', '*') }) {
-    next if $k =~ /:u$|\{~\}:store$/;
-    isnt($t->redis('TTL', $k), -1, "$k has an expiry");
-}
+is(join(' ', $t->keys_without_ttl), '',
+   'every key but the user records has an expiry');
 
 $t->stop;
 done_testing;

@@ -320,7 +320,10 @@ end
 
 -- the session s of user (record u) if it is live, of the current
 -- generation, and its code was entered within fresh seconds (SPEC
--- 6.14): {auth time, method}; else nil.  It is not touched.
+-- 6.14): {auth time, method}; else nil.  It is not touched.  A session
+-- that a cross-device approval made (method "link") had no code typed
+-- on it: never fresh, so that an approval, phished or not, never
+-- changes a factor by itself.
 local function session_fresh(s, u, user, now, ttl, fresh)
     local r = redis.call('HMGET', s, 'u', 'c', 'a', 'm', 'g')
     local gen = tonumber(redis.call('HGET', u, 'gen')) or 0
@@ -328,7 +331,7 @@ local function session_fresh(s, u, user, now, ttl, fresh)
 
     if r[1] ~= user or (tonumber(r[5]) or -1) ~= gen
        or not created or now - created >= ttl
-       or not auth or now - auth > fresh
+       or not auth or now - auth > fresh or r[4] == 'link'
     then
         return nil
     end

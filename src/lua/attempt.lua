@@ -33,6 +33,9 @@
 -- ARGV[12] a device id to remember ("trust this browser"), or ""
 -- ARGV[13] its expiry, unix seconds, or ""
 -- ARGV[14] most devices kept per user
+-- ARGV[15] totp, hotp: the ids of the user's other authenticators the
+--          code was checked against, space-separated, in the record's
+--          order ("" or absent: none, as a page with the key pass says)
 --
 -- Reply: {"ok", left}            the challenge is consumed and KEYS[6]
 --                                made; left: recovery codes left, or the
@@ -44,8 +47,10 @@
 --        {"no_challenge"}        no such challenge for this user
 --        {"enroll"}              an administrator asked for a new
 --                                authenticator: nothing counted
---        {"stale"}               the code was checked against a secret
---                                that is no longer the user's: nothing
+--        {"stale"}               the code was checked against
+--                                authenticators that are no longer the
+--                                user's (a secret replaced or removed,
+--                                one added): nothing
 --                                counted (the C side reads the record and
 --                                checks again)
 --
@@ -59,6 +64,7 @@ local user, kind, proof, sealed = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max, lock_after = count(ARGV[5]), count(ARGV[6])
 local lock_secs, step_ttl = count(ARGV[7]), count(ARGV[8])
 local now, idle, ttl = count(ARGV[9]), count(ARGV[10]), count(ARGV[11])
+local checked = ARGV[15] or ''
 
 -- the proofs of a TOTP or HOTP code: {id (nil: the record's own), n}
 local proofs, bad = {}, false
@@ -83,6 +89,7 @@ if not (max and lock_after and lock_secs and step_ttl and now and idle
        and (#proof ~= 64 or proof:find('[^0-9a-f]')))
    or (ARGV[12] ~= '' and not (ARGV[12]:find('^[0-9a-f]+$')
                                and (count(ARGV[13]) or 0) > now))
+   or not checked:find('^[%d ]*$')
 then
     return redis.error_reply('ERR attempt: bad arguments')
 end
@@ -110,9 +117,20 @@ if a >= max then
 end
 
 local ok, value = false, 0
+local list = kind ~= 'recovery' and authenticators(KEYS[5]) or {}
+
+-- what the code was checked against must be the user's authenticators
+-- now: the record's own by its sealed secret (and type), the others by
+-- their ids, which are never given twice in a record.  A page opened
+-- before one was added, removed or replaced gets "stale", never a
+-- wrong code counted for the one it could not know of.
+local others = {}
+for i = 2, #list do
+    others[#others + 1] = list[i].id
+end
 
 if sealed ~= '' and kind ~= 'recovery'
-   and (u[1] ~= sealed
+   and (u[1] ~= sealed or table.concat(others, ' ') ~= checked
         or (not (proofs[1] and proofs[1].id)
             and (u[2] == 'hotp') ~= (kind == 'hotp')))
 then
@@ -123,7 +141,6 @@ end
 -- record: the record's own (no id) by the key t and its counter, the
 -- others by their fields step:<id> and counter:<id>; an id that is no
 -- longer the user's counts for nothing
-local list = kind ~= 'recovery' and authenticators(KEYS[5]) or {}
 
 for _, p in ipairs(proofs) do
     local at = p.id and authenticator(list, p.id)

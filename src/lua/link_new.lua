@@ -7,7 +7,8 @@
 --                          n number, a address, ua user agent, c created,
 --                          x expiry, st state; see link_decide.lua)
 -- KEYS[2]  P{u}:ll         the user's live requests (sorted set: key
---                          name, end of its life)
+--                          name, end of its life; the set ends with the
+--                          last of them)
 -- KEYS[3]  P{u}:u          user record (hash)
 -- KEYS[4]  P{u}:l          lock marker
 -- KEYS[5]  P{u}:es         the user's pending enrollments (set)
@@ -63,7 +64,11 @@ redis.call('HSET', KEYS[1], 'u', ARGV[1], 'b', ARGV[6], 'n', number,
            'st', 'pending')
 redis.call('EXPIRE', KEYS[1], keep)
 redis.call('ZADD', KEYS[2], now + keep, KEYS[1])
-redis.call('EXPIRE', KEYS[2], keep)
+
+-- the set lives as long as its longest request: another location's
+-- shorter otp_link_ttl must not end the count of the others (SPEC 6.17)
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[2], tonumber(last[2]))
 
 table.insert(state, 1, 'ok')
 

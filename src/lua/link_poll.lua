@@ -21,7 +21,9 @@
 --                      revoked after the approval
 --        {"expired"}   not decided in time
 --        {"locked", secs}   approved, but the user is locked now
---        {"none"}      no such request of this user and this browser
+--        {"none"}      no such request of this user and this browser,
+--                      or the user is asked to enroll again (then the
+--                      request is deleted)
 
 -- include: _prelude.lua
 
@@ -41,6 +43,12 @@ local function ended(status, value)
     redis.call('DEL', KEYS[1])
     redis.call('ZREM', KEYS[2], KEYS[1])
     return {status, value}
+end
+
+-- asked to enroll again (a lost phone): no request leads to a session,
+-- as no code does; the page starts over, which leads to the enrollment
+if redis.call('HGET', KEYS[3], 'must_enroll') == '1' then
+    return ended('none')
 end
 
 if r[3] == 'pending' then

@@ -217,6 +217,14 @@ sub redis_addr { "127.0.0.1:$_[0]{redis_port}" }
 
 # One command over a fresh connection, RESP encoded; returns the reply
 # (arrays as array refs, errors as "ERR ..." strings prefixed with "-").
+# Keys that never expire, but the user records and the store's marker,
+# which live for ever by design (SPEC 6.21).
+sub keys_without_ttl {
+    my ($self) = @_;
+    return grep { !/\}:u$|\{~\}:store$/ && $self->redis('TTL', $_) < 0 }
+           @{ $self->redis('KEYS', '*') };
+}
+
 sub redis {
     my ($self, @cmd) = @_;
     my $s = IO::Socket::INET->new(

@@ -917,6 +917,55 @@ render_main(int argc, char **argv)
 }
 
 
+/* strict UTF-8, and client text cleaned for a page */
+
+static void
+test_utf8(void)
+{
+    size_t          i, n;
+    char            out[16];
+    unsigned long   c;
+
+    static const struct {
+        const char  *in;
+        size_t       len;
+        const char  *why;
+    } bad[] = {
+        { "\xc3\xc3", 2, "a lead byte as a continuation" },
+        { "\xc3", 1, "a cut character" },
+        { "\xe2\x82", 2, "a cut three-byte character" },
+        { "\xc0\x80", 2, "an overlong NUL" },
+        { "\xe0\x80\xaf", 3, "an overlong slash" },
+        { "\xed\xa0\x80", 3, "a surrogate" },
+        { "\xf4\x90\x80\x80", 4, "beyond U+10FFFF" },
+        { "\xf8\x88\x80\x80", 4, "a five-byte lead" },
+        { "\x80", 1, "a lone continuation" }
+    };
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = ngx_http_otp_utf8_char((const unsigned char *) bad[i].in,
+                                   bad[i].len, &c);
+        tap_ok(n == 0, "utf8_char refuses %s", bad[i].why);
+    }
+
+    n = ngx_http_otp_utf8_char((const unsigned char *) "\xf0\x9f\x93\xb1",
+                               4, &c);
+    tap_ok(n == 4 && c == 0x1f4f1, "utf8_char reads U+1F4F1");
+
+    n = ngx_http_otp_utf8_char((const unsigned char *) "\xc3\xa9", 2, &c);
+    tap_ok(n == 2 && c == 0xe9, "utf8_char reads U+00E9");
+
+    n = ngx_http_otp_utf8_clean("a\x01" "b\x1b[" "\xc2\x85" "c\xc3", 9, 16,
+                                out);
+    out[n] = '\0';
+    tap_is_str(out, "ab[c", "utf8_clean drops controls and broken bytes");
+
+    n = ngx_http_otp_utf8_clean("abc\xc3\xa9", 5, 4, out);
+    out[n] = '\0';
+    tap_is_str(out, "abc", "utf8_clean cuts before a whole character");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -934,6 +983,7 @@ main(int argc, char **argv)
     test_render();
     test_truncation();
     test_check();
+    test_utf8();
     test_malformed_render();
     test_pages(top);
     test_challenge_variants(top);
