@@ -65,45 +65,6 @@ $phone->set_cookie(cookie_value($r, 'otp_session'));
 my $session = $phone->cookie;
 ok($session, 'the phone has a session');
 
-# the elements wider than the viewport, and the page's own width
-my $overflow = <<'JS';
-(function () {
-    var vw = document.documentElement.clientWidth, wide = [], w, n, r;
-
-    function out(r) {
-        return r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5);
-    }
-
-    document.querySelectorAll('body *').forEach(function (e) {
-        r = e.getBoundingClientRect();
-        if (out(r)) {
-            wide.push(e.tagName.toLowerCase()
-                      + (e.id ? '#' + e.id : '')
-                      + (e.className && typeof e.className === 'string'
-                         ? '.' + e.className : '')
-                      + ' ' + Math.round(r.left) + '..'
-                      + Math.round(r.right));
-        }
-    });
-
-    /* text that runs out of its box is no element of its own */
-
-    w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    while ((n = w.nextNode())) {
-        var range = document.createRange();
-        range.selectNodeContents(n);
-        r = range.getBoundingClientRect();
-        if (out(r)) {
-            wide.push('text "' + n.nodeValue.trim().slice(0, 30) + '" '
-                      + Math.round(r.left) + '..' + Math.round(r.right));
-        }
-    }
-    return { vw: vw, sw: document.documentElement.scrollWidth,
-             lang: document.documentElement.lang, wide: wide,
-             text: document.body.innerText };
-})()
-JS
-
 # English a page must not show any more
 my $english = qr/Approve from your phone|Waiting for your phone|On your
                  \ phone|Sign\ in\ on\ another|That's\ not\ me|Address:|
@@ -112,7 +73,7 @@ my $english = qr/Approve from your phone|Waiting for your phone|On your
 
 sub measure {
     my ($b, $lang, $width, $name) = @_;
-    my $v = $b->eval($overflow);
+    my $v = $b->overflow;
     is($v->{lang}, $lang, "$lang $width px $name: <html lang>");
     is("@{ $v->{wide} }", '',
        "$lang $width px $name: no element wider than the viewport");
@@ -130,7 +91,7 @@ sub measure {
     $b->open('data:text/html,<html lang="de"><meta name="viewport" '
              . 'content="width=device-width"><body>'
              . '<p style="width:600px">x</p></body></html>');
-    my $v = $b->eval($overflow);
+    my $v = $b->overflow;
     like("@{ $v->{wide} }", qr/^p /, 'an element too wide is seen');
     $b->close;
 }
