@@ -483,7 +483,7 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
         return NGX_ERROR;
     }
 
-    dates = ngx_pnalloc(r->pool, n * sizeof(ngx_str_t));
+    dates = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
     if (dates == NULL) {
         return NGX_ERROR;
     }
