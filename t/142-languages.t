@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # SPEC 11: the pages in the user's language.  The message files of
-# html/lang/ each have every key of English with the same placeholders;
+# html/lang/ each have every key of English with the same placeholders,
+# and every English error text the C code passes is one of en.txt;
 # otp_language auto follows Accept-Language (quality values, region
 # fallback, English when none matches) with Vary, and a fixed language
 # does not vary; <html lang> names the language; every page in every
@@ -89,6 +90,27 @@ for my $page (sort glob("$top/html/*.html")) {
     my ($name) = $page =~ m{([^/]+)$};
     is("@unknown", '', "$name: every text it names exists");
 }
+
+# every English text the C code passes to the error page is a text of
+# en.txt, word for word: else it is shown untranslated
+my %en_text = map { ($en->{$_} => 1) } keys %$en;
+my @loose;
+for my $c (sort glob("$top/src/*.c")) {
+    open my $fh, '<', $c or die "$c: $!";
+    my $src = do { local $/; <$fh> };
+    my ($name) = $c =~ m{([^/]+)$};
+    my $lit = qr/(?:\s*"(?:[^"\\]|\\.)*")+/;
+    while ($src =~ /ngx_http_otp_send_error(?:_back)?\s*\(\s*r\s*,
+                    \s*[A-Z_]+\s*,($lit)\s*,($lit)\s*\)/gx) {
+        my @texts = ($1, $2);
+        for my $l (@texts) {
+            my $text = join '', $l =~ /"((?:[^"\\]|\\.)*)"/g;
+            push @loose, "$name: $text"
+                unless $en_text{$text} || $text =~ /^[a-z0-9_]+$/;
+        }
+    }
+}
+is(join("\n", @loose), '', 'every error text of the C code is in en.txt');
 
 # --------------------------------------------------------- the server
 
