@@ -40,6 +40,9 @@ static ngx_int_t ngx_http_otp_account_binding(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_account_refused(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_account_list(ngx_http_request_t *r,
     ngx_array_t *list, ngx_str_t *csrf, ngx_str_t *ret_in, ngx_str_t *html);
+static ngx_int_t ngx_http_otp_account_text(ngx_http_request_t *r,
+    const char *key, ngx_http_otp_template_var_t *vars, ngx_uint_t nvars,
+    ngx_str_t *out, ngx_uint_t escape);
 static u_char *ngx_http_otp_account_date(u_char *p, ngx_str_t *v);
 static ngx_int_t ngx_http_otp_account_phone(ngx_http_request_t *r,
     ngx_str_t *sealed, ngx_str_t *masked);
@@ -457,46 +460,85 @@ ngx_http_otp_account_refused(ngx_http_request_t *r)
 
 /*
  * The authenticators as a list the page shows as it is: each name
- * HTML-escaped, its dates, a form to rename it and one to remove it.
+ * HTML-escaped, its dates, a form to rename it and one to remove it;
+ * the words in the page's language, escaped too.
  */
 
 #define NGX_HTTP_OTP_ACCOUNT_ITEM                                             \
     "<li><strong>%*s</strong>"                                                \
-    "<span class=\"muted\"> added %s, last used %s</span>"                    \
+    "<span class=\"muted\"> %V</span>"                                        \
     "<form method=\"post\" action=\"account\" class=\"row\">"                 \
     "<input type=\"hidden\" name=\"csrf\" value=\"%V\">"                      \
     "<input type=\"hidden\" name=\"return\" value=\"%*s\">"                   \
     "<input type=\"hidden\" name=\"action\" value=\"rename\">"                \
     "<input type=\"hidden\" name=\"id\" value=\"%V\">"                        \
-    "<label for=\"name%V\">Name</label>"                                      \
+    "<label for=\"name%V\">%V</label>"                                        \
     "<input type=\"text\" id=\"name%V\" name=\"name\" maxlength=\"64\" "      \
     "required value=\"%*s\">"                                                 \
-    "<button type=\"submit\" class=\"secondary\">Rename</button></form>"      \
+    "<button type=\"submit\" class=\"secondary\">%V</button></form>"          \
     "<form method=\"post\" action=\"account\">"                               \
     "<input type=\"hidden\" name=\"csrf\" value=\"%V\">"                      \
     "<input type=\"hidden\" name=\"return\" value=\"%*s\">"                   \
     "<input type=\"hidden\" name=\"action\" value=\"remove\">"                \
     "<input type=\"hidden\" name=\"id\" value=\"%V\">"                        \
-    "<button type=\"submit\" class=\"secondary\">Remove</button></form>"      \
+    "<button type=\"submit\" class=\"secondary\">%V</button></form>"          \
     "</li>"
 
 static ngx_int_t
 ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
     ngx_str_t *csrf, ngx_str_t *ret_in, ngx_str_t *html)
 {
-    u_char      *p, *name, *ret, added[16], used[16];
-    size_t       len, nlen, rlen;
-    ngx_str_t   *v, plain = ngx_string("Authenticator");
-    ngx_uint_t   i, n;
+    u_char                       *p, *name, *ret, date[2][16];
+    size_t                        len, nlen, rlen;
+    ngx_str_t                    *v, *dates, word[4];
+    ngx_str_t                     plain = ngx_string("Authenticator");
+    ngx_uint_t                    i, k, n;
+    ngx_http_otp_template_var_t   vars[2];
 
     n = list ? list->nelts / NGX_HTTP_OTP_AUTHN_SHOWN : 0;
 
     if (n == 0) {
-        ngx_str_set(html, "<p>No authenticator app is set up.</p>");
+        if (ngx_http_otp_account_text(r, "account_none", NULL, 0, &word[0],
+                                      1)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        html->data = ngx_pnalloc(r->pool, word[0].len + sizeof("<p></p>"));
+        if (html->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        html->len = ngx_sprintf(html->data, "<p>%V</p>", &word[0])
+                    - html->data;
         return NGX_OK;
     }
 
     v = list->elts;
+
+    /* the words: "not known", "Name", "Rename", "Remove" */
+
+    if (ngx_http_otp_account_text(r, "account_date_unknown", NULL, 0,
+                                  &word[0], 0)
+           != NGX_OK
+        || ngx_http_otp_account_text(r, "account_name", NULL, 0,
+                                     &word[1], 1)
+           != NGX_OK
+        || ngx_http_otp_account_text(r, "account_rename", NULL, 0,
+                                     &word[2], 1)
+           != NGX_OK
+        || ngx_http_otp_account_text(r, "account_remove", NULL, 0,
+                                     &word[3], 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    dates = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    if (dates == NULL) {
+        return NGX_ERROR;
+    }
 
     /* the return address, escaped for the forms' hidden fields */
 
@@ -519,7 +561,34 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
             v[i + 1] = plain;
         }
 
-        len += sizeof(NGX_HTTP_OTP_ACCOUNT_ITEM) + 2 * sizeof(added)
+        /* "added {added}, last used {used}" */
+
+        vars[0].name = "added";
+        vars[0].name_len = 5;
+        vars[1].name = "used";
+        vars[1].name_len = 4;
+
+        for (k = 0; k < 2; k++) {
+            vars[k].value = (const char *) date[k];
+            vars[k].value_len = ngx_http_otp_account_date(date[k],
+                                                          &v[i + 2 + k])
+                                - date[k];
+            if (vars[k].value_len == 0) {
+                vars[k].value = (const char *) word[0].data;
+                vars[k].value_len = word[0].len;
+            }
+        }
+
+        if (ngx_http_otp_account_text(r, "account_dates", vars, 2,
+                                      &dates[i / NGX_HTTP_OTP_AUTHN_SHOWN], 1)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        len += sizeof(NGX_HTTP_OTP_ACCOUNT_ITEM)
+               + dates[i / NGX_HTTP_OTP_AUTHN_SHOWN].len
+               + word[1].len + word[2].len + word[3].len
                + 2 * ngx_http_otp_template_escape((char *) v[i + 1].data,
                                                   v[i + 1].len, NULL)
                + 3 * csrf->len + 5 * v[i].len + 2 * rlen;
@@ -546,12 +615,11 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
         ngx_http_otp_template_escape((char *) v[i + 1].data, v[i + 1].len,
                                      (char *) name);
 
-        *ngx_http_otp_account_date(added, &v[i + 2]) = '\0';
-        *ngx_http_otp_account_date(used, &v[i + 3]) = '\0';
-
-        p = ngx_sprintf(p, NGX_HTTP_OTP_ACCOUNT_ITEM, nlen, name, added,
-                        used, csrf, rlen, ret, &v[i], &v[i], &v[i], nlen,
-                        name, csrf, rlen, ret, &v[i]);
+        p = ngx_sprintf(p, NGX_HTTP_OTP_ACCOUNT_ITEM, nlen, name,
+                        &dates[i / NGX_HTTP_OTP_AUTHN_SHOWN],
+                        csrf, rlen, ret, &v[i], &v[i], &word[1], &v[i],
+                        nlen, name, &word[2], csrf, rlen, ret, &v[i],
+                        &word[3]);
     }
 
     p = ngx_cpymem(p, "</ul>", sizeof("</ul>") - 1);
@@ -562,7 +630,56 @@ ngx_http_otp_account_list(ngx_http_request_t *r, ngx_array_t *list,
 }
 
 
-/* a date, "2026-12-03", or "not known" */
+/*
+ * A text of the message files in the request's language, its
+ * placeholders filled from vars; HTML-escaped if escape, for the markup
+ * built here, which the page puts in as it is.
+ */
+
+static ngx_int_t
+ngx_http_otp_account_text(ngx_http_request_t *r, const char *key,
+    ngx_http_otp_template_var_t *vars, ngx_uint_t nvars, ngx_str_t *out,
+    ngx_uint_t escape)
+{
+    ngx_str_t                  k, text;
+    ngx_http_otp_language_t   *lang;
+    ngx_http_otp_languages_t  *langs;
+
+    lang = ngx_http_otp_page_language(r, &langs, 0);
+    if (lang == NULL) {
+        return NGX_ERROR;
+    }
+
+    k.data = (u_char *) key;
+    k.len = ngx_strlen(key);
+
+    if (ngx_http_otp_language_text(r->pool, lang, langs, &k, vars, nvars,
+                                   &text)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!escape) {
+        *out = text;
+        return NGX_OK;
+    }
+
+    out->len = ngx_http_otp_template_escape((char *) text.data, text.len,
+                                            NULL);
+    out->data = ngx_pnalloc(r->pool, out->len + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_otp_template_escape((char *) text.data, text.len,
+                                 (char *) out->data);
+
+    return NGX_OK;
+}
+
+
+/* a date, "2026-12-03"; nothing when it is not known */
 
 static u_char *
 ngx_http_otp_account_date(u_char *p, ngx_str_t *v)
@@ -573,7 +690,7 @@ ngx_http_otp_account_date(u_char *p, ngx_str_t *v)
     t = v->data ? ngx_atoi(v->data, v->len) : NGX_ERROR;
 
     if (t == NGX_ERROR || t == 0) {
-        return ngx_cpymem(p, "not known", sizeof("not known") - 1);
+        return p;
     }
 
     ngx_gmtime((time_t) t, &tm);

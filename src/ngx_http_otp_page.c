@@ -213,8 +213,9 @@ ngx_http_otp_page_language(ngx_http_request_t *r,
 
 /*
  * The module's own texts given as values (an error, the title and
- * message of the error page): a key of the message files or an English
- * text of lang/en.txt, in the page's language.
+ * message of the error page, the account page's notice): a key of the
+ * message files or an English text of lang/en.txt, in the page's
+ * language.
  */
 
 static ngx_int_t
@@ -231,7 +232,9 @@ ngx_http_otp_page_texts(ngx_http_request_t *r, ngx_http_otp_language_t *lang,
         if (!((v->name_len == 5 && ngx_strncmp(v->name, "error", 5) == 0)
               || (v->name_len == 5 && ngx_strncmp(v->name, "title", 5) == 0)
               || (v->name_len == 7
-                  && ngx_strncmp(v->name, "message", 7) == 0)))
+                  && ngx_strncmp(v->name, "message", 7) == 0)
+              || (v->name_len == 6
+                  && ngx_strncmp(v->name, "notice", 6) == 0)))
         {
             continue;
         }

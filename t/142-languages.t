@@ -1,12 +1,16 @@
 #!/usr/bin/perl
 
 # SPEC 11: the pages in the user's language.  The message files of
-# html/lang/ each have every key of English with the same placeholders;
+# html/lang/ each have every key of English with the same placeholders,
+# and every English error text the C code passes is one of en.txt;
 # otp_language auto follows Accept-Language (quality values, region
 # fallback, English when none matches) with Vary, and a fixed language
 # does not vary; <html lang> names the language; every page in every
 # language renders without a missing text, a leftover placeholder or an
-# unescaped value; the default text message follows the language, one
+# unescaped value, the account page (and the authenticators list the
+# module builds, a name with markup shown as text) and cross-device
+# approval (the waiting page, the phone's question and answer, the
+# refusals) too; the default text message follows the language, one
 # ops wrote does not; otp_templates adds or replaces a language, and
 # nginx -t names the file and key of a broken one.
 
@@ -18,7 +22,7 @@ use FindBin;
 use Test::More;
 
 use OtpTest;
-use OtpFlow qw(totp form_field);
+use OtpFlow qw(totp form_field cookie_value);
 use OtpAttack qw(users);
 use OtpSms qw(path_of set_phone send_code text_of);
 
@@ -87,13 +91,34 @@ for my $page (sort glob("$top/html/*.html")) {
     is("@unknown", '', "$name: every text it names exists");
 }
 
+# every English text the C code passes to the error page is a text of
+# en.txt, word for word: else it is shown untranslated
+my %en_text = map { ($en->{$_} => 1) } keys %$en;
+my @loose;
+for my $c (sort glob("$top/src/*.c")) {
+    open my $fh, '<', $c or die "$c: $!";
+    my $src = do { local $/; <$fh> };
+    my ($name) = $c =~ m{([^/]+)$};
+    my $lit = qr/(?:\s*"(?:[^"\\]|\\.)*")+/;
+    while ($src =~ /ngx_http_otp_send_error(?:_back)?\s*\(\s*r\s*,
+                    \s*[A-Z_]+\s*,($lit)\s*,($lit)\s*\)/gx) {
+        my @texts = ($1, $2);
+        for my $l (@texts) {
+            my $text = join '', $l =~ /"((?:[^"\\]|\\.)*)"/g;
+            push @loose, "$name: $text"
+                unless $en_text{$text} || $text =~ /^[a-z0-9_]+$/;
+        }
+    }
+}
+is(join("\n", @loose), '', 'every error text of the C code is in en.txt');
+
 # --------------------------------------------------------- the server
 
 my $t = OtpTest->new;
 my $key = $t->secret_file;
 
 users($t, qw(admin alice carol dave erin),
-      map { "u$_" } qw(en de fr es pt it nl pl ja zh));
+      map { ("u$_", "l$_") } qw(en de fr es pt it nl pl ja zh));
 mkdir $t->dir . '/site';
 $t->write_file('site/index.html', "private page\n", 0644);
 
@@ -116,7 +141,7 @@ my %port = map { $_ => OtpTest::free_port() } qw(fixed ops custom);
 my $common = <<"CONF";
         auth_basic "test";
         auth_basic_user_file %%DIR%%/htpasswd;
-        otp_methods totp sms recovery;
+        otp_methods totp sms recovery link;
         otp_sms_provider /_otp_sms;
         otp_issuer "<b>\\"x'&";
         location /_otp/ {
@@ -140,6 +165,7 @@ http {
     otp_secret_file $key;
     otp_redis %%REDIS%%;
     otp_max_attempts 3;
+    otp_fresh 5m;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -285,6 +311,97 @@ for my $tag (sort keys %title) {
     $n++;
 }
 is($n, 10, 'ten languages through the pages');
+
+# the account page and cross-device approval: the waiting page, the
+# phone's question and its answers, the refusals; an authenticator
+# named with markup, shown as text
+my %english = (
+    account => qr/Authenticator apps|>Rename<|>Remove<|last used|No phone/,
+    link    => qr/Approve from your phone|On your phone|Waiting for/,
+    ask     => qr/Sign in on another device|That's not me|Address:/,
+    answer  => qr/Turned down|Nobody was signed in/,
+    denied  => qr/Not approved|Start again/,
+);
+my $wait = '/_otp/challenge?method=link&r=/private/';
+$n = 0;
+for my $tag (sort keys %title) {
+    my %h = (headers => { 'Accept-Language' => $tag });
+    my $u = OtpFlow->new($t, user => "l$tag");
+    $u->enroll(return => '/private/');
+
+    my $e = $u->get('/_otp/enroll?add=1&r=/private/', %h);
+    is(page_lang($e), $tag, "$tag: enroll?add=1");
+    clean($e, "$tag enroll?add=1");
+    my ($s2) = $e->{content} =~ /secret=([A-Z2-7]+)/;
+    my $r = $u->post('enroll', { code => totp($s2), add => 1,
+                                 name => '<i>"x&',
+                                 csrf => form_field($e->{content}, 'csrf'),
+                                 return => '/private/' }, %h);
+    is($r->{status}, 303, "$tag: a second authenticator, named with markup");
+    $u->set_cookie(cookie_value($r, 'otp_session'));
+
+    my $a = $u->get('/_otp/account?r=/private/', %h);
+    is($a->{status}, 200, "$tag: the account page");
+    is(page_lang($a), $tag, "$tag: account page <html lang>");
+    clean($a, "$tag account");
+    like($a->{content}, qr/<strong>&lt;i&gt;&quot;x&amp;<\/strong>/,
+         "$tag: the authenticator's name escaped");
+    unlike($a->{content}, qr/<i>/, '... never markup');
+    like($a->{content}, qr/\d{4}-\d\d-\d\d/, '... with its dates');
+    unlike($a->{content}, $english{account}, '... in the language')
+        if $tag ne 'en';
+
+    my $bad = $u->post('account', { csrf => 'x', action => 'browsers' }, %h);
+    is($bad->{status}, 403, "$tag: a refused account form");
+    is(page_lang($bad), $tag, '... in the language');
+    unlike($bad->{content}, qr/account page|Request refused/,
+           '... with its words') if $tag ne 'en';
+
+    # the waiting browser: a client of the same user without a session
+    my $pc = OtpFlow->new($t, user => "l$tag");
+    my $w = $pc->get($wait, %h);
+    is($w->{status}, 200, "$tag: the waiting page");
+    is(page_lang($w), $tag, "$tag: waiting page <html lang>");
+    clean($w, "$tag waiting page");
+    unlike($w->{content}, $english{link}, '... in the language')
+        if $tag ne 'en';
+    my ($tok) = $w->{content} =~ m{<a href="http://[^"]*[?&]t=([A-Za-z0-9_-]+)"};
+    my $bind = cookie_value($w, 'otp_session_link');
+
+    my $q = $u->get("/_otp/link?t=$tok", %h);
+    is($q->{status}, 200, "$tag: the phone's question");
+    is(page_lang($q), $tag, "$tag: the phone's page <html lang>");
+    clean($q, "$tag phone's question");
+    unlike($q->{content}, $english{ask}, '... in the language')
+        if $tag ne 'en';
+
+    my $no = $u->post('link', { t => $tok, deny => 1,
+                                csrf => form_field($q->{content}, 'csrf') },
+                      %h);
+    is($no->{status}, 200, "$tag: turned down on the phone");
+    is(page_lang($no), $tag, '... <html lang>');
+    clean($no, "$tag turned down");
+    unlike($no->{content}, $english{answer}, '... in the language')
+        if $tag ne 'en';
+
+    $w = $pc->get($wait, headers => { 'Accept-Language' => $tag,
+                                      Cookie => "otp_session_link=$bind" });
+    is(page_lang($w), $tag, "$tag: the waiting page, not approved "
+                            . "($w->{status})");
+    clean($w, "$tag not approved");
+    unlike($w->{content}, $english{denied}, '... in the language')
+        if $tag ne 'en';
+
+    my $gone = $u->get('/_otp/link?t=AAAAAAAAAAAAAAAAAAAAAA', %h);
+    is($gone->{status}, 403, "$tag: an unknown link refused");
+    is(page_lang($gone), $tag, '... <html lang>');
+    clean($gone, "$tag unknown link");
+    unlike($gone->{content}, qr/cannot be used|Open it on a phone/,
+           '... in the language') if $tag ne 'en';
+
+    $n++;
+}
+is($n, 10, 'ten languages through the account page and approval');
 
 # locked: carol's wrong codes in Japanese
 my $carol = OtpFlow->new($t, user => 'carol');

@@ -50,43 +50,6 @@ my $port = $t->port;
 # challenge; bob has none: the enrollment page
 OtpFlow->new($t, user => 'alice')->enroll(return => '/x');
 
-# the elements wider than the viewport, and the page's own width
-my $overflow = <<'JS';
-(function () {
-    var vw = document.documentElement.clientWidth, wide = [], w, n, r;
-
-    function out(r) {
-        return r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5);
-    }
-
-    document.querySelectorAll('body *').forEach(function (e) {
-        r = e.getBoundingClientRect();
-        if (out(r)) {
-            wide.push(e.tagName.toLowerCase()
-                      + (e.id ? '#' + e.id : '')
-                      + (e.className ? '.' + e.className : '')
-                      + ' ' + Math.round(r.left) + '..'
-                      + Math.round(r.right));
-        }
-    });
-
-    /* text that runs out of its box is no element of its own */
-
-    w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    while ((n = w.nextNode())) {
-        var range = document.createRange();
-        range.selectNodeContents(n);
-        r = range.getBoundingClientRect();
-        if (out(r)) {
-            wide.push('text "' + n.nodeValue.trim().slice(0, 30) + '" '
-                      + Math.round(r.left) + '..' + Math.round(r.right));
-        }
-    }
-    return { vw: vw, sw: document.documentElement.scrollWidth,
-             lang: document.documentElement.lang, wide: wide };
-})()
-JS
-
 for my $lang (qw(de ja)) {
     for my $width (360, 390) {
         my $b = OtpBrowser->new(width => $width, height => 844, mobile => 1,
@@ -97,7 +60,7 @@ for my $lang (qw(de ja)) {
             my ($name, $path) = @$page;
             my $user = $name eq 'enroll' ? 'bob' : 'alice';
             $b->open("http://$user:$user\@127.0.0.1:$port$path");
-            my $v = $b->eval($overflow);
+            my $v = $b->overflow;
             is($v->{lang}, $lang, "$lang $width px $name: <html lang>");
             is("@{ $v->{wide} }", '',
                "$lang $width px $name: no element wider than the viewport");

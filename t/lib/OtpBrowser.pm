@@ -189,6 +189,52 @@ sub close {
     delete $self->{pid};
 }
 
+# what is wider than the viewport: { vw, sw (the page's own width),
+# lang (of <html>), wide (the elements and runs of text out of the
+# viewport, as "tag#id.class left..right"), text (the page's text) }
+my $OVERFLOW = <<'JS';
+(function () {
+    var vw = document.documentElement.clientWidth, wide = [], w, n, r;
+
+    function out(r) {
+        return r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5);
+    }
+
+    document.querySelectorAll('body *').forEach(function (e) {
+        r = e.getBoundingClientRect();
+        if (out(r)) {
+            wide.push(e.tagName.toLowerCase()
+                      + (e.id ? '#' + e.id : '')
+                      + (e.className && typeof e.className === 'string'
+                         ? '.' + e.className : '')
+                      + ' ' + Math.round(r.left) + '..'
+                      + Math.round(r.right));
+        }
+    });
+
+    /* text that runs out of its box is no element of its own */
+
+    w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while ((n = w.nextNode())) {
+        var range = document.createRange();
+        range.selectNodeContents(n);
+        r = range.getBoundingClientRect();
+        if (out(r)) {
+            wide.push('text "' + n.nodeValue.trim().slice(0, 30) + '" '
+                      + Math.round(r.left) + '..' + Math.round(r.right));
+        }
+    }
+    return { vw: vw, sw: document.documentElement.scrollWidth,
+             lang: document.documentElement.lang, wide: wide,
+             text: document.body.innerText };
+})()
+JS
+
+sub overflow {
+    my ($self) = @_;
+    return $self->eval($OVERFLOW);
+}
+
 sub DESTROY { $_[0]->close }
 
 1;

@@ -410,7 +410,7 @@ static const test_page_t  pages[] = {
       "issuer user return_q pending url qr_svg number secs denied expired",
       "qr_svg",
       "<html lang=\"en\">|href=\"challenge?r=%2Fp%3Fa%3D1%26b\""
-      "|Signed in as <strong>alice</strong>" },
+      "|Signed in as alice." },
 
     { "link_approve.html",
       "issuer user ask token csrf address agent time choice_a choice_b "
