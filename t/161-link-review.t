@@ -160,14 +160,14 @@ my $wu = waiting('carol', undef, $agent);
 is((wait_raw($wu))[0], 200, 'a browser with a long user agent waits');
 $r = $carol->get("/_otp/link?t=$wu->{token}");
 is($r->{status}, 200, 'the phone\'s page');
-my ($shown) = $r->{content} =~ m{<span class="muted">([^<]*)</span>};
+my ($shown) = $r->{content} =~ m{<li class="muted">Browser: ([^<]*)</li>};
 is($shown, 'a' x 199, 'the agent cut before a character it cannot hold');
 ok(utf8::decode(my $copy = $r->{content}), 'the page is UTF-8');
 
 my $wc = waiting('carol', undef, "Chrome\x01\x1b[31m x");
 is((wait_raw($wc))[0], 200, 'a browser whose agent has controls');
 $r = $carol->get("/_otp/link?t=$wc->{token}");
-($shown) = $r->{content} =~ m{<span class="muted">([^<]*)</span>};
+($shown) = $r->{content} =~ m{<li class="muted">Browser: ([^<]*)</li>};
 is($shown, 'Chrome[31m x', 'shown without the control characters');
 
 # ------------------------------- an approval is not a code for otp_fresh
