@@ -142,8 +142,7 @@ if (!$relay) {
 }
 
 users($t, qw(alice));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 my $key = $t->secret_file;
 
 my $conf = OtpTest::servers_conf(

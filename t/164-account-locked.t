@@ -20,8 +20,7 @@ my $t = OtpTest->new;
 my $key = $t->secret_file;
 
 users($t, qw(alice));
-mkdir $t->dir . '/site';
-$t->write_file('site/index.html', "private page\n", 0644);
+$t->private_site;
 
 $t->run_redis;
 
