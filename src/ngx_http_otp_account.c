@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_otp_account_change(ngx_http_request_t *r);
 static void ngx_http_otp_account_changed(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply);
 static ngx_int_t ngx_http_otp_account_confirm(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_account_locked(ngx_http_request_t *r,
+    ngx_int_t secs);
 static ngx_int_t ngx_http_otp_account_binding(ngx_http_request_t *r,
     ngx_str_t *binding);
 static ngx_int_t ngx_http_otp_account_refused(ngx_http_request_t *r);
@@ -130,6 +132,11 @@ ngx_http_otp_account_state(ngx_http_request_t *r,
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
     ar = (ngx_http_otp_account_reply_t *) reply;
+
+    if (reply->status == NGX_HTTP_OTP_ST_LOCKED) {
+        ngx_http_otp_ep_finish(r, ngx_http_otp_account_locked(r, ar->secs));
+        return;
+    }
 
     if (reply->status != NGX_HTTP_OTP_ST_OK) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -343,6 +350,10 @@ ngx_http_otp_account_changed(ngx_http_request_t *r,
         ngx_http_otp_ep_finish(r, ngx_http_otp_account_confirm(r));
         return;
 
+    case NGX_HTTP_OTP_ST_LOCKED:
+        ngx_http_otp_ep_finish(r, ngx_http_otp_account_locked(r, ar->secs));
+        return;
+
     default: /* NGX_HTTP_OTP_ST_UNKNOWN */
         ngx_http_otp_ep_finish(r,
             ngx_http_otp_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -378,6 +389,24 @@ ngx_http_otp_account_changed(ngx_http_request_t *r,
 
     ngx_http_otp_ep_finish(r, ngx_http_otp_redirect(r, NGX_HTTP_SEE_OTHER,
                                                     &url));
+}
+
+
+/* a locked user: the locked page, as on the rest of the endpoint */
+
+static ngx_int_t
+ngx_http_otp_account_locked(ngx_http_request_t *r, ngx_int_t secs)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp account: the user is locked");
+
+    ctx->status = NGX_HTTP_OTP_STATUS_LOCKED;
+
+    return ngx_http_otp_send_locked(r, secs > 0 ? secs : 1);
 }
 
 

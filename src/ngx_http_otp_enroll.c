@@ -155,8 +155,11 @@ ngx_http_otp_enroll_user(ngx_http_request_t *r,
     /*
      * Already enrolled: a new authenticator replaces the old ones, or
      * (add) joins them, only within a session whose code is fresh (SPEC
-     * 6.14), never through the first factor alone.
+     * 6.14), never through the first factor alone.  enroll_confirm.lua
+     * checks that session again in the step that commits.
      */
+
+    ep->fresh = 1;
 
     rc = ngx_http_otp_ep_session_check(r, ngx_http_otp_enroll_session);
 
@@ -382,7 +385,7 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
     int                       rc;
     uint64_t                  counter;
     ngx_int_t                 alg, digits, period;
-    ngx_str_t                    secret, args[13];
+    ngx_str_t                    secret, args[15];
     ngx_http_otp_ep_t           *ep;
     ngx_http_otp_ctx_t          *ctx;
     ngx_http_otp_loc_conf_t     *olcf;
@@ -508,16 +511,25 @@ ngx_http_otp_enroll_pending(ngx_http_request_t *r,
 
     args[10] = ep->aname;
 
+    /* a change of factor: the session's freshness, checked as it commits */
+
+    ngx_str_set(&args[13], "");
+    ngx_str_set(&args[14], "");
+
     if (ngx_http_otp_store_num(r, &args[11], ngx_time()) != NGX_OK
         || ngx_http_otp_store_num(r, &args[12], NGX_HTTP_OTP_AUTHN_MOST)
-           != NGX_OK)
+           != NGX_OK
+        || (ep->fresh
+            && (ngx_http_otp_store_num(r, &args[13], olcf->fresh) != NGX_OK
+                || ngx_http_otp_store_num(r, &args[14], olcf->session_ttl)
+                   != NGX_OK)))
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, args, 13,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_ENROLL_CONFIRM, args, 15,
                             ngx_http_otp_enroll_confirmed));
 }
 
@@ -536,6 +548,14 @@ ngx_http_otp_enroll_confirmed(ngx_http_request_t *r,
 
     if (reply->status == NGX_HTTP_OTP_ST_BUSY) {
         ngx_http_otp_ep_finish(r, ngx_http_otp_enroll_full(r));
+        return;
+    }
+
+    if (reply->status == NGX_HTTP_OTP_ST_NONE) {
+        /* the session was revoked or went stale: nothing changed */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp enroll: no code within otp_fresh, step-up");
+        ngx_http_otp_ep_finish(r, ngx_http_otp_step_up(r, "enroll"));
         return;
     }
 

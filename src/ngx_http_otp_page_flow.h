@@ -108,6 +108,8 @@ typedef struct {
     ngx_str_t                   aname;        /* its name */
     unsigned                    add:1;        /* one more authenticator */
     unsigned                    confirm:1;    /* the last one goes */
+    unsigned                    fresh:1;      /* enroll: a fresh session
+                                                 needed to commit */
 
     /* the live challenge the browser's cookie names (challenge.c) */
     ngx_str_t                   live;

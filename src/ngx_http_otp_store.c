@@ -215,12 +215,14 @@ static ngx_http_otp_field_t  ngx_http_otp_account_state_fields[] = {
     ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, browsers),
     ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, sessions),
     ngx_http_otp_list(S(OK), ngx_http_otp_account_reply_t, authenticators),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_account_reply_t, secs),
     ngx_http_otp_field_end
 };
 
 
 static ngx_http_otp_field_t  ngx_http_otp_account_change_fields[] = {
     ngx_http_otp_int(S(OK), ngx_http_otp_account_reply_t, made),
+    ngx_http_otp_int(S(LOCKED), ngx_http_otp_account_reply_t, secs),
     ngx_http_otp_field_end
 };
 
@@ -369,12 +371,12 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
     ngx_http_otp_script(enroll_begin, 7, S(OK) | S(BUSY),
                         ngx_http_otp_enroll_reply_t,
                         ngx_http_otp_enroll_fields, E, ES),
-    ngx_http_otp_script(enroll_confirm, 13,
+    ngx_http_otp_script(enroll_confirm, 15,
                         S(OK) | S(WRONG) | S(LOCKED) | S(NO_ENROLLMENT)
-                        | S(BUSY),
+                        | S(BUSY) | S(NONE),
                         ngx_http_otp_attempt_reply_t,
                         ngx_http_otp_attempt_fields, E, ES, U, F, L, T, D,
-                        SU),
+                        SU, SS),
     ngx_http_otp_script(session_new, 6, S(OK), ngx_http_otp_store_reply_t,
                         ngx_http_otp_no_fields, SN, SU, U),
     ngx_http_otp_script(session_check, 4,
@@ -437,14 +439,16 @@ static ngx_http_otp_script_t  ngx_http_otp_scripts[] = {
                         S(OK) | S(WRONG) | S(LOCKED) | S(NONE),
                         ngx_http_otp_link_reply_t,
                         ngx_http_otp_link_decide_fields, LK, U, F, L, SS),
-    ngx_http_otp_script(account_state, 4, S(OK) | S(NONE),
+    ngx_http_otp_script(account_state, 4, S(OK) | S(NONE) | S(LOCKED),
                         ngx_http_otp_account_reply_t,
-                        ngx_http_otp_account_state_fields, SS, U, SU, D),
+                        ngx_http_otp_account_state_fields, SS, U, SU, D,
+                        L),
     ngx_http_otp_script(account_change, 12,
-                        S(OK) | S(NONE) | S(UNKNOWN) | S(NO_FACTOR),
+                        S(OK) | S(NONE) | S(UNKNOWN) | S(NO_FACTOR)
+                        | S(LOCKED),
                         ngx_http_otp_account_reply_t,
                         ngx_http_otp_account_change_fields, SS, SN, U, SU,
-                        D, T),
+                        D, T, L),
     ngx_http_otp_script(authn_remove, 2, S(OK) | S(UNKNOWN),
                         ngx_http_otp_admin_reply_t,
                         ngx_http_otp_authn_remove_fields, U, T, SU, D),

@@ -218,6 +218,7 @@ typedef struct {
     ngx_int_t                   sessions;
     ngx_array_t                *authenticators; /* ngx_str_t, 5 each */
     ngx_int_t                   made;         /* a new session made */
+    ngx_int_t                   secs;         /* locked: seconds left */
 } ngx_http_otp_account_reply_t;
 
 

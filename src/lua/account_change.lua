@@ -12,6 +12,7 @@
 -- KEYS[4]  P{u}:su         set of the user's session keys
 -- KEYS[5]  P{u}:d          remembered browsers
 -- KEYS[6]  P{u}:t          last TOTP step of the first authenticator
+-- KEYS[7]  P{u}:l          lock marker
 -- ARGV[1]  user
 -- ARGV[2]  "rename", "remove", "browsers" (forget the remembered ones)
 --          or "sessions" (sign out everywhere else)
@@ -34,6 +35,7 @@
 --        {"unknown"}        no such authenticator: nothing done
 --        {"no_factor"}      the last authenticator, and no other factor:
 --                           nothing done until the user confirms
+--        {"locked", secs}   the user is locked: nothing done
 --
 -- Two browsers removing at once: the first removal ends the other's
 -- session, and the last one is never removed without a confirmation.
@@ -53,6 +55,12 @@ if user == '' or not (now and fresh and idle and ttl and step_ttl)
    or (action == 'rename' and (#name < 1 or #name > 64))
 then
     return redis.error_reply('ERR account_change: bad arguments')
+end
+
+local locked = left(redis.call('PTTL', KEYS[7]))
+
+if locked > 0 then
+    return {'locked', locked}
 end
 
 local s = session_fresh(KEYS[1], KEYS[3], user, now, ttl, fresh)

@@ -5,6 +5,7 @@
 -- KEYS[2]  P{u}:u          user record (hash)
 -- KEYS[3]  P{u}:su         set of the user's session keys
 -- KEYS[4]  P{u}:d          remembered browsers
+-- KEYS[5]  P{u}:l          lock marker
 -- ARGV[1]  user
 -- ARGV[2]  now, unix seconds
 -- ARGV[3]  session lifetime, seconds (otp_session_ttl)
@@ -18,6 +19,8 @@
 --   authenticators  five values each (see authenticators_shown)
 --        {"none"}   no such session, or its code is not fresh: the
 --                   page steps up first
+--        {"locked", secs}   the user is locked: the locked page, as on
+--                   the rest of the endpoint
 --
 -- The session keys come from the set, not from KEYS: with Redis Cluster
 -- they share the user's hash slot.
@@ -29,6 +32,12 @@ local now, ttl, fresh = count(ARGV[2]), count(ARGV[3]), count(ARGV[4], 0)
 
 if user == '' or not (now and ttl and fresh) then
     return redis.error_reply('ERR account_state: bad arguments')
+end
+
+local locked = left(redis.call('PTTL', KEYS[5]))
+
+if locked > 0 then
+    return {'locked', locked}
 end
 
 if not session_fresh(KEYS[1], KEYS[2], user, now, ttl, fresh) then

@@ -11,6 +11,10 @@
 -- codes, and, as any change of factor (SPEC 6.14), ends every session
 -- of the user and forgets the remembered browsers: the page then starts
 -- a new session for the browser that enrolled.
+-- A user who has a factor changes it only from a session whose code was
+-- entered within otp_fresh (SPEC 6.14): that session is checked here, in
+-- the step that commits, so that one revoked or gone stale since the
+-- page's own check changes nothing.
 --
 -- KEYS[1]  P{u}:e:<hash>   this browser's pending enrollment (hash: secret
 --                          alg digits period type)
@@ -21,8 +25,10 @@
 -- KEYS[5]  P{u}:l          lock marker
 -- KEYS[6]  P{u}:t          last accepted TOTP step
 -- KEYS[7]  P{u}:d          remembered devices (optional)
--- KEYS[8]  P{u}:su         set of the user's session keys (optional)
--- ARGV[1]  user (unused here; kept so every call names the user first)
+-- KEYS[8]  P{u}:su         set of the user's session keys
+-- KEYS[9]  P{u}:s:<hash>   the browser's session (read when ARGV[14] is
+--                          not "")
+-- ARGV[1]  user
 -- ARGV[2]  the sealed secret the code was checked against (binary)
 -- ARGV[3]  "ok" (the code was right) or "wrong"
 -- ARGV[4]  the TOTP step the code matched, or "" if there is none
@@ -38,6 +44,10 @@
 -- ARGV[11] its name, 1 to 64 bytes ("" or absent: "Authenticator")
 -- ARGV[12] now, unix seconds (optional)
 -- ARGV[13] the most authenticators a user has (optional)
+-- ARGV[14] otp_fresh, seconds, when the user has a factor and KEYS[9]
+--          must be a session of the user with a code that fresh; ""
+--          (or absent) for a first enrollment, which needs no session
+-- ARGV[15] session lifetime, seconds (otp_session_ttl), with ARGV[14]
 --
 -- Reply: {"ok"}                the user is enrolled
 --        {"wrong"}             the enrollment is still pending
@@ -47,6 +57,9 @@
 --                              another secret pending
 --        {"busy"}              "add", and the user has the most
 --                              authenticators already: nothing changed
+--        {"none"}              no such session, or not the user's, or
+--                              its code is not within otp_fresh: nothing
+--                              changed, nothing counted
 
 -- include: _prelude.lua
 
@@ -59,6 +72,8 @@ local codes = ARGV[9]
 local add = ARGV[10] == 'add'
 local name = (ARGV[11] or '') ~= '' and ARGV[11] or 'Authenticator'
 local now, most = count(ARGV[12] or '0', 0) or 0, count(ARGV[13] or '1')
+local fresh = (ARGV[14] or '') ~= '' and count(ARGV[14], 0)
+local ttl = fresh and count(ARGV[15] or '')
 
 if not (lock_after and lock_secs and step_ttl)
    or (result ~= 'ok' and result ~= 'wrong')
@@ -67,6 +82,7 @@ if not (lock_after and lock_secs and step_ttl)
                                       and counter % 1 == 0))
    or (codes and (#codes % 64 ~= 0 or codes:find('[^0-9a-f]')))
    or #name > 64 or not most
+   or ((ARGV[14] or '') ~= '' and not (fresh and ttl and now > 0))
 then
     return redis.error_reply('ERR enroll_confirm: bad arguments')
 end
@@ -74,6 +90,11 @@ end
 local locked = left(redis.call('PTTL', KEYS[5]))
 if locked > 0 then
     return {'locked', locked}
+end
+
+if fresh and not session_fresh(KEYS[9], KEYS[3], ARGV[1], now, ttl, fresh)
+then
+    return {'none'}
 end
 
 local e = redis.call('HMGET', KEYS[1],
