@@ -257,7 +257,15 @@ case('redis paused (SIGSTOP), timeout=300ms, one worker' => sub {
     diag(sprintf 'gated 503 after %s .. %s (timeout 300 ms)',
          ms(min @gsecs), ms(max @gsecs));
 
-    ok(max(@lat) < 0.25, 'static location: every answer within 250 ms');
+    # A worker that waited on Redis would hold every request behind each
+    # of the 5 gated ones for the 300 ms timeout: most static answers
+    # would take a good part of that, some over a second.  A single slow
+    # answer on a loaded machine (ASan) says nothing, so the median and
+    # the worst case are checked with room to spare.
+    my @sorted = sort { $a <=> $b } @lat;
+    ok($sorted[$#sorted / 2] < 0.1,
+       'static location: the median answer within 100 ms');
+    ok(max(@lat) < 1, '... and none waits for the paused Redis');
     diag(sprintf 'static latency while Redis is paused: max %s, mean %s '
          . '(%d requests over %s; before: max %s)', ms(max @lat),
          ms(sum(@lat) / @lat), scalar @lat, ms(20 * 0.03 + sum @lat),
@@ -645,7 +653,8 @@ case('reload and quit while requests wait on paused Redis' => sub {
     });
     ok(defined $new, 'new workers started');
     my @lat = static_latencies($t, 10, 0.02);
-    ok(max(@lat) < 0.25, 'the static location keeps answering')
+    # a worker waiting on Redis would hold them for the whole timeout
+    ok(max(@lat) < $timeout / 2, 'the static location keeps answering')
         or diag(explain(\@lat));
 
     my $gone = wait_until($timeout + 5, sub { !grep { -e "/proc/$_" } @old });

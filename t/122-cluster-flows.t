@@ -218,15 +218,15 @@ is(scalar(keys %sess), 9, 'three signed-in users on each master');
 
 sub latency {
     my (@us) = @_;
-    my ($max, $bad) = (0, 0);
+    my ($bad, @d) = (0);
     for my $u (@us) {
         my $t0 = time;
         my $s = gated($sess{$u})->{status};
-        my $d = time - $t0;
-        $max = $d if $d > $max;
+        push @d, time - $t0;
         $bad++ if $s != 200;
     }
-    return ($max, $bad);
+    @d = sort { $a <=> $b } @d;
+    return ($d[-1], $bad, $d[$#d / 2]);
 }
 
 # the master of the store's marker: enrollment needs it too
@@ -258,13 +258,15 @@ my $c = clients(1, sub {
     }
     return @s;
 })->go;
-my ($max, $bad) = latency((@others) x 3);
+my ($max, $bad, $median) = latency((@others) x 3);
 my @asked = map { @$_ } @{ $c->wait(10) };
 is(scalar(grep { $_ != 503 } @asked), 0,
    scalar(@asked) . ' more requests of its users meanwhile: all 503');
 is($bad, 0, 'the users of the other masters pass meanwhile');
-ok($max < 0.2, sprintf '... with their latency (max %.3f s, before %.3f s)',
-                       $max, $base);
+# a worker waiting on the paused master would hold them for its 500 ms
+# timeout: most would take a good part of it, so the median tells
+ok($median < 0.1, sprintf '... with their latency (median %.3f s, max %.3f '
+                          . 's, before %.3f s)', $median, $max, $base);
 my $newbie = $of{ (grep { $_ != $paused } @nodes)[0] }[7];
 my ($ep) = OtpFlow->new($t, user => $newbie)->enroll_page('/private/');
 is($ep->{status}, 503, "$newbie, not enrolled, on another master: 503 "
