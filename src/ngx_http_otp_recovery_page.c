@@ -181,11 +181,14 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     ngx_int_t                      rc;
+    ngx_str_t                      args[5];
     ngx_http_otp_ep_t             *ep;
     ngx_http_otp_ctx_t            *ctx;
+    ngx_http_otp_loc_conf_t       *olcf;
     ngx_http_otp_session_reply_t  *sr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     ep = ctx->endpoint;
     sr = (ngx_http_otp_session_reply_t *) reply;
 
@@ -210,9 +213,22 @@ ngx_http_otp_recovery_session(ngx_http_request_t *r,
         return;
     }
 
+    /* a change of factor: the session's freshness, checked as it commits */
+
+    args[0] = ep->codes_hashes;
+    args[1] = ctx->user;
+
+    if (ngx_http_otp_store_num(r, &args[2], ngx_time()) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[3], olcf->fresh) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[4], olcf->session_ttl) != NGX_OK)
+    {
+        ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, &ep->codes_hashes,
-                            1, ngx_http_otp_recovery_saved));
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_RECOVERY_SET, args, 5,
+                            ngx_http_otp_recovery_saved));
 }
 
 
@@ -256,8 +272,9 @@ ngx_http_otp_recovery_page(ngx_http_request_t *r)
 
 
 /*
- * recovery_set.lua ended the user's sessions (SPEC 6.14): this one goes
- * on as a new session, with a new cookie
+ * recovery_set.lua checked the session's freshness again and ended the
+ * user's sessions (SPEC 6.14): this one goes on as a new session, with a
+ * new cookie
  */
 
 static void
@@ -268,6 +285,14 @@ ngx_http_otp_recovery_saved(ngx_http_request_t *r,
     ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (reply->status == NGX_HTTP_OTP_ST_NONE) {
+        /* the session was revoked or went stale: nothing changed */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp recovery: no code within otp_fresh, step-up");
+        ngx_http_otp_ep_finish(r, ngx_http_otp_step_up(r, "recovery"));
+        return;
+    }
 
     if (reply->status != NGX_HTTP_OTP_ST_OK) {
         /* the authenticator went meanwhile */

@@ -191,14 +191,16 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
     ngx_http_otp_store_reply_t *reply)
 {
     u_char                     hash[NGX_HTTP_OTP_MAC_LEN];
-    ngx_str_t                  args[12];
+    ngx_str_t                  args[13];
     ngx_uint_t                 ok;
     ngx_http_otp_ep_t         *ep;
     ngx_http_otp_sms_t        *st;
     ngx_http_otp_ctx_t        *ctx;
+    ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_main_conf_t  *omcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
     st = ctx->sms;
     ep = ngx_http_otp_ep(r);
@@ -243,16 +245,30 @@ ngx_http_otp_sms_verify_state(ngx_http_request_t *r,
         ngx_str_set(&args[2], "");
     }
 
+    /*
+     * a challenge that changes the number is decided only within the
+     * browser's session, its code within otp_fresh (SPEC 6.14): the
+     * script checks that session as it commits
+     */
+
+    if (ngx_http_otp_session_from_cookie(r, &ep->old_sid) == NGX_OK) {
+        ngx_http_otp_session_hash(r, &ep->old_sid);
+
+    } else {
+        ngx_memset(ep->old_sid.hash, '0', NGX_HTTP_OTP_SID_HASH_LEN);
+    }
+
     if (ngx_http_otp_store_num(r, &args[3], ngx_time()) != NGX_OK
         || ngx_http_otp_limit_args(r, &args[4]) != NGX_OK
-        || ngx_http_otp_attempt_session_args(r, &args[7]) != NGX_OK)
+        || ngx_http_otp_attempt_session_args(r, &args[7]) != NGX_OK
+        || ngx_http_otp_store_num(r, &args[12], olcf->fresh) != NGX_OK)
     {
         ngx_http_otp_ep_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_otp_ep_finish(r,
-        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, args, 12,
+        ngx_http_otp_ep_run(r, NGX_HTTP_OTP_SMS_ATTEMPT, args, 13,
                             ngx_http_otp_sms_verify_attempt));
 }
 
@@ -273,6 +289,13 @@ ngx_http_otp_sms_verify_attempt(ngx_http_request_t *r,
         /* the new challenge shows no text of the old one */
         st->own = 0;
         break;
+
+    case NGX_HTTP_OTP_ST_NONE:
+        /* the session was revoked or went stale: nothing changed */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp verify: no code within otp_fresh, step-up");
+        ngx_http_otp_ep_finish(r, ngx_http_otp_step_up(r, "sms"));
+        return;
 
     case NGX_HTTP_OTP_ST_CONFLICT:
         ctx->status = NGX_HTTP_OTP_STATUS_DENIED;

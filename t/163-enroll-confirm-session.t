@@ -12,14 +12,12 @@
 use strict;
 use warnings;
 
-use IO::Select;
-use IO::Socket::INET;
 use Test::More;
 
 use OtpTest;
 use OtpKeys;
+use OtpRelay;
 use OtpFlow qw(totp form_field cookie_value);
-use OtpAttack qw(users);
 
 my $t = OtpTest->new;
 $t->run_redis;
@@ -97,70 +95,11 @@ $t->redis('DEL', @k);
 
 # ------------------------------------------------ over HTTP
 
-# A relay between nginx and Redis: when a client's bytes name
-# enroll_begin.lua and the file "revoke" exists, it first ends every
-# session of alice (a new generation), then passes the bytes on.
-my $relay_port = OtpTest::free_port();
-my $trigger = $t->dir . '/revoke';
-my $redis_port = $t->redis_port;
-
-my $relay = fork // die "fork: $!";
-if (!$relay) {
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                  LocalPort => $relay_port, Listen => 16,
-                                  ReuseAddr => 1) or exit 1;
-    my $sel = IO::Select->new($l);
-    my %peer;
-    while (1) {
-        for my $fh ($sel->can_read) {
-            if ($fh == $l) {
-                my $c = $l->accept or next;
-                my $s = IO::Socket::INET->new("127.0.0.1:$redis_port")
-                    or next;
-                @peer{$c, $s} = ($s, $c);
-                $sel->add($c, $s);
-                next;
-            }
-            my $buf;
-            my $n = sysread($fh, $buf, 65536);
-            if (!$n) {
-                my $o = delete $peer{$fh};
-                delete $peer{$o} if $o;
-                $sel->remove($fh, $o // ());
-                close $fh;
-                close $o if $o;
-                next;
-            }
-            if (index($buf, $sha{enroll_begin}) >= 0 && -e $trigger) {
-                unlink $trigger;
-                $t->redis('HINCRBY', okey('u', 'alice'), 'gen', 1);
-            }
-            my $o = $peer{$fh} or next;
-            syswrite($o, $buf);
-        }
-    }
-}
-
-users($t, qw(alice));
-$t->private_site;
-my $key = $t->secret_file;
-
-my $conf = OtpTest::servers_conf(
-    workers => 1,
-    key     => $key,
-    redis   => 0,
-    http    => "otp_redis 127.0.0.1:$relay_port;\notp_fresh 5m;\n"
-               . "otp_session_recheck 0;",
-    common  => OtpTest::site_locations(),
-    servers => [['%%PORT%%', '']],
-);
-$t->write_conf($conf);
-$t->run_nginx;
-$t->wait_redis_ready(workers => 1);
-
-my $alice = OtpFlow->new($t, user => 'alice');
-my $secret = $alice->enroll;
-my $r = $alice->verify(time => time + 30);
+# Alice behind a relay between nginx and Redis: when a client's bytes
+# name enroll_begin.lua, once armed, it first ends every session of alice
+# (a new generation), then passes the bytes on.
+my ($relay, $alice) = OtpRelay->alice_site($t, $sha{enroll_begin});
+my $r;
 
 $r = $alice->get('/_otp/enroll?add=1&r=%2Fprivate%2F');
 is($r->{status}, 200, 'enroll?add=1 with a fresh code: the page');
@@ -168,11 +107,12 @@ my ($new) = ($r->{content} // '') =~ /secret=([A-Z2-7]+)/;
 my $csrf = form_field($r->{content} // '', 'csrf');
 my $rec = user_record();
 
-$t->write_file('revoke', '', 0644);
+$relay->arm;
 $r = $alice->post('enroll', { code => totp($new),
                               csrf => $csrf, add => 1, name => 'second',
                               return => '/private/' });
-ok(!-e $trigger, 'the session was revoked between check and commit');
+ok(!-e $relay->trigger,
+   'the session was revoked between check and commit');
 isnt($r->{status}, 200, 'the new authenticator is not confirmed');
 like($r->{headers}{location} // '', qr{/_otp/challenge},
      '... the browser goes to the challenge');
@@ -184,7 +124,6 @@ is($t->redis('SCARD', okey('es', 'alice')), 1,
    'the enrollment is still pending');
 is($t->redis('GET', okey('f', 'alice')) // 0, 0, 'no failure counted');
 
-kill 'TERM', $relay;
-waitpid $relay, 0;
+$relay->stop;
 $t->stop;
 done_testing;

@@ -15,6 +15,8 @@
 -- KEYS[6]  P{u}:su         set of the user's session keys
 -- KEYS[7]  P{u}:d          remembered devices
 -- KEYS[8]  P{u}:cl         the user's live challenges
+-- KEYS[9]  P{u}:s:<hash>   the browser's session, read when the challenge
+--                          changes the number of a user with a factor
 -- ARGV[1]  user
 -- ARGV[2]  "ok" (the code matched) or "wrong"
 -- ARGV[3]  the hash the code matched ("ok"), or ""
@@ -27,6 +29,9 @@
 -- ARGV[10] a device id to remember ("trust this browser"), or ""
 -- ARGV[11] its expiry, unix seconds, or ""
 -- ARGV[12] most devices kept per user
+-- ARGV[13] otp_fresh, seconds: a challenge that changes the number
+--          ("change") is decided only if KEYS[9] is a session of the
+--          user with a code that fresh (SPEC 6.14); absent or "": never
 --
 -- Reply: {"ok", enrolled}        the challenge and its code are consumed
 --                                and KEYS[5] made (method "sms");
@@ -41,11 +46,18 @@
 --        {"conflict"}            the challenge enrolls a number for a
 --                                user with no factor, but the user got
 --                                one meanwhile: consumed, nothing stored
+--        {"none"}                the challenge changes the number, and
+--                                KEYS[9] is no session of the user, or
+--                                its code is not within otp_fresh:
+--                                nothing changed, nothing counted
 --
 -- A right code that a newer text replaced, or that expired, counts as
 -- a wrong one.  A number stored is a change of factor (SPEC 6.14): every
 -- session of the user ends and the remembered browsers are forgotten;
--- the C side then makes the session of this sign-in.
+-- the C side then makes the session of this sign-in.  The session that
+-- asked for another number is checked here, in the step that commits,
+-- so that one revoked or gone stale since the page's own check changes
+-- nothing.
 
 -- include: _prelude.lua
 
@@ -53,12 +65,14 @@ local user, result, hash = ARGV[1], ARGV[2], ARGV[3]
 local now, max = count(ARGV[4]), count(ARGV[5])
 local lock_after, lock_secs = count(ARGV[6]), count(ARGV[7])
 local idle, ttl, most = count(ARGV[8]), count(ARGV[9]), count(ARGV[12])
+local fresh = count(ARGV[13] or '', 0)
 
 if not (now and max and lock_after and lock_secs and idle and ttl and most)
    or (result ~= 'ok' and result ~= 'wrong')
    or (result == 'ok' and hash == '')
    or (ARGV[10] ~= '' and not (ARGV[10]:find('^[0-9a-f]+$')
                                and (count(ARGV[11]) or 0) > now))
+   or ((ARGV[13] or '') ~= '' and not (fresh and KEYS[9]))
 then
     return redis.error_reply('ERR sms_attempt: bad arguments')
 end
@@ -71,6 +85,13 @@ end
 local c = redis.call('HMGET', KEYS[1], 'u', 'a', 'sh', 'se', 'pp', 'pm')
 if c[1] ~= user then
     return {'no_challenge'}
+end
+
+if c[5] and c[6] == 'change'
+   and not (fresh
+            and session_fresh(KEYS[9], KEYS[4], user, now, ttl, fresh))
+then
+    return {'none'}
 end
 
 local a = tonumber(c[2]) or 0
