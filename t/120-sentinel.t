@@ -279,12 +279,15 @@ sub failover_under_load {
     });
     ok($back, 'the gate is back after the failover');
 
-    # the new master, with the other replica following it
-    my $addr = redis_at($set->{sentinels}[0], 'SENTINEL',
-                        'get-master-addr-by-name', $set->{name});
-    my $master = $addr->[1];
-    my ($other) = grep { $_ != $master } keys %{ $set->{replicas} };
-    ok(wait_for(20, sub {
+    # the new master, with the other replica following it: the sentinels
+    # reconfigure it after the promotion, and it then syncs in full,
+    # which takes a while on a loaded machine
+    my ($master, $other);
+    ok(wait_for(60, sub {
+        my $addr = redis_at($set->{sentinels}[0], 'SENTINEL',
+                            'get-master-addr-by-name', $set->{name});
+        $master = $addr->[1];
+        ($other) = grep { $_ != $master } keys %{ $set->{replicas} };
         (redis_at($master, 'INFO', 'replication') // '')
             =~ /connected_slaves:1/
             && (redis_at($other, 'INFO', 'replication') // '')
